@@ -1,0 +1,62 @@
+"""The pure library API: ``translate(source) -> Translation``.
+
+No I/O, no global state, never raises on bad input, and never imports torch or
+mxnet. The CLI, the pre-commit hook and editor plugins are thin wrappers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+from .diagnostics import Diagnostic, Severity
+
+
+@dataclass(frozen=True)
+class Options:
+    """Translation options.
+
+    ``init``: ``"torch"`` (default) gives each translated layer the initial
+    distribution PyTorch would have used, so the translated model starts from
+    the same place; ``"mxnet"`` keeps Gluon's own defaults (uniform ±0.07
+    weights, zero biases) and reports that as a warning.
+    ``format``: run black on the statements the rules changed.
+    ``disable``: rule ids to switch off (their constructs are then reported as
+    untranslated, never passed through silently).
+    """
+
+    init: str = "torch"
+    format: bool = True
+    disable: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Translation:
+    source: str
+    code: str
+    diagnostics: Tuple[Diagnostic, ...] = field(default_factory=tuple)
+
+    @property
+    def changed(self) -> bool:
+        return self.code != self.source
+
+    @property
+    def complete(self) -> bool:
+        """True when nothing was left untranslated (no error diagnostics)."""
+        return not any(d.severity is Severity.ERROR for d in self.diagnostics)
+
+    @property
+    def errors(self) -> Tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)
+
+
+def translate(source: str, *, options: Optional[Options] = None) -> Translation:
+    """Translate PyTorch source code into MXNet Gluon source code.
+
+    A source that does not use torch or torchvision comes back unchanged with
+    no diagnostics. A syntax error comes back as one ``T2G000`` error
+    diagnostic at the offending position, with the code unchanged.
+    """
+    from .engine import run  # local import keeps `import torch2gluon` cheap
+
+    return run(source, options or Options())

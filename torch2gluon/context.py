@@ -1,0 +1,181 @@
+"""Per-translation state that rules share: name resolution, reports, references.
+
+A ``Context`` lives for one call of ``translate`` and is never reused, so the
+core keeps no global state.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Optional, Set, Tuple
+
+import libcst as cst
+from libcst.metadata import CodeRange, QualifiedName, QualifiedNameSource
+from libcst.metadata.base_provider import LazyValue
+
+from .diagnostics import Diagnostic, Severity
+
+TORCH_ROOTS = ("torch", "torchvision")
+
+# How generated code spells MXNet names: the longest matching module prefix
+# decides the import and the local base name.
+#   dotted prefix               -> (import module, imported name, local name)
+_MX_IMPORTS: Tuple[Tuple[str, Tuple[str, Optional[str], str]], ...] = (
+    ("mxnet.gluon.data.vision.datasets", ("mxnet.gluon.data.vision", "datasets", "datasets")),
+    ("mxnet.gluon.data.vision.transforms", ("mxnet.gluon.data.vision", "transforms", "transforms")),
+    ("mxnet.gluon.nn", ("mxnet.gluon", "nn", "nn")),
+    ("mxnet.gluon", ("mxnet", "gluon", "gluon")),
+    ("mxnet.autograd", ("mxnet", "autograd", "autograd")),
+    ("mxnet.nd", ("mxnet", "nd", "nd")),
+    ("mxnet.init", ("mxnet", "init", "init")),
+    ("mxnet", ("mxnet", None, "mx")),
+)
+
+
+def is_torch_name(name: str) -> bool:
+    root = name.split(".", 1)[0]
+    return root in TORCH_ROOTS
+
+
+class Context:
+    """What rules see of the translation in progress."""
+
+    def __init__(
+        self,
+        module: cst.Module,
+        qualnames: "Dict[cst.CSTNode, Set[QualifiedName]]",
+        positions: "Dict[cst.CSTNode, CodeRange]",
+        options,
+    ) -> None:
+        self.module = module
+        self.options = options
+        self._qualnames = qualnames
+        self._positions = positions
+        self.diagnostics: List[Diagnostic] = []
+        # number of replacements made so far; the engine uses it to hand back
+        # untouched subtrees as the very same objects.
+        self.changes = 0
+        # updated node id -> (updated node, original node), for statements
+        self.origin: Dict[int, Tuple[cst.CSTNode, cst.CSTNode]] = {}
+        # imports the output needs: (module, name or None, local name)
+        self.imports: Set[Tuple[str, Optional[str], str]] = set()
+        # generated base Name nodes by local name, so a clash can be renamed
+        self.generated: Dict[str, List[cst.Name]] = {}
+        # free-form facts rules share, e.g. which variables hold optimizers
+        self.bindings: Dict[str, str] = {}
+        # ids of torch references a rule already reported with its own reason
+        self.explained: Set[int] = set()
+        # ids of the MXNet import statements the engine added
+        self.inserted_imports: Set[int] = set()
+        self.current_rule = "T2G001"
+
+    # -- names -------------------------------------------------------------
+    def torch_name(self, node: Optional[cst.CSTNode]) -> Optional[str]:
+        """The torch/torchvision qualified name ``node`` refers to, if any.
+
+        Only names that come from an import count: a local variable called
+        ``nn`` or ``F`` is not torch.
+        """
+        if node is None:
+            return None
+        found = self._qualnames.get(node, ())
+        if isinstance(found, LazyValue):  # computed on first use, only for nodes asked about
+            found = found()
+        for q in found:
+            if q.source is QualifiedNameSource.IMPORT and is_torch_name(q.name):
+                return q.name
+        return None
+
+    def call_name(self, node: cst.CSTNode) -> Optional[str]:
+        """Qualified torch name of a call's callee (``torch.ones(...)`` -> ``torch.ones``)."""
+        if isinstance(node, cst.Call):
+            return self.torch_name(node.func)
+        return None
+
+    # -- positions and reports ----------------------------------------------
+    def original(self, node: cst.CSTNode) -> cst.CSTNode:
+        entry = self.origin.get(id(node))
+        if entry is not None and entry[0] is node:
+            return entry[1]
+        return node
+
+    def position(self, node: cst.CSTNode) -> Optional[CodeRange]:
+        pos = self._positions.get(node)
+        if pos is None:
+            pos = self._positions.get(self.original(node))
+        return pos
+
+    def report(
+        self,
+        node: cst.CSTNode,
+        message: str,
+        *,
+        severity: Severity = Severity.ERROR,
+        rule: Optional[str] = None,
+        suggestion: Optional[str] = None,
+    ) -> Diagnostic:
+        pos = self.position(node)
+        if pos is None:  # a node the rules built; fall back to the top
+            line, col, end_line, end_col = 1, 1, 1, 1
+        else:
+            line, col = pos.start.line, pos.start.column + 1
+            end_line, end_col = pos.end.line, pos.end.column + 1
+        diag = Diagnostic(
+            rule=rule or self.current_rule,
+            severity=severity,
+            message=message,
+            line=line,
+            column=col,
+            end_line=end_line,
+            end_column=end_col,
+            suggestion=suggestion,
+        )
+        self.diagnostics.append(diag)
+        return diag
+
+    # -- generated code -------------------------------------------------------
+    def ref(self, dotted: str) -> cst.BaseExpression:
+        """An expression for the MXNet name ``dotted`` (e.g. ``mxnet.nd.ones``).
+
+        The import it needs is recorded; the engine adds it once at the end.
+        """
+        for prefix, (mod, name, local) in _MX_IMPORTS:
+            if dotted == prefix or dotted.startswith(prefix + "."):
+                rest = dotted[len(prefix) + 1 :] if dotted != prefix else ""
+                self.imports.add((mod, name, local))
+                base = cst.Name(local)
+                self.generated.setdefault(local, []).append(base)
+                expr: cst.BaseExpression = base
+                for part in rest.split(".") if rest else ():
+                    expr = cst.Attribute(value=expr, attr=cst.Name(part))
+                return expr
+        raise ValueError(f"no import plan for {dotted}")
+
+    def call(self, dotted: str, *args: cst.Arg) -> cst.Call:
+        return cst.Call(func=self.ref(dotted), args=list(args))
+
+
+def arg(value: cst.BaseExpression, keyword: Optional[str] = None) -> cst.Arg:
+    if keyword is None:
+        return cst.Arg(value=value)
+    return cst.Arg(
+        value=value,
+        keyword=cst.Name(keyword),
+        equal=cst.AssignEqual(
+            whitespace_before=cst.SimpleWhitespace(""),
+            whitespace_after=cst.SimpleWhitespace(""),
+        ),
+    )
+
+
+def expr(code: str) -> cst.BaseExpression:
+    return cst.parse_expression(code)
+
+
+def names_in(node: cst.CSTNode) -> Iterable[str]:
+    """Every plain Name used inside ``node`` (a cheap, syntactic walk)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Name):
+            yield n.value
+        stack.extend(n.children)

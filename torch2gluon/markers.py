@@ -1,0 +1,86 @@
+"""Inline markers: a comment above each statement that carries a diagnostic.
+
+``# torch2gluon: T2G001: `torch.foo` has no translation; left as is``
+
+A marker that is already there is not added again, so translating the output
+once more changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+import libcst as cst
+
+from ._cst import PreservingTransformer
+from .context import Context
+
+_STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+
+
+def _header_range(ctx: Context, orig: cst.CSTNode) -> Tuple[int, int]:
+    pos = ctx.position(orig)
+    if pos is None:
+        return (0, -1)
+    start, end = pos.start.line, pos.end.line
+    body = getattr(orig, "body", None)
+    if isinstance(orig, cst.BaseCompoundStatement) and isinstance(body, cst.IndentedBlock) and body.body:
+        first = ctx.position(body.body[0])
+        if first is not None:
+            end = max(start, first.start.line - 1)
+    return start, end
+
+
+def attach(module: cst.Module, ctx: Context) -> cst.Module:
+    diags = [d for d in ctx.diagnostics if d.marked]
+    if not diags:
+        return module
+    spans: List[Tuple[int, int, int, cst.CSTNode]] = []  # (start, end, order, node)
+    stack: List[cst.CSTNode] = [module]
+    order = 0
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _STATEMENTS):
+            orig = ctx.original(node)
+            start, end = _header_range(ctx, orig)
+            if start:
+                spans.append((start, end, order, node))
+                order += 1
+        if isinstance(node, (cst.SimpleStatementLine, cst.BaseExpression)):
+            continue
+        stack.extend(reversed(node.children))
+    if not spans:
+        return module
+    targets: Dict[int, List[str]] = {}
+    for d in diags:
+        covering = [s for s in spans if s[0] <= d.line <= s[1]]
+        if covering:
+            target = max(covering, key=lambda s: (s[0], s[2]))
+        else:
+            after = [s for s in spans if s[0] > d.line]
+            target = min(after, key=lambda s: (s[0], s[2])) if after else spans[-1]
+        texts = targets.setdefault(id(target[3]), [])
+        text = " ".join(d.marker().split())
+        if text not in texts:
+            texts.append(text)
+    return module.visit(_AddMarkers(targets))
+
+
+class _AddMarkers(PreservingTransformer):
+    def __init__(self, targets: Dict[int, List[str]]) -> None:
+        super().__init__()
+        self.targets = targets
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+        return False
+
+    def on_leave(self, original_node, updated_node):  # type: ignore[override]
+        result = super().on_leave(original_node, updated_node)
+        texts = self.targets.get(id(original_node))
+        if texts:
+            have = {line.comment.value for line in result.leading_lines if line.comment is not None}
+            new = [cst.EmptyLine(comment=cst.Comment(t)) for t in texts if t not in have]
+            if new:
+                self.changes += 1
+                result = result.with_changes(leading_lines=[*result.leading_lines, *new])
+        return result

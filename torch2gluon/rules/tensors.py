@@ -1,0 +1,354 @@
+"""Tensor creation and tensor methods."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import libcst as cst
+
+from ..context import arg
+from ..diagnostics import Severity
+from ._base import Example, Rule, Unbindable, bind, literal, NotLiteral
+
+# torch dtype -> MXNet dtype string
+DTYPES: Dict[str, str] = {
+    "torch.float32": "float32",
+    "torch.float": "float32",
+    "torch.float64": "float64",
+    "torch.double": "float64",
+    "torch.float16": "float16",
+    "torch.half": "float16",
+    "torch.int64": "int64",
+    "torch.long": "int64",
+    "torch.int32": "int32",
+    "torch.int": "int32",
+    "torch.int8": "int8",
+    "torch.uint8": "uint8",
+    "torch.bool": "bool",
+}
+
+# Keyword arguments that only place or pin memory; their translation belongs to
+# the device rules. Until then a call using them is reported, not guessed.
+_SIZE_FUNCS = {"torch.ones": "mxnet.nd.ones", "torch.zeros": "mxnet.nd.zeros"}
+_RANDOM_FUNCS = {"torch.rand": "mxnet.nd.random.uniform", "torch.randn": "mxnet.nd.random.normal"}
+_LIKE_FUNCS = {
+    "torch.ones_like": "mxnet.nd.ones_like",
+    "torch.zeros_like": "mxnet.nd.zeros_like",
+    "torch.rand_like": "mxnet.nd.random.uniform_like",
+    "torch.randn_like": "mxnet.nd.random.normal_like",
+}
+_DATA_KEYWORDS = ("dtype",)
+
+
+def _literal_kind(node: cst.BaseExpression) -> Optional[str]:
+    """'int', 'float', 'bool' for a literal number/bool or nested list/tuple of them."""
+    if isinstance(node, (cst.List, cst.Tuple)):
+        kinds = {_literal_kind(e.value) for e in node.elements if not isinstance(e, cst.StarredElement)}
+        if not kinds or None in kinds or len(node.elements) == 0:
+            return None
+        if kinds == {"bool"}:
+            return "bool"
+        if "bool" in kinds:
+            return None
+        return "float" if "float" in kinds else "int"
+    value = literal(node)
+    if value is NotLiteral:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return None
+
+
+_TORCH_DEFAULT = {"int": "int64", "float": None, "bool": "bool"}
+
+
+class TensorCreation(Rule):
+    """Tensor creation functions become ``mxnet.nd`` functions.
+
+    ## What it does
+    Rewrites ``torch.ones``/``zeros``/``full``/``eye``/``arange``/``tensor``/
+    ``from_numpy``/``rand``/``randn`` and the ``*_like`` functions.
+
+    ## Why
+    ``nd`` takes a shape as one tuple (``nd.ones((5, 3))``), and its dtype
+    defaults differ: ``torch.tensor([1, 2])``, ``torch.arange(5)`` and
+    ``torch.full((2,), 7)`` are int64 in torch but float32 in MXNet unless the
+    dtype is written out, so the rule writes it out. ``nd.random.normal(2, 3)``
+    means loc=2, scale=3, so shapes go to ``shape=``.
+
+    ## Flags
+    A dtype torch decides from run-time data (``torch.tensor(values)``) is a
+    warning; ``device=``, ``requires_grad=``, ``out=`` and other placement
+    arguments are left untranslated with an error. ``torch.from_numpy`` shares
+    memory with the array, ``nd.array`` copies it: a warning.
+
+    ## Fix safety
+    Values and dtypes match; random values come from another generator.
+    """
+
+    code = "T2G101"
+    name = "tensor-creation"
+    summary = "torch tensor creation -> mxnet.nd"
+    examples = (
+        Example(
+            "import torch\nx = torch.ones(5,3)\ny = x + 1\nprint(y)\n",
+            "from mxnet import nd\n\nx = nd.ones((5, 3))\ny = x + 1\nprint(y)\n",
+            id="reference tensor snippet",
+        ),
+        Example(
+            "import torch\na = torch.zeros((2, 3), dtype=torch.float64)\nb = torch.eye(3)\n",
+            "from mxnet import nd\n\na = nd.zeros((2, 3), dtype=\"float64\")\nb = nd.eye(3)\n",
+            id="shape tuple and dtype",
+        ),
+        Example(
+            "import torch\nt = torch.tensor([1, 2])\nu = torch.tensor([1.5, 2])\nr = torch.arange(5)\nf = torch.full((2,), 7)\n",
+            'from mxnet import nd\n\nt = nd.array([1, 2], dtype="int64")\nu = nd.array([1.5, 2])\nr = nd.arange(5, dtype="int64")\nf = nd.full((2,), 7, dtype="int64")\n',
+            id="integer literals keep torch's int64",
+        ),
+        Example(
+            "import torch as T\nn = T.randn(2, 3)\nm = T.rand_like(n)\n",
+            "from mxnet import nd\n\nn = nd.random.normal(shape=(2, 3))\nm = nd.random.uniform_like(n)\n",
+            id="random with alias",
+        ),
+        Example(
+            "import torch\nx = torch.ones(3, device='cuda')\n",
+            "import torch\n# torch2gluon: T2G101: `torch.ones` argument `device` is not translated yet; left as is\nx = torch.ones(3, device='cuda')\n",
+            diagnostics=("T2G101",),
+            id="device argument is flagged",
+        ),
+        Example(
+            "import torch\ndef f(values):\n    return torch.tensor(values)\n",
+            "from mxnet import nd\n\n\ndef f(values):\n    # torch2gluon: T2G101: torch infers the dtype of `values` at run time (int64 for integers); nd.array gives float32 unless dtype= is passed\n    return nd.array(values)\n",
+            diagnostics=("T2G101",),
+            id="run-time dtype is a warning",
+        ),
+    )
+
+    def _dtype(self, node: Optional[cst.BaseExpression]) -> Optional[cst.BaseExpression]:
+        if node is None:
+            return None
+        name = self.ctx.torch_name(node)
+        if name in DTYPES:
+            return cst.SimpleString(f'"{DTYPES[name]}"')
+        if name is None and isinstance(node, cst.SimpleString):
+            return node
+        raise Unbindable("its dtype cannot be mapped")
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        name = self.ctx.call_name(original)
+        if name is None:
+            return None
+        try:
+            if name in _SIZE_FUNCS or name in _RANDOM_FUNCS:
+                return self._sized(original, updated, name)
+            if name == "torch.full":
+                return self._full(original, updated)
+            if name == "torch.eye":
+                b = self._bind(updated, ["n", "m"])
+                args = [arg(b["n"])] + ([arg(b["m"])] if "m" in b else [])
+                return self._with_dtype(self.ctx.call("mxnet.nd.eye", *args), b, None)
+            if name == "torch.arange":
+                return self._arange(original, updated)
+            if name in ("torch.tensor", "torch.as_tensor"):
+                b = self._bind(updated, ["data"])
+                kind = _literal_kind(b["data"])
+                default = _TORCH_DEFAULT.get(kind) if kind else None
+                if kind is None and "dtype" not in b:
+                    self.report(
+                        original,
+                        f"torch infers the dtype of `{_short(b['data'])}` at run time (int64 for integers); "
+                        "nd.array gives float32 unless dtype= is passed",
+                        severity=Severity.WARNING,
+                    )
+                return self._with_dtype(self.ctx.call("mxnet.nd.array", arg(b["data"])), b, default)
+            if name == "torch.from_numpy":
+                b = bind(updated, ["ndarray"])
+                data = b["ndarray"]
+                self.report(
+                    original,
+                    "torch.from_numpy shares memory with the numpy array; nd.array copies it",
+                    severity=Severity.WARNING,
+                )
+                dtype = cst.Attribute(value=data, attr=cst.Name("dtype")) if isinstance(data, cst.Name) else None
+                args = [arg(data)] + ([arg(dtype, "dtype")] if dtype is not None else [])
+                return self.ctx.call("mxnet.nd.array", *args)
+            if name in _LIKE_FUNCS:
+                b = self._bind(updated, ["input"])
+                return self._with_dtype(self.ctx.call(_LIKE_FUNCS[name], arg(b["input"])), b, None)
+            if name == "torch.full_like":
+                b = self._bind(updated, ["input", "fill_value"])
+                x = b["input"]
+                if not isinstance(x, cst.Name):
+                    raise Unbindable("its input is not a plain name")
+                shape = cst.Attribute(value=x, attr=cst.Name("shape"))
+                dtype = b.get("dtype")
+                call = self.ctx.call(
+                    "mxnet.nd.full",
+                    arg(shape),
+                    arg(b["fill_value"]),
+                    arg(self._dtype(dtype) if dtype is not None else cst.Attribute(value=x, attr=cst.Name("dtype")), "dtype"),
+                )
+                return call
+        except Unbindable as e:
+            return self.keep(original, name, str(e))
+        return None
+
+    def _bind(self, call: cst.Call, params: List[str]) -> Dict[str, cst.BaseExpression]:
+        b = bind(call, params + ["dtype", "device", "requires_grad", "out", "layout", "pin_memory", "generator"])
+        for bad in ("device", "requires_grad", "out", "layout", "pin_memory", "generator"):
+            if bad in b:
+                raise Unbindable(f"argument `{bad}` is not translated yet")
+        return b
+
+    def _with_dtype(self, call: cst.Call, b, default: Optional[str]) -> cst.Call:
+        dtype = self._dtype(b.get("dtype")) if "dtype" in b else None
+        if dtype is None and default is not None:
+            dtype = cst.SimpleString(f'"{default}"')
+        if dtype is not None:
+            call = call.with_changes(args=[*call.args, arg(dtype, "dtype")])
+        return call
+
+    def _shape_from(self, call: cst.Call):
+        """torch's ``*size`` (or one sequence, or ``size=``) as one shape expression."""
+        positional = [a for a in call.args if a.keyword is None]
+        rest = [a for a in call.args if a.keyword is not None]
+        size_kw = [a for a in rest if a.keyword.value == "size"]
+        if size_kw:
+            if positional:
+                raise Unbindable("size given twice")
+            return size_kw[0].value, [a for a in rest if a.keyword.value != "size"]
+        if not positional:
+            raise Unbindable("no size given")
+        if len(positional) == 1 and not positional[0].star:
+            return positional[0].value, rest
+        if len(positional) == 1 and positional[0].star == "*":
+            return cst.Call(func=cst.Name("tuple"), args=[arg(positional[0].value)]), rest
+        if any(a.star for a in positional):
+            raise Unbindable("starred sizes mixed with other sizes cannot be matched")
+        elements = [cst.Element(value=a.value) for a in positional]
+        return cst.Tuple(elements=elements), rest
+
+    def _sized(self, original: cst.Call, updated: cst.Call, name: str) -> cst.Call:
+        shape, rest = self._shape_from(updated)
+        b = self._bind(updated.with_changes(args=rest), [])
+        if name in _SIZE_FUNCS:
+            call = self.ctx.call(_SIZE_FUNCS[name], arg(shape))
+        else:
+            call = self.ctx.call(_RANDOM_FUNCS[name], arg(shape, "shape"))
+        return self._with_dtype(call, b, None)
+
+    def _full(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        b = self._bind(updated, ["size", "fill_value"])
+        kind = _literal_kind(b["fill_value"])
+        if kind is None and "dtype" not in b:
+            self.report(
+                original,
+                "torch takes the dtype of torch.full from the fill value at run time; nd.full gives float32",
+                severity=Severity.WARNING,
+            )
+        call = self.ctx.call("mxnet.nd.full", arg(b["size"]), arg(b["fill_value"]))
+        return self._with_dtype(call, b, _TORCH_DEFAULT.get(kind) if kind else None)
+
+    def _arange(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        positional = [a for a in updated.args if a.keyword is None]
+        names = ["start", "end", "step"] if len(positional) >= 2 else ["end"]
+        b = self._bind(updated, names + (["start", "step"] if len(positional) < 2 else []))
+        values = [b[k] for k in ("start", "end", "step") if k in b]
+        kinds = {_literal_kind(v) for v in values}
+        default = None
+        if None in kinds:
+            if "dtype" not in b:
+                self.report(
+                    original,
+                    "torch.arange is int64 when all its arguments are integers, decided at run time; nd.arange gives float32",
+                    severity=Severity.WARNING,
+                )
+        elif kinds == {"int"}:
+            default = "int64"
+        args = []
+        if "start" in b:
+            args.append(arg(b["start"]))
+            args.append(arg(b["end"]))
+        else:
+            args.append(arg(b["end"]))
+        if "step" in b:
+            args.append(arg(b["step"], "step"))
+        return self._with_dtype(self.ctx.call("mxnet.nd.arange", *args), b, default)
+
+
+def _short(node: cst.CSTNode) -> str:
+    from ._base import code_of
+
+    text = " ".join(code_of(node).split())
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class TensorMethods(Rule):
+    """Tensor methods whose Gluon spelling differs.
+
+    ## What it does
+    ``x.view(a, b)`` becomes ``x.reshape((a, b))``.
+
+    ## Why
+    NDArray has no ``view``. MXNet's reshape gives ``0`` and ``-2``..``-4``
+    special meanings, so a literal ``0`` or a negative size other than ``-1`` is
+    not translated.
+
+    ## Flags
+    ``view`` with a dtype argument (a reinterpretation, not a reshape) and
+    shapes with special MXNet codes are left as is with an error.
+
+    ## Fix safety
+    Safe: the resulting shapes are the same.
+    """
+
+    code = "T2G102"
+    name = "tensor-methods"
+    summary = "tensor.view(...) -> reshape((...))"
+    examples = (
+        Example(
+            "import torch\ndef f(X):\n    return X.view(-1, 28*28)\n",
+            "def f(X):\n    return X.reshape((-1, 28 * 28))\n",
+            id="view to reshape",
+        ),
+        Example(
+            "import torch\nimport numpy as np\na = np.zeros(4).view(np.int64)\n",
+            "import numpy as np\n# torch2gluon: T2G102: `.view` with a dtype argument is not a reshape; left as is\na = np.zeros(4).view(np.int64)\n",
+            diagnostics=("T2G102",),
+            id="dtype view is flagged",
+        ),
+    )
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        func = updated.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "view"):
+            return None
+        if self.ctx.call_name(original) is not None:
+            return None  # a torch.* function called view, not a method
+        args = updated.args
+        if not args or any(a.keyword is not None for a in args):
+            return None
+        for a in args:
+            value = a.value
+            if isinstance(value, (cst.Attribute, cst.SimpleString)) or self.ctx.torch_name(value):
+                self.report(original, "`.view` with a dtype argument is not a reshape; left as is")
+                return None
+            lit = literal(value)
+            if isinstance(lit, int) and (lit == 0 or lit < -1):
+                self.report(original, f"`.view` size {lit} has a special meaning in MXNet reshape; left as is")
+                return None
+        if len(args) == 1 and not args[0].star:
+            shape: cst.BaseExpression = args[0].value
+            if _literal_kind(shape) == "int" and not isinstance(shape, (cst.Tuple, cst.List)):
+                shape = cst.Tuple(elements=[cst.Element(value=shape)])
+        elif len(args) == 1 and args[0].star == "*":
+            shape = cst.Call(func=cst.Name("tuple"), args=[arg(args[0].value)])
+        elif any(a.star for a in args):
+            return None
+        else:
+            shape = cst.Tuple(elements=[cst.Element(value=a.value) for a in args])
+        return updated.with_changes(func=func.with_changes(attr=cst.Name("reshape")), args=[arg(shape)])
