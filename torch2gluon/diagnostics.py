@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from typing import Optional
 
 
+SYNTAX_ERROR = "T2G000"  # the source does not parse: an input error, code unchanged
+INTERNAL_ERROR = "T2G999"  # the translator failed on this input: a bug, code unchanged
+
+
 class Severity(str, enum.Enum):
     """How much a diagnostic matters.
 

@@ -16,12 +16,10 @@ from libcst.metadata import MetadataWrapper, PositionProvider, QualifiedNameProv
 from . import formatting, imports, markers
 from .api import Options, Translation
 from .context import Context
-from .diagnostics import Diagnostic, Severity
+from .diagnostics import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, Severity
 from .rules import all_rules
 
-SYNTAX_ERROR = "T2G000"
 UNSUPPORTED = "T2G001"
-INTERNAL_ERROR = "T2G999"
 
 _STATEMENT_TYPES = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 

@@ -1,0 +1,734 @@
+"""The ``torch2gluon`` command line: translate files, directories or stdin.
+
+Usage, modelled on black, pyupgrade and ruff::
+
+    torch2gluon train.py                 # print the translation to stdout
+    torch2gluon train.py -o train_mx.py  # write it to a file
+    torch2gluon src/ -o src_mx/          # mirror a tree (files without torch are copied)
+    torch2gluon src/ --in-place          # rewrite files atomically
+    torch2gluon src/ --diff              # show a unified diff, change nothing
+    torch2gluon src/ --check             # exit 1 if anything would be translated
+    cat train.py | torch2gluon -         # stdin to stdout
+
+Diagnostics go to stderr, one per line, as ``path:line:col: severity rule message``.
+
+Exit codes (when several apply, the highest wins):
+
+    0    done, and every translation is complete
+    1    --check/--diff found files that would change, or some translation is
+         incomplete (an error diagnostic: code left untranslated)
+    2    usage error, or a file could not be read, decoded, parsed or written
+    123  internal error (the translator crashed on a file)
+
+A file with a syntax error (diagnostic T2G000), one that cannot be read or
+decoded, and one the translator crashed on (an exception, or diagnostic
+T2G999) counts as failed: its output is not written and the other files are
+still processed.
+
+All I/O happens in ``main`` and the few functions it calls; ``decode_source``,
+``encode_source``, ``unified_diff``, ``format_summary`` and
+``iter_python_files`` are small helpers that can be tested on their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import contextlib
+import difflib
+import io
+import os
+import re
+import sys
+import tempfile
+import tokenize
+import traceback
+from dataclasses import dataclass
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+
+from . import __version__
+from .api import Options, Translation, translate
+from .diagnostics import Diagnostic, Severity
+
+__all__ = [
+    "main",
+    "decode_source",
+    "encode_source",
+    "detect_newline",
+    "unified_diff",
+    "format_summary",
+    "iter_python_files",
+    "atomic_write",
+    "SourceDecodeError",
+    "EXIT_OK",
+    "EXIT_CHANGED",
+    "EXIT_ERROR",
+    "EXIT_INTERNAL",
+]
+
+EXIT_OK = 0
+EXIT_CHANGED = 1  # would change (--check/--diff) or translation incomplete
+EXIT_ERROR = 2  # usage error, or input that cannot be read, decoded or parsed
+EXIT_INTERNAL = 123  # the translator crashed
+
+from .diagnostics import INTERNAL_ERROR as INTERNAL_ERROR_RULE  # noqa: E402
+from .diagnostics import SYNTAX_ERROR as SYNTAX_ERROR_RULE  # noqa: E402
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+SKIP_DIRS = frozenset({"__pycache__", ".venv", "venv", "build", "dist"})
+
+EXIT_CODES_HELP = """\
+exit codes (when several apply, the highest wins):
+  0    done, and every translation is complete
+  1    --check/--diff found files that would change, or some translation
+       is incomplete (an error diagnostic: code left untranslated)
+  2    usage error, or a file could not be read, decoded, parsed or written
+  123  internal error (the translator crashed on a file)
+"""
+
+
+# --------------------------------------------------------------------------
+# Pure helpers
+# --------------------------------------------------------------------------
+
+
+class SourceDecodeError(ValueError):
+    """Source bytes that cannot be decoded; ``line``/``column`` are 1-based."""
+
+    def __init__(
+        self, encoding: str, reason: str, line: int = 1, column: int = 1
+    ) -> None:
+        super().__init__(f"cannot decode file as {encoding}: {reason}")
+        self.encoding = encoding
+        self.reason = reason
+        self.line = line
+        self.column = column
+
+
+_NEWLINE_RE = re.compile(r"\r\n|\r|\n")
+_NEWLINE_BYTES_RE = re.compile(rb"\r\n|\r|\n")
+
+
+def detect_newline(text: str) -> str:
+    """The newline style of ``text``: that of its first line ending (``\\n`` if none)."""
+    match = _NEWLINE_RE.search(text)
+    return match.group() if match else "\n"
+
+
+def _find_cookie(data: bytes) -> Optional[Tuple[str, int]]:
+    """The PEP 263 coding cookie in the first two lines, as (name, line)."""
+    lines = data.split(b"\n", 2)[:2]
+    for number, raw in enumerate(lines, start=1):
+        match = tokenize.cookie_re.match(raw.decode("latin-1"))
+        if match:
+            return match.group(1), number
+        if not tokenize.blank_re.match(raw):
+            return None
+    return None
+
+
+def _position(data: bytes, offset: int, encoding: str) -> Tuple[int, int]:
+    """1-based (line, column) of byte ``offset`` in ``data``."""
+    prefix = data[:offset]
+    line = len(_NEWLINE_BYTES_RE.findall(prefix)) + 1
+    starts = [m.end() for m in _NEWLINE_BYTES_RE.finditer(prefix)]
+    line_start = starts[-1] if starts else 0
+    column = len(prefix[line_start:].decode(encoding, errors="replace")) + 1
+    return line, column
+
+
+def decode_source(data: bytes) -> Tuple[str, str, str, bool]:
+    """Decode Python source bytes the way the interpreter does.
+
+    Returns ``(text, encoding, newline, bom)``: ``text`` with ``\\n`` newlines
+    and without the BOM, the codec name (PEP 263 cookie, else UTF-8), the
+    newline style of the first line ending, and whether a UTF-8 BOM was
+    present. Raises ``SourceDecodeError`` carrying the line and column of the
+    first undecodable byte.
+    """
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        message = exc.msg if isinstance(exc.msg, str) else str(exc)
+        cookie = _find_cookie(data)
+        if message.startswith("invalid or missing encoding declaration"):
+            # A byte that is not UTF-8 in the first two lines. If a cookie is
+            # there after all, honour it; otherwise decode as UTF-8 below,
+            # which pinpoints the bad byte.
+            encoding = "utf-8"
+            if cookie is not None:
+                try:
+                    encoding = codecs.lookup(cookie[0]).name
+                except LookupError:
+                    raise SourceDecodeError(
+                        cookie[0], "unknown encoding", cookie[1]
+                    ) from None
+            if data.startswith(codecs.BOM_UTF8) and encoding == "utf-8":
+                encoding = "utf-8-sig"
+        else:
+            name, line = cookie if cookie is not None else ("utf-8", 1)
+            if message.startswith("unknown encoding"):
+                raise SourceDecodeError(name, "unknown encoding", line) from None
+            raise SourceDecodeError(name, message, line) from None
+
+    bom = encoding == "utf-8-sig"
+    if bom:
+        encoding = "utf-8"
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line, column = _position(data, exc.start, encoding)
+        bad = data[exc.start : exc.start + 1]
+        reason = f"{exc.reason} (0x{bad.hex()})" if bad else exc.reason
+        raise SourceDecodeError(encoding, reason, line, column) from None
+    except LookupError as exc:  # a codec that exists but cannot decode bytes
+        raise SourceDecodeError(encoding, str(exc)) from None
+
+    newline = detect_newline(text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text, encoding, newline, bom
+
+
+def encode_source(
+    text: str, encoding: str = "utf-8", newline: str = "\n", bom: bool = False
+) -> bytes:
+    """The inverse of ``decode_source``: ``\\n`` newlines become ``newline``,
+    the text is encoded with ``encoding`` and the BOM is put back.
+
+    Raises ``UnicodeEncodeError`` when the text has characters the encoding
+    cannot represent.
+    """
+    if newline != "\n":
+        text = text.replace("\n", newline)
+    data = text.encode(encoding)
+    return codecs.BOM_UTF8 + data if bom else data
+
+
+def _split_lines(text: str) -> List[str]:
+    """Lines with their ``\\n`` kept, split on ``\\n`` only (not on form feeds)."""
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+def unified_diff(old: str, new: str, path: str) -> str:
+    """A unified diff from ``a/path`` to ``b/path``; empty when nothing changed."""
+    name = path.replace(os.sep, "/").lstrip("/")
+    out = []
+    for line in difflib.unified_diff(
+        _split_lines(old), _split_lines(new), f"a/{name}", f"b/{name}"
+    ):
+        if not line.endswith("\n"):
+            line += "\n\\ No newline at end of file\n"
+        out.append(line)
+    return "".join(out)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def format_summary(
+    translated: int,
+    unchanged: int,
+    failed: int,
+    diagnostics: int,
+    untranslated: int,
+    *,
+    check: bool = False,
+) -> str:
+    """The one-line report printed at the end of a run."""
+    if check:
+        text = (
+            f"{_plural(translated, 'file')} would be translated, "
+            f"{_plural(unchanged, 'file')} would be left unchanged"
+        )
+        if failed:
+            text += f", {_plural(failed, 'file')} failed"
+    else:
+        text = (
+            f"{_plural(translated, 'file')} translated, "
+            f"{_plural(unchanged, 'file')} left unchanged, "
+            f"{_plural(failed, 'file')} failed"
+        )
+    return f"{text}; {_plural(diagnostics, 'diagnostic')} ({untranslated} untranslated)"
+
+
+def _skip_dir(name: str) -> bool:
+    return name.startswith(".") or name in SKIP_DIRS
+
+
+def iter_python_files(root: str, exclude: Iterable[str] = ()) -> Iterator[str]:
+    """``*.py`` files under ``root``, recursively and in sorted order.
+
+    Hidden directories, ``__pycache__``, ``venv``/``.venv``, ``build`` and
+    ``dist`` are skipped, as are the directories in ``exclude`` (real paths).
+    Symbolic links to directories are not followed.
+    """
+    excluded = {os.path.realpath(path) for path in exclude}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(
+            name
+            for name in dirnames
+            if not _skip_dir(name)
+            and os.path.realpath(os.path.join(dirpath, name)) not in excluded
+        )
+        for name in sorted(filenames):
+            if name.endswith(".py"):
+                yield os.path.normpath(os.path.join(dirpath, name))
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write(path: str, data: bytes, mode: Optional[int] = None) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same
+    directory and ``os.replace``, so readers never see a partial file.
+    ``mode`` gives the permission bits (default: a new file's, per umask)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(
+        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".t2g.tmp"
+    )
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, _default_mode() if mode is None else mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _write_if_different(path: str, data: bytes, mode: Optional[int]) -> bool:
+    """Atomically write ``data`` unless ``path`` already holds exactly it."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.read() == data:
+                return False
+    except OSError:
+        pass
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    if os.path.exists(path):
+        mode = os.stat(path).st_mode & 0o7777  # an existing file keeps its bits
+    atomic_write(path, data, mode)
+    return True
+
+
+# --------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="torch2gluon",
+        description="Rewrite PyTorch training scripts into MXNet Gluon scripts.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files and directories to translate (directories are searched for *.py); "
+        "'-' reads stdin and writes stdout",
+    )
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="write the translation here: a file for one input file, otherwise a "
+        "directory that mirrors the input tree (files without torch are copied)",
+    )
+    target.add_argument(
+        "--in-place", action="store_true", help="rewrite the files in place"
+    )
+    parser.add_argument(
+        "--diff",
+        action="store_true",
+        help="print a unified diff of the changes; write nothing",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if any file would be translated",
+    )
+    parser.add_argument(
+        "--stdin-filename",
+        metavar="NAME",
+        help="the name of stdin in messages (implies '-')",
+    )
+    parser.add_argument(
+        "--init",
+        choices=("torch", "mxnet"),
+        default="torch",
+        help="initialise translated layers like PyTorch (default) or keep Gluon's defaults",
+    )
+    parser.add_argument(
+        "--no-format",
+        action="store_true",
+        help="do not run black on the rewritten statements",
+    )
+    parser.add_argument(
+        "--disable",
+        action="append",
+        default=[],
+        metavar="RULES",
+        help="comma-separated rule ids to switch off (may be repeated)",
+    )
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-q", "--quiet", action="store_true", help="report errors only"
+    )
+    verbosity.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also list unchanged files and info diagnostics",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    return parser
+
+
+@dataclass
+class _Job:
+    """One file to process: where to read it, how to name it, where to write."""
+
+    source: Optional[str]  # None: stdin
+    display: str
+    output: Optional[str] = None
+
+
+class _Run:
+    """Options, counters and reporting for one invocation."""
+
+    def __init__(self, args: argparse.Namespace, options: Options, mode: str) -> None:
+        self.args = args
+        self.options = options
+        self.mode = mode  # "stdout", "output", "in-place" or "check" (--check/--diff)
+        self.quiet: bool = args.quiet
+        self.verbose: bool = args.verbose
+        self.translated = 0
+        self.unchanged = 0
+        self.failed = 0
+        self.diagnostics = 0
+        self.untranslated = 0
+        self.exit_code = EXIT_OK
+
+    def bump(self, code: int) -> None:
+        self.exit_code = max(self.exit_code, code)
+
+    @staticmethod
+    def err(message: str) -> None:
+        print(message, file=sys.stderr)
+
+    def fail(self, message: str, code: int = EXIT_ERROR) -> None:
+        self.err(message)
+        self.failed += 1
+        self.bump(code)
+
+    def status(self, message: str, *, verbose_only: bool = False) -> None:
+        if self.quiet or (verbose_only and not self.verbose):
+            return
+        self.err(message)
+
+    def diagnostic(self, diag: Diagnostic, display: str) -> None:
+        if diag.severity is Severity.INFO and not self.verbose:
+            return
+        if diag.severity is not Severity.ERROR and self.quiet:
+            return
+        self.diagnostics += 1
+        if diag.severity is Severity.ERROR and diag.rule != SYNTAX_ERROR_RULE:
+            self.untranslated += 1
+        self.err(diag.format(display))
+
+
+def _write_stdout(data: bytes, text: str) -> None:
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    sys.stdout.flush()
+    buffer.write(data)
+    buffer.flush()
+
+
+def _read_stdin() -> bytes:
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is not None:
+        return buffer.read()
+    return sys.stdin.read().encode("utf-8")
+
+
+def _process(run: _Run, job: _Job) -> None:
+    display = job.display
+    try:
+        if job.source is None:
+            data = _read_stdin()
+        else:
+            with open(job.source, "rb") as handle:
+                data = handle.read()
+    except FileNotFoundError:
+        run.fail(f"{display}: error: no such file or directory")
+        return
+    except OSError as exc:
+        run.fail(f"{display}: error: cannot read file: {exc.strerror or exc}")
+        return
+
+    try:
+        text, encoding, newline, bom = decode_source(data)
+    except SourceDecodeError as exc:
+        run.fail(f"{display}:{exc.line}:{exc.column}: error: {exc}")
+        return
+
+    try:
+        result: Translation = translate(text, options=run.options)
+        diagnostics = sorted(result.diagnostics, key=lambda d: (d.line, d.column))
+        changed = result.changed
+        code = result.code
+    except Exception as exc:  # translate() promises not to raise; report if it does
+        run.fail(
+            f"{display}: internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL
+        )
+        if run.verbose:
+            traceback.print_exc(file=sys.stderr)
+        return
+
+    crashes = [d for d in diagnostics if d.rule == INTERNAL_ERROR_RULE]
+    if crashes:  # the engine reports its own crashes as T2G999 diagnostics
+        for diag in crashes:
+            message = diag.message
+            if not message.startswith("internal error"):
+                message = f"internal error: {message}"
+            run.err(f"{display}: {message}")
+        run.failed += 1
+        run.bump(EXIT_INTERNAL)
+        return
+
+    syntax_error = False
+    for diag in diagnostics:
+        syntax_error = syntax_error or diag.rule == SYNTAX_ERROR_RULE
+        run.diagnostic(diag, display)
+    if syntax_error:
+        run.failed += 1
+        run.bump(EXIT_ERROR)
+        return
+    if any(d.severity is Severity.ERROR for d in diagnostics):
+        run.bump(EXIT_CHANGED)
+
+    if run.mode == "check":
+        if changed:
+            if run.args.diff:
+                sys.stdout.write(unified_diff(text, code, display))
+                sys.stdout.flush()
+            run.bump(EXIT_CHANGED)
+            run.translated += 1
+            run.status(f"would translate {display}")
+        else:
+            run.unchanged += 1
+            run.status(f"would leave {display} unchanged", verbose_only=True)
+        return
+
+    if changed:
+        try:
+            out = encode_source(code, encoding, newline, bom)
+        except UnicodeEncodeError as exc:
+            run.fail(
+                f"{display}: error: cannot encode translation as {encoding}: {exc.reason}"
+            )
+            return
+    else:
+        out = data
+
+    try:
+        if run.mode == "stdout":
+            _write_stdout(
+                out,
+                code.replace("\n", newline) if changed else text.replace("\n", newline),
+            )
+        elif run.mode == "in-place":
+            if changed:
+                assert job.source is not None
+                real = os.path.realpath(job.source)
+                atomic_write(real, out, os.stat(real).st_mode & 0o7777)
+        else:  # "output"
+            assert job.output is not None
+            mode = None
+            if job.source is not None:
+                mode = os.stat(job.source).st_mode & 0o777
+            _write_if_different(job.output, out, mode)
+    except OSError as exc:
+        target = job.output or display
+        run.fail(f"{display}: error: cannot write {target}: {exc.strerror or exc}")
+        return
+
+    if changed:
+        run.translated += 1
+        run.status(f"translated {display}")
+    else:
+        run.unchanged += 1
+        run.status(f"unchanged {display}", verbose_only=True)
+
+
+def _options(args: argparse.Namespace) -> Options:
+    disable = tuple(
+        rule.strip()
+        for value in args.disable
+        for rule in value.split(",")
+        if rule.strip()
+    )
+    return Options(init=args.init, format=not args.no_format, disable=disable)
+
+
+def _collect(
+    run: _Run, paths: Sequence[str], output: Optional[str]
+) -> Optional[List[_Job]]:
+    """Expand the paths into jobs; report missing paths. None on a usage error."""
+    existing = []
+    for path in paths:
+        if os.path.exists(path):
+            existing.append(path)
+        else:
+            run.fail(f"{path}: error: no such file or directory")
+
+    # Where each file goes with -o: one file to a file (or into a directory),
+    # otherwise a mirror of the tree below the inputs' common directory.
+    single_file = len(paths) == 1 and existing and not os.path.isdir(existing[0])
+    base = None
+    exclude: List[str] = []
+    if output is not None and existing and not single_file:
+        if os.path.exists(output) and not os.path.isdir(output):
+            return None
+        roots = [
+            os.path.abspath(p if os.path.isdir(p) else os.path.dirname(p) or ".")
+            for p in existing
+        ]
+        try:
+            base = os.path.commonpath(roots)
+        except ValueError:
+            return None
+        exclude.append(output)
+
+    jobs: List[_Job] = []
+    seen = set()
+    for path in existing:
+        files = iter_python_files(path, exclude) if os.path.isdir(path) else [path]
+        for file in files:
+            key = os.path.realpath(file)
+            if key in seen:
+                continue
+            seen.add(key)
+            job = _Job(source=file, display=file)
+            if output is not None:
+                if base is not None:
+                    job.output = os.path.join(
+                        output, os.path.relpath(os.path.abspath(file), base)
+                    )
+                elif os.path.isdir(output) or output.endswith(("/", os.sep)):
+                    job.output = os.path.join(output, os.path.basename(file))
+                else:
+                    job.output = output
+            jobs.append(job)
+    return jobs
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the command line; returns the exit code instead of exiting."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
+
+    def usage(message: str) -> int:
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+
+    paths: List[str] = list(args.paths)
+    if args.stdin_filename is not None and not paths:
+        paths = [STDIN]
+    if not paths:
+        return usage("no paths given (use '-' to read stdin)")
+    use_stdin = STDIN in paths
+    if use_stdin and len(paths) > 1:
+        return usage("'-' (stdin) must be the only path")
+    if args.stdin_filename is not None and not use_stdin:
+        return usage("--stdin-filename only applies when reading stdin ('-')")
+    reporting = args.check or args.diff
+    if reporting and (args.output is not None or args.in_place):
+        return usage(
+            "--check and --diff write nothing; they cannot be combined with -o or --in-place"
+        )
+    if use_stdin and args.in_place:
+        return usage("--in-place cannot rewrite stdin")
+
+    if reporting:
+        mode = "check"
+    elif args.in_place:
+        mode = "in-place"
+    elif args.output is not None:
+        mode = "output"
+    else:
+        mode = "stdout"
+        if len(paths) > 1 or os.path.isdir(paths[0]):
+            what = "several files" if len(paths) > 1 else f"{paths[0]} is a directory"
+            return usage(f"{what}: use -o DIR, --in-place, --diff or --check")
+
+    run = _Run(args, _options(args), mode)
+    if use_stdin:
+        name = args.stdin_filename or STDIN_NAME
+        jobs: Optional[List[_Job]] = [
+            _Job(source=None, display=name, output=args.output)
+        ]
+    else:
+        jobs = _collect(run, paths, args.output)
+        if jobs is None:
+            return usage(
+                f"-o {args.output}: with a directory or several inputs, -o must name a directory"
+            )
+
+    if not jobs and run.failed == 0:
+        run.status("no Python files to translate")
+        return run.exit_code
+
+    for job in jobs:
+        try:
+            _process(run, job)
+        except Exception as exc:  # a bug in the CLI itself: report, keep going
+            run.fail(
+                f"{job.display}: internal error: {type(exc).__name__}: {exc}",
+                EXIT_INTERNAL,
+            )
+            if run.verbose:
+                traceback.print_exc(file=sys.stderr)
+
+    run.status(
+        format_summary(
+            run.translated,
+            run.unchanged,
+            run.failed,
+            run.diagnostics,
+            run.untranslated,
+            check=mode == "check",
+        )
+    )
+    return run.exit_code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
