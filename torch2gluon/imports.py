@@ -6,7 +6,7 @@ would clash with a name the script still binds gets an alias.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Set, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 from libcst.metadata import Assignment, Scope
@@ -169,6 +169,14 @@ class _Rename(PreservingTransformer):
         return cst.Name(new) if new else updated
 
 
+def _merge(carry: Sequence[cst.EmptyLine], lines: Sequence[cst.EmptyLine]) -> List[cst.EmptyLine]:
+    """Lines of a removed statement above the next one: comments are kept; blank
+    lines only where the next statement has none of its own."""
+    if any(line.comment is not None for line in carry):
+        return [*carry, *lines]
+    return list(lines) if lines else list(carry[:1])
+
+
 def _has_import(stmt: cst.CSTNode, nodes: Set[int]) -> bool:
     return isinstance(stmt, cst.SimpleStatementLine) and any(id(s) in nodes for s in stmt.body)
 
@@ -225,7 +233,7 @@ class _ImportRewriter(PreservingTransformer):
                     continue
                 stmt = kept
                 if carry:
-                    stmt = stmt.with_changes(leading_lines=[*carry, *stmt.leading_lines])
+                    stmt = stmt.with_changes(leading_lines=_merge(carry, stmt.leading_lines))
                     carry = []
                 out.append(stmt)
                 if not inserted:  # the torch import stays: MXNet's go right after it
@@ -233,7 +241,7 @@ class _ImportRewriter(PreservingTransformer):
                     inserted = True
                 continue
             if carry:
-                stmt = stmt.with_changes(leading_lines=[*carry, *stmt.leading_lines])
+                stmt = stmt.with_changes(leading_lines=_merge(carry, stmt.leading_lines))
                 carry = []
             out.append(stmt)
         if not inserted:
