@@ -55,7 +55,9 @@ def attach(module: cst.Module, ctx: Context) -> cst.Module:
     for d in diags:
         covering = [s for s in spans if s[0] <= d.line <= s[1]]
         if covering:
-            target = max(covering, key=lambda s: (s[0], s[2]))
+            # the innermost statement; of statements made from one (an
+            # expanded nn.Sequential), the first
+            target = max(covering, key=lambda s: (s[0], isinstance(s[3], cst.SimpleStatementLine), -s[2]))
         else:
             after = [s for s in spans if s[0] > d.line]
             target = min(after, key=lambda s: (s[0], s[2])) if after else spans[-1]

@@ -115,6 +115,12 @@ class TensorCreation(Rule):
             id="random with alias",
         ),
         Example(
+            "import torch\nimport numpy as np\na = torch.from_numpy(np.arange(6, dtype=np.int32))\n",
+            "from mxnet import nd\nimport numpy as np\n\n# torch2gluon: T2G101: torch.from_numpy shares memory with the numpy array; the NDArray is a copy\na = nd.from_numpy(np.arange(6, dtype=np.int32), zero_copy=False)\n",
+            diagnostics=("T2G101",),
+            id="from_numpy keeps the dtype, copies",
+        ),
+        Example(
             "import torch\nx = torch.ones(3, device='cuda')\n",
             "import torch\n# torch2gluon: T2G101: `torch.ones` argument `device` is not translated yet; left as is\nx = torch.ones(3, device='cuda')\n",
             diagnostics=("T2G101",),
@@ -167,15 +173,13 @@ class TensorCreation(Rule):
                 return self._with_dtype(self.ctx.call("mxnet.nd.array", arg(b["data"])), b, default)
             if name == "torch.from_numpy":
                 b = bind(updated, ["ndarray"])
-                data = b["ndarray"]
                 self.report(
                     original,
-                    "torch.from_numpy shares memory with the numpy array; nd.array copies it",
+                    "torch.from_numpy shares memory with the numpy array; the NDArray is a copy",
                     severity=Severity.WARNING,
                 )
-                dtype = cst.Attribute(value=data, attr=cst.Name("dtype")) if isinstance(data, cst.Name) else None
-                args = [arg(data)] + ([arg(dtype, "dtype")] if dtype is not None else [])
-                return self.ctx.call("mxnet.nd.array", *args)
+                # from_numpy keeps the array's dtype (nd.array would make it float32)
+                return self.ctx.call("mxnet.nd.from_numpy", arg(b["ndarray"]), arg(cst.Name("False"), "zero_copy"))
             if name in _LIKE_FUNCS:
                 b = self._bind(updated, ["input"])
                 return self._with_dtype(self.ctx.call(_LIKE_FUNCS[name], arg(b["input"])), b, None)
