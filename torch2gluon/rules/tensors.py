@@ -37,7 +37,12 @@ _LIKE_FUNCS = {
     "torch.rand_like": "mxnet.nd.random.uniform_like",
     "torch.randn_like": "mxnet.nd.random.normal_like",
 }
-_DATA_KEYWORDS = ("dtype",)
+_LIKE_FROM_SHAPE = {
+    "torch.ones_like": "mxnet.nd.ones",
+    "torch.zeros_like": "mxnet.nd.zeros",
+    "torch.rand_like": "mxnet.nd.random.uniform",
+    "torch.randn_like": "mxnet.nd.random.normal",
+}
 
 
 def _literal_kind(node: cst.BaseExpression) -> Optional[str]:
@@ -182,7 +187,16 @@ class TensorCreation(Rule):
                 return self.ctx.call("mxnet.nd.from_numpy", arg(b["ndarray"]), arg(cst.Name("False"), "zero_copy"))
             if name in _LIKE_FUNCS:
                 b = self._bind(updated, ["input"])
-                return self._with_dtype(self.ctx.call(_LIKE_FUNCS[name], arg(b["input"])), b, None)
+                if "dtype" not in b:
+                    return self.ctx.call(_LIKE_FUNCS[name], arg(b["input"]))
+                # nd.*_like ignore or refuse dtype=: build from the shape instead
+                x = b["input"]
+                if not isinstance(x, cst.Name):
+                    raise Unbindable("with `dtype=` on an input that is not a plain name is not translated")
+                shape = cst.Attribute(value=x, attr=cst.Name("shape"))
+                target = _LIKE_FROM_SHAPE[name]
+                shape_arg = arg(shape, "shape") if "random" in target else arg(shape)
+                return self._with_dtype(self.ctx.call(target, shape_arg), b, None)
             if name == "torch.full_like":
                 b = self._bind(updated, ["input", "fill_value"])
                 x = b["input"]
