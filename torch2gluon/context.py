@@ -64,6 +64,8 @@ class Context:
         self.bindings: Dict[str, str] = {}
         # ids of torch references a rule already reported with its own reason
         self.explained: Set[int] = set()
+        # ids of original nodes a rule has taken charge of (others leave them be)
+        self.handled: Set[int] = set()
         # ids of the MXNet import statements the engine added
         self.inserted_imports: Set[int] = set()
         self.current_rule = "T2G001"

@@ -111,6 +111,7 @@ class Layers(Rule):
         if not (isinstance(new_value, cst.Call) and self.ctx.call_name(new_value) is None and _is_dense(new_value)):
             return None  # left untranslated (and reported)
         target = assign.targets[0].target.value
+        self.ctx.bindings[target] = "model"
         init = cst.SimpleStatementLine(
             body=[cst.Expr(cst.Call(func=cst.Attribute(value=cst.Name(target), attr=cst.Name("initialize"))))]
         )

@@ -81,6 +81,14 @@ class Optimizers(Rule):
         ),
     )
 
+    def visit_Call(self, node: cst.Call) -> None:
+        # `net.parameters()` inside an optimizer call is this rule's to translate
+        if (self.ctx.call_name(node) or "").startswith("torch.optim."):
+            for a in node.args:
+                value = a.value
+                if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+                    self.ctx.handled.add(id(value.func))
+
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
         # Remember which names hold optimizers, for the training-loop rule.
         for small in original.body:

@@ -1,0 +1,75 @@
+"""Methods of objects the translation turned into Gluon objects."""
+
+from __future__ import annotations
+
+from typing import Dict, FrozenSet, Optional
+
+import libcst as cst
+
+from ._base import Example, Rule
+
+# What each kind of translated object still answers to after translation:
+# Gluon methods with the same meaning as torch's, and the calls other rules
+# rewrite themselves (zero_grad/step: the training-loop rule).
+_SAME_MEANING: Dict[str, FrozenSet[str]] = {
+    "model": frozenset(
+        {"add", "initialize", "collect_params", "hybridize", "save_parameters", "load_parameters",
+         "forward", "summary", "cast", "apply", "zero_grad"}
+    ),
+    "optimizer": frozenset({"step", "zero_grad"}),
+}
+_KIND_NAMES = {"model": "model", "optimizer": "optimizer"}
+
+
+class TorchObjectMethods(Rule):
+    """Methods of translated models and optimizers that Gluon lacks are reported.
+
+    ## What it does
+    After ``net = nn.Sequential(...)`` or ``opt = torch.optim.SGD(...)`` is
+    translated, ``net`` is a Gluon ``Sequential`` and ``opt`` a
+    ``gluon.Trainer``. A torch method used on them that Gluon does not have
+    with the same meaning (``net.eval()``, ``net.state_dict()``,
+    ``opt.param_groups``, ...) is reported with an error and left as is.
+
+    ## Why
+    Such a call would fail at run time, or, worse, mean something else. The
+    report lists it up front, with its position.
+
+    ## Fix safety
+    Nothing is changed.
+    """
+
+    code = "T2G002"
+    name = "torch-object-methods"
+    summary = "methods of translated models/optimizers without a Gluon twin: reported"
+    examples = (
+        Example(
+            "from torch import nn\nnet = nn.Sequential(nn.ReLU())\nnet.eval()\n",
+            'from mxnet.gluon import nn\n\nnet = nn.Sequential()\nnet.add(nn.Activation("relu"))\nnet.initialize()\n'
+            "# torch2gluon: T2G002: `net.eval` (a torch model method) has no translation yet; left as is\nnet.eval()\n",
+            diagnostics=("T2G002",),
+            id="model.eval is reported",
+        ),
+        Example(
+            "import torch\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\nlr = opt.param_groups[0]['lr']\n",
+            'from mxnet import gluon\n\nopt = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})\n'
+            "# torch2gluon: T2G002: `opt.param_groups` (a torch optimizer method) has no translation yet; left as is\nlr = opt.param_groups[0]['lr']\n",
+            diagnostics=("T2G002",),
+            id="optimizer attribute is reported",
+        ),
+    )
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> Optional[cst.BaseExpression]:
+        value = original.value
+        if not isinstance(value, cst.Name):
+            return None
+        kind = self.ctx.bindings.get(value.value)
+        if kind not in _SAME_MEANING or original.attr.value in _SAME_MEANING[kind]:
+            return None
+        if id(original) in self.ctx.handled:
+            return None
+        self.report(
+            original,
+            f"`{value.value}.{original.attr.value}` (a torch {_KIND_NAMES[kind]} method) has no translation yet; left as is",
+        )
+        return None
