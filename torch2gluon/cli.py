@@ -648,6 +648,11 @@ def _collect(
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line; returns the exit code instead of exiting."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["verify"]:
+        from .verify.cli import main as verify_main
+
+        return verify_main(argv[1:])
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)

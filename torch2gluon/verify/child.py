@@ -80,6 +80,9 @@ class Recorder:
         self.current_loader: Optional[int] = None
         self.stopped = False
         self.pid = os.getpid()
+        self.printed: List[List[Any]] = []  # [steps done, line]
+        self.progress_path: Optional[str] = None
+        self._progress_time = 0.0
 
     # -- events ---------------------------------------------------------
     def on_backward(self, value: Optional[float]) -> None:
@@ -94,6 +97,11 @@ class Recorder:
         n = len(self.steps) + 1
         self.steps.append({"step": n, "loss": self.last_loss, "backwards": self.backwards_since_step})
         self.backwards_since_step = 0
+        if self.progress_path is not None:
+            now = time.time()
+            if now - self._progress_time > 0.5:
+                self._progress_time = now
+                _write_record(self.progress_path, {"steps": n, "loss": self.last_loss})
         if self.current_loader is not None:
             self.loader_steps[self.current_loader] = self.loader_steps.get(self.current_loader, 0) + 1
         if self.max_steps is not None and n >= self.max_steps and not self.stopped:
@@ -148,6 +156,7 @@ class Recorder:
             "total_backwards": self.total_backwards,
             "max_steps": self.max_steps,
             "stopped_early": self.stopped,
+            "printed": self.printed,
         }
         rec.update(extra)
         return rec
@@ -416,7 +425,8 @@ def seed_everything(framework: str, seed: int) -> None:
 
 USAGE = (
     "usage: python -m torch2gluon.verify.child --framework {torch,mxnet} [--offline-mnist] "
-    "[--subset N] [--max-steps N] [--seed N] [--record FILE.json] SCRIPT [script args...]"
+    "[--subset N] [--max-steps N] [--seed N] [--record FILE.json] [--align DIR [--align-seed N]] "
+    "[--progress FILE] SCRIPT [script args...]"
 )
 
 
@@ -430,6 +440,9 @@ class Options:
         self.seed: Optional[int] = None
         self.script: Optional[str] = None
         self.args: List[str] = []
+        self.align: Optional[str] = None
+        self.align_seed = 0
+        self.progress: Optional[str] = None
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -476,6 +489,12 @@ def parse_args(argv: Sequence[str]) -> Options:
             opts.seed = integer(name, get(name))
         elif name == "--record":
             opts.record = get(name)
+        elif name == "--align":
+            opts.align = get(name)
+        elif name == "--align-seed":
+            opts.align_seed = integer(name, get(name))
+        elif name == "--progress":
+            opts.progress = get(name)
         elif a in ("-h", "--help"):
             print(USAGE)
             raise SystemExit(0)
@@ -491,6 +510,27 @@ def parse_args(argv: Sequence[str]) -> Options:
     if opts.framework not in FRAMEWORKS:
         raise SystemExit(f"{USAGE}\nerror: --framework must be one of {FRAMEWORKS}, got {opts.framework!r}")
     return opts
+
+
+class _Tee:
+    """Passes the script's stdout through and remembers each line with the step count."""
+
+    def __init__(self, stream: Any, rec: Recorder) -> None:
+        self._stream = stream
+        self._rec = rec
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        if os.getpid() == self._rec.pid:
+            lines = (self._partial + text).split("\n")
+            self._partial = lines.pop()
+            for line in lines:
+                if len(self._rec.printed) < 100000:
+                    self._rec.printed.append([len(self._rec.steps), line])
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _write_record(path: Optional[str], record: Dict[str, Any]) -> None:
@@ -524,6 +564,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "seed": opts.seed,
     }
     t0 = time.time()
+    align_state = None
 
     def finish(status: str, exit_code: int, error: Optional[str] = None, tb: Optional[str] = None) -> int:
         for stream in (sys.stdout, sys.stderr):
@@ -539,6 +580,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 error=error,
                 traceback=tb,
                 wall_time=time.time() - t0,
+                unaligned=align_state.unaligned if align_state is not None else [],
+                align_notes=align_state.notes if align_state is not None else [],
                 **meta,
             ),
         )
@@ -556,6 +599,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 install_mxnet_offline_mnist(opts.subset)
         if opts.seed is not None:
             seed_everything(opts.framework, opts.seed)
+        if opts.align is not None:
+            from . import align
+
+            align_state = align.AlignState(opts.align, opts.align_seed, rec)
+            (align.install_torch if opts.framework == "torch" else align.install_mxnet)(align_state)
+        rec.progress_path = opts.progress
+        sys.stdout = _Tee(sys.stdout, rec)
     except Exception as e:  # noqa: BLE001
         tb = traceback.format_exc()
         sys.stderr.write(tb)

@@ -21,7 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 __all__ = [
     "PACKAGE_ROOT",
@@ -67,6 +67,8 @@ class RunResult:
     timed_out: bool = False
     duration: float = 0.0
     record: Dict[str, Any] = field(default_factory=dict)
+    #: a name for reports and plots
+    label: str = ""
 
     @property
     def ok(self) -> bool:
@@ -80,6 +82,16 @@ class RunResult:
     @property
     def num_steps(self) -> int:
         return len(self.steps)
+
+    @property
+    def printed(self) -> List[Tuple[int, str]]:
+        """Lines the script printed, each with the number of steps done before it."""
+        return [(int(n), str(line)) for n, line in self.record.get("printed", [])]
+
+    @property
+    def unaligned(self) -> List[str]:
+        """Why this run could not be aligned (aligned mode), empty when it was."""
+        return list(self.record.get("unaligned", []))
 
     def epochs(self) -> List[List[Optional[float]]]:
         """Per-epoch lists of step losses; the whole run is one epoch if none were detected."""
@@ -129,6 +141,15 @@ def _child_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     return env
 
 
+def _report_progress(path: str, on_progress: Callable[[int, Optional[float]], None]) -> None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return
+    on_progress(int(data.get("steps", 0)), data.get("loss"))
+
+
 def _kill_group(proc: "subprocess.Popen[str]") -> None:
     """Kill the child and everything it started (it leads its own session)."""
     try:
@@ -154,6 +175,9 @@ def run_script(
     timeout: Optional[float] = None,
     python: Optional[str] = None,
     env: Optional[Dict[str, str]] = None,
+    align: Optional[PathLike] = None,
+    align_seed: int = 0,
+    on_progress: Optional[Callable[[int, Optional[float]], None]] = None,
 ) -> RunResult:
     """Run ``path`` under ``framework`` ("torch" or "mxnet") in a recording child process.
 
@@ -164,6 +188,9 @@ def run_script(
     :mod:`subprocess`); relative data roots in the script resolve against it.
     ``timeout`` (seconds) kills the child and its workers.  ``python`` defaults
     to ``sys.executable``; ``env`` adds variables to the child's environment.
+    ``align`` (a directory shared by the two runs; torch first) switches on
+    aligned mode (:mod:`torch2gluon.verify.align`). ``on_progress(steps, loss)``
+    is called about twice a second while the child runs.
     """
     if framework not in ("torch", "mxnet"):
         raise ValueError(f"framework must be 'torch' or 'mxnet', got {framework!r}")
@@ -179,6 +206,11 @@ def run_script(
             cmd += ["--max-steps", str(int(max_steps))]
         if seed is not None:
             cmd += ["--seed", str(int(seed))]
+        progress_path = os.path.join(tmp, "progress.json")
+        if align is not None:
+            cmd += ["--align", os.fspath(align), "--align-seed", str(int(align_seed))]
+        if on_progress is not None:
+            cmd += ["--progress", progress_path]
         cmd += ["--record", record_path, "--", script, *map(str, args)]
 
         t0 = time.monotonic()
@@ -194,8 +226,21 @@ def run_script(
             start_new_session=True,
         )
         timed_out = False
+        deadline = None if timeout is None else t0 + timeout
         try:
-            stdout, stderr = proc.communicate(timeout=timeout)
+            while True:
+                wait = 0.5 if on_progress is not None else None
+                if deadline is not None:
+                    left = max(0.0, deadline - time.monotonic())
+                    wait = left if wait is None else min(wait, left)
+                try:
+                    stdout, stderr = proc.communicate(timeout=wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise
+                    if on_progress is not None:
+                        _report_progress(progress_path, on_progress)
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill_group(proc)

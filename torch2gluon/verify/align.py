@@ -1,0 +1,187 @@
+"""Aligned mode, child side: make a torch run and an MXNet run comparable step by step.
+
+Installed in the child process before the script starts (never imported by
+``import torch2gluon``):
+
+* **Same start.** torch: at the first optimizer step (before it updates), the
+  optimizer's parameters are saved, in order, to ``ALIGN_DIR/init.npz``.
+  MXNet: when a ``gluon.Trainer`` is made, those values are copied into its
+  trainable parameters by order, after checking that the shapes agree.
+* **Same samples in the same order.** ``RandomSampler`` of both frameworks
+  yields, for the k-th iteration of the i-th sampler made,
+  ``numpy.random.RandomState(seed + 1000 * i + k).permutation(n)``.
+* **No dropout.** torch's ``F.dropout*`` and MXNet's ``nd.Dropout`` become the
+  identity.
+* **Randomness that cannot be aligned.** A framework random function called
+  after training started (``randn_like`` in a forward pass, random data
+  augmentation) is noted in the record as ``unaligned``; the comparison then
+  reports the run as not alignable instead of passing or failing it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Callable, List
+
+INIT_FILE = "init.npz"
+
+
+class AlignState:
+    def __init__(self, directory: str, seed: int, rec: Any) -> None:
+        self.directory = directory
+        self.seed = seed
+        self.rec = rec
+        self.samplers = 0
+        self.unaligned: List[str] = []
+        self.notes: List[str] = []
+
+    @property
+    def init_path(self) -> str:
+        return os.path.join(self.directory, INIT_FILE)
+
+    def permutation(self, sampler: Any, n: int):
+        import numpy as np
+
+        idx = getattr(sampler, "_t2g_sampler_index", None)
+        if idx is None:
+            idx = self.samplers
+            self.samplers += 1
+            try:
+                object.__setattr__(sampler, "_t2g_sampler_index", idx)
+            except Exception:  # noqa: BLE001
+                pass
+        k = getattr(sampler, "_t2g_epoch", 0)
+        try:
+            object.__setattr__(sampler, "_t2g_epoch", k + 1)
+        except Exception:  # noqa: BLE001
+            pass
+        return np.random.RandomState(self.seed + 1000 * idx + k).permutation(n)
+
+    def training(self) -> bool:
+        return self.rec.total_backwards > 0
+
+    def random_call(self, name: str) -> None:
+        if self.training() and not self.unaligned:
+            self.unaligned.append(f"{name} called during training (after {len(self.rec.steps)} steps)")
+
+
+def _watch(module: Any, names: List[str], state: AlignState, prefix: str) -> None:
+    for name in names:
+        orig = getattr(module, name, None)
+        if orig is None or getattr(orig, "_t2g_watched", False):
+            continue
+
+        def make(orig: Callable, name: str) -> Callable:
+            @functools.wraps(orig)
+            def wrapped(*args: Any, **kwargs: Any) -> Any:
+                state.random_call(prefix + name)
+                return orig(*args, **kwargs)
+
+            wrapped._t2g_watched = True  # type: ignore[attr-defined]
+            return wrapped
+
+        try:
+            setattr(module, name, make(orig, name))
+        except (AttributeError, TypeError):
+            pass
+
+
+def _identity(x: Any, *args: Any, **kwargs: Any) -> Any:
+    return x
+
+
+# ---------------------------------------------------------------------------
+# torch
+# ---------------------------------------------------------------------------
+
+
+def install_torch(state: AlignState) -> None:
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    import torch.utils.data
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    def sampler_iter(self: Any) -> Any:
+        if getattr(self, "replacement", False) or getattr(self, "_num_samples", None) not in (None, len(self.data_source)):
+            state.unaligned.append("a RandomSampler with replacement or num_samples cannot be aligned")
+            return iter(torch.randperm(len(self.data_source)).tolist())
+        return iter(int(i) for i in state.permutation(self, len(self.data_source)))
+
+    torch.utils.data.RandomSampler.__iter__ = sampler_iter  # type: ignore[method-assign]
+
+    for name in ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout"):
+        if hasattr(F, name):
+            setattr(F, name, _identity)
+
+    saved = {"done": False}
+
+    def pre_hook(opt: Any, args: Any, kwargs: Any) -> None:
+        if saved["done"]:
+            return
+        saved["done"] = True
+        arrays = [p.detach().cpu().numpy() for group in opt.param_groups for p in group["params"]]
+        tmp = state.init_path + ".tmp.npz"
+        np.savez(tmp, *arrays)
+        os.replace(tmp, state.init_path)
+
+    register_optimizer_step_pre_hook(pre_hook)
+    _watch(torch, ["rand", "randn", "rand_like", "randn_like", "randint", "randint_like", "bernoulli",
+                   "normal", "multinomial", "poisson"], state, "torch.")
+    _watch(torch.Tensor, ["normal_", "uniform_", "bernoulli_", "exponential_", "geometric_", "cauchy_",
+                          "log_normal_"], state, "Tensor.")
+
+
+# ---------------------------------------------------------------------------
+# mxnet
+# ---------------------------------------------------------------------------
+
+
+def install_mxnet(state: AlignState) -> None:
+    import numpy as np
+    import mxnet
+    import mxnet.gluon
+    import mxnet.ndarray
+    from mxnet.gluon.data import sampler as mx_sampler
+
+    def sampler_iter(self: Any) -> Any:
+        return iter(int(i) for i in state.permutation(self, self._length))
+
+    mx_sampler.RandomSampler.__iter__ = sampler_iter  # type: ignore[method-assign]
+    mxnet.ndarray.Dropout = _identity  # gluon's nn.Dropout looks it up at call time
+
+    trainer_cls = mxnet.gluon.Trainer
+    orig_init = trainer_cls.__init__
+
+    @functools.wraps(orig_init)
+    def trainer_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        orig_init(self, *args, **kwargs)
+        # The Trainer sorts a ParameterDict by name; the model's order (the
+        # order torch's parameters() has) is the dict's own insertion order.
+        given = args[0] if args else kwargs.get("params")
+        ordered = list(given.values()) if hasattr(given, "values") else list(self._params)
+        if not os.path.exists(state.init_path):
+            state.unaligned.append("the torch run saved no initial parameters (did it take an optimizer step?)")
+            return
+        with np.load(state.init_path) as data:
+            values = [data[f"arr_{i}"] for i in range(len(data.files))]
+        params = [p for p in ordered if p.grad_req != "null"]
+        if len(params) != len(values):
+            state.unaligned.append(
+                f"parameter count differs: torch optimizer has {len(values)}, gluon Trainer has {len(params)}"
+            )
+            return
+        for i, (p, v) in enumerate(zip(params, values)):
+            shape = tuple(p.shape) if p.shape is not None else ()
+            if len(shape) != v.ndim or any(s not in (0, -1, t) for s, t in zip(shape, v.shape)):
+                state.unaligned.append(f"parameter {i} ({p.name}) has shape {shape}, torch's has {v.shape}")
+                return
+            p.set_data(mxnet.nd.array(v, dtype=v.dtype))
+        state.notes.append(f"copied {len(values)} initial parameters from the torch run")
+
+    trainer_cls.__init__ = trainer_init  # type: ignore[method-assign]
+
+    _watch(mxnet.ndarray.random, ["uniform", "normal", "randint", "randn", "exponential", "gamma", "poisson",
+                                  "multinomial", "shuffle", "bernoulli", "uniform_like", "normal_like"],
+           state, "nd.random.")
