@@ -47,6 +47,7 @@ class Context:
         options,
     ) -> None:
         self.module = module
+        self.source = ""  # the original text, for cheap textual checks
         self.options = options
         self._qualnames = qualnames
         self._positions = positions

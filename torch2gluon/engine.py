@@ -62,6 +62,7 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
     positions = wrapper.resolve(PositionProvider)
     scopes = wrapper.resolve(ScopeProvider)
     ctx = Context(module, qualnames, positions, options)
+    ctx.source = source
 
     torch_imports = imports.find_torch_imports(scopes)
     if not torch_imports:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import libcst as cst
 
 from ..context import arg
 from ..diagnostics import Severity
-from ._base import Example, Rule, Unbindable, bind, literal
+from ._base import Example, NotLiteral, Rule, Unbindable, bind, code_of, literal
 
 
 class Layers(Rule):
@@ -94,7 +94,7 @@ class Layers(Rule):
 
 
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
-        """``lin = nn.Linear(...)`` on its own: Gluon needs ``lin.initialize()``.
+        """``lin = nn.Linear(...)`` (or Conv2d, BatchNorm) on its own: Gluon needs ``lin.initialize()``.
 
         (Inside ``nn.Sequential`` the Sequential's initialize covers it; a layer
         initialised here and added to a Sequential later is not initialised
@@ -105,10 +105,15 @@ class Layers(Rule):
         assign = original.body[0]
         if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
             return None
-        if self.ctx.call_name(assign.value) != "torch.nn.Linear":
+        kind = torch_nn_name(self.ctx.call_name(assign.value), *_WITH_PARAMETERS)
+        if kind is None:
             return None
         new_value = updated.body[0].value  # type: ignore[union-attr]
-        if not (isinstance(new_value, cst.Call) and self.ctx.call_name(new_value) is None and _is_dense(new_value)):
+        if not (
+            isinstance(new_value, cst.Call)
+            and self.ctx.call_name(new_value) is None
+            and _is_gluon(new_value, _WITH_PARAMETERS[kind])
+        ):
             return None  # left untranslated (and reported)
         target = assign.targets[0].target.value
         self.ctx.bindings[target] = "model"
@@ -118,9 +123,13 @@ class Layers(Rule):
         return [updated, init]
 
 
-def _is_dense(call: cst.Call) -> bool:
+# torch layers with parameters -> the Gluon class they become
+_WITH_PARAMETERS = {"Linear": "Dense", "Conv2d": "Conv2D", "BatchNorm1d": "BatchNorm", "BatchNorm2d": "BatchNorm"}
+
+
+def _is_gluon(call: cst.Call, cls: str) -> bool:
     func = call.func
-    return isinstance(func, cst.Attribute) and func.attr.value == "Dense"
+    return isinstance(func, cst.Attribute) and func.attr.value == cls
 
 
 def _parens_if_needed(node: cst.BaseExpression) -> cst.BaseExpression:
@@ -226,3 +235,583 @@ class Sequential(Rule):
             body=[cst.Expr(cst.Call(func=cst.Attribute(value=cst.Name(target), attr=cst.Name("initialize"))))]
         )
         return [first, add, init]
+
+
+# ---------------------------------------------------------------------------
+# Shared helpers for the layer, module and functional rules
+# ---------------------------------------------------------------------------
+
+def torch_nn_name(name: Optional[str], *classes: str) -> Optional[str]:
+    """The class name if ``name`` is ``torch.nn.<cls>`` (or its defining module's path)."""
+    if not name:
+        return None
+    last = name.rsplit(".", 1)[-1]
+    if last not in classes:
+        return None
+    if name == f"torch.nn.{last}" or (name.startswith("torch.nn.modules.") and name.count(".") == 4):
+        return last
+    return None
+
+
+def is_literal(node: Optional[cst.BaseExpression], value) -> bool:
+    """``node`` is the literal ``value`` (``1`` does not match ``True``)."""
+    got = literal(node)
+    if got is NotLiteral:
+        return False
+    return got == value and isinstance(got, bool) == isinstance(value, bool)
+
+
+def literal_pair(node: Optional[cst.BaseExpression]) -> Optional[Tuple[int, int]]:
+    """``3`` -> (3, 3), ``(3, 2)``/``[3, 2]`` -> (3, 2) for int literals, else None."""
+    if node is None:
+        return None
+    value = literal(node)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    if isinstance(node, (cst.Tuple, cst.List)) and len(node.elements) == 2:
+        items = [literal(e.value) if not isinstance(e, cst.StarredElement) else NotLiteral for e in node.elements]
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+            return (items[0], items[1])
+    return None
+
+
+def ceil_mode_matches(kernel, stride, padding) -> bool:
+    """torch's ``ceil_mode`` equals MXNet's "full" convention for these sizes.
+
+    torch drops a last window that would start in the right padding (or past
+    the input); MXNet keeps it. That can happen only when
+    ``stride > kernel - padding`` in some dimension (measured: 36 mismatching
+    shapes, all of this kind; none otherwise).
+    """
+    k = literal_pair(kernel)
+    s = k if stride is None or is_literal(stride, None) else literal_pair(stride)
+    p = (0, 0) if padding is None else literal_pair(padding)
+    if k is None or s is None or p is None:
+        return False
+    return all(s[i] <= k[i] - p[i] for i in range(2))
+
+
+def with_parens(node: cst.BaseExpression) -> cst.BaseExpression:
+    return _parens_if_needed(node)
+
+
+def _float_code(value: float) -> str:
+    text = repr(round(value, 12))
+    return text
+
+
+class Convolution(Rule):
+    """``nn.Conv2d`` becomes ``nn.Conv2D`` with torch's initial distribution.
+
+    ## What it does
+    ``nn.Conv2d(in, out, k, stride, padding, dilation, groups, bias)`` becomes
+    ``nn.Conv2D(out, k, strides=stride, padding=padding, dilation=dilation,
+    groups=groups, use_bias=bias, in_channels=in)``. Arguments equal to the
+    (shared) defaults are left out; ``padding='valid'`` is padding 0.
+
+    ## Why
+    Gluon names the output channels first and calls the input channels
+    ``in_channels``; giving them creates the weights before the first forward
+    pass, as in torch. Both frameworks store the weight as (out, in/groups,
+    kh, kw) and compute NCHW cross-correlations, so copied weights give the
+    same outputs (measured ≤ 1e-6, grouped and dilated convolutions included).
+
+    torch starts the weight *and* the bias from U(±1/sqrt(fan_in)) with
+    ``fan_in = in/groups·kh·kw``; Gluon's default is U(±0.07) and zero
+    biases. With ``init="torch"`` (the default) both get torch's distribution
+    as explicit initializers.
+
+    ## Flags
+    ``padding='same'`` (MXNet has no such mode and torch pads asymmetrically
+    for even kernels), ``padding_mode`` other than ``'zeros'``, ``device``/
+    ``dtype``. A kernel size that is not a literal keeps Gluon's initial
+    distribution, with a warning.
+
+    ## Fix safety
+    Safe: outputs and gradients match when the weights are copied.
+    """
+
+    code = "T2G203"
+    name = "conv2d"
+    summary = "nn.Conv2d -> nn.Conv2D(out, k, ..., in_channels=in) with torch's init"
+    examples = (
+        Example(
+            "from torch import nn\nconv = nn.Conv2d(1, 32, 3, 1)\n",
+            "from mxnet import init\nfrom mxnet.gluon import nn\n\n"
+            "conv = nn.Conv2D(\n    32,\n    3,\n    in_channels=1,\n"
+            "    weight_initializer=init.Uniform((1 * 3 * 3) ** -0.5),\n"
+            "    bias_initializer=init.Uniform((1 * 3 * 3) ** -0.5),\n)\nconv.initialize()\n",
+            id="canonical mnist conv",
+        ),
+        Example(
+            "import torch.nn as nn\nconv = nn.Conv2d(groups=4, kernel_size=(3, 5), out_channels=8, in_channels=16, "
+            "padding=(1, 2), stride=2, bias=False, dilation=1)\n",
+            "from mxnet import init\nfrom mxnet.gluon import nn\n\n"
+            "conv = nn.Conv2D(\n    8,\n    (3, 5),\n    strides=2,\n    padding=(1, 2),\n    groups=4,\n"
+            "    use_bias=False,\n    in_channels=16,\n"
+            "    weight_initializer=init.Uniform((16 // 4 * 3 * 5) ** -0.5),\n)\nconv.initialize()\n",
+            id="shuffled keywords, groups, no bias",
+        ),
+        Example(
+            "from torch import nn\nconv = nn.Conv2d(3, 8, 3, padding='same')\n",
+            "from torch import nn\n# torch2gluon: T2G203: `torch.nn.Conv2d` with `padding='same'` is not translated "
+            "(MXNet has no 'same' padding); left as is\nconv = nn.Conv2d(3, 8, 3, padding='same')\n",
+            diagnostics=("T2G203",),
+            id="same padding is flagged",
+        ),
+        Example(
+            "from torch import nn\nconv = nn.Conv2d(3, 8, 3, padding_mode='reflect')\n",
+            "from torch import nn\n# torch2gluon: T2G203: `torch.nn.Conv2d` with `padding_mode='reflect'` is not translated yet; "
+            "left as is\nconv = nn.Conv2d(3, 8, 3, padding_mode='reflect')\n",
+            diagnostics=("T2G203",),
+            id="padding mode is flagged",
+        ),
+    )
+
+    PARAMS = ["in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
+              "padding_mode", "device", "dtype"]
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        name = self.ctx.call_name(original)
+        if torch_nn_name(name, "Conv2d") is None:
+            return None
+        try:
+            b = bind(updated, self.PARAMS)
+            for key in ("in_channels", "out_channels", "kernel_size"):
+                if key not in b:
+                    raise Unbindable(f"needs `{key}`")
+            for key in ("device", "dtype"):
+                if key in b and not is_literal(b[key], None):
+                    raise Unbindable(f"argument `{key}` is not translated yet")
+            mode = b.get("padding_mode")
+            if mode is not None and not is_literal(mode, "zeros"):
+                shown = repr(literal(mode)) if literal(mode) is not NotLiteral else "..."
+                raise Unbindable(f"with `padding_mode={shown}` is not translated yet")
+            padding = b.get("padding")
+            pad_value = literal(padding) if padding is not None else 0
+            if isinstance(pad_value, str):
+                if pad_value == "valid":
+                    padding = None
+                elif pad_value == "same":
+                    raise Unbindable("with `padding='same'` is not translated (MXNet has no 'same' padding)")
+                else:
+                    raise Unbindable(f"with `padding={pad_value!r}` is not valid")
+        except Unbindable as e:
+            return self.keep(original, name, str(e))
+        args = [arg(b["out_channels"]), arg(b["kernel_size"])]
+        for torch_key, mx_key, default in (
+            ("stride", "strides", 1), ("padding", "padding", 0), ("dilation", "dilation", 1), ("groups", "groups", 1),
+        ):
+            value = padding if torch_key == "padding" else b.get(torch_key)
+            if value is not None and not is_literal(value, default):
+                args.append(arg(value, mx_key))
+        bias = b.get("bias")
+        if bias is not None and not is_literal(bias, True):
+            args.append(arg(bias, "use_bias"))
+        args.append(arg(b["in_channels"], "in_channels"))
+        if self.ctx.options.init == "torch":
+            kernel = literal_pair(b["kernel_size"])
+            if kernel is None:
+                self.report(
+                    original,
+                    "the kernel size is not a literal, so torch's initial distribution "
+                    "U(±1/sqrt(fan_in)) is not written out; Gluon's default (uniform ±0.07, zero bias) is used",
+                    severity=Severity.WARNING,
+                )
+            else:
+                fan_in = code_of(_parens_if_needed(b["in_channels"]))
+                groups = b.get("groups")
+                if groups is not None and not is_literal(groups, 1):
+                    fan_in += " // " + code_of(_parens_if_needed(groups))
+                fan_in += f" * {kernel[0]} * {kernel[1]}"
+                for key in ("weight", "bias"):
+                    if key == "bias" and bias is not None and not is_literal(bias, True):
+                        if is_literal(bias, False):
+                            continue
+                    bound = cst.parse_expression(f"({fan_in}) ** -0.5")
+                    args.append(arg(self.ctx.call("mxnet.init.Uniform", arg(bound)), f"{key}_initializer"))
+        else:
+            self.report(
+                original,
+                "Gluon's default initialisation (uniform ±0.07, zero bias) differs from torch's",
+                severity=Severity.WARNING,
+            )
+        return self.ctx.call("mxnet.gluon.nn.Conv2D", *args)
+
+
+class Pooling(Rule):
+    """``nn.MaxPool2d``/``nn.AvgPool2d``/``nn.AdaptiveAvgPool2d(1)`` become Gluon pooling layers.
+
+    ## What it does
+    ``nn.MaxPool2d(k, stride, padding)`` becomes ``nn.MaxPool2D(k, strides=stride,
+    padding=padding)``; ``nn.AvgPool2d`` becomes ``nn.AvgPool2D`` (with
+    ``count_include_pad``); ``nn.AdaptiveAvgPool2d(1)`` becomes
+    ``nn.GlobalAvgPool2D()`` and ``nn.AdaptiveMaxPool2d(1)``
+    ``nn.GlobalMaxPool2D()``.
+
+    ## Why
+    In both layer APIs the stride defaults to the kernel size, max pooling pads
+    with -inf and average pooling counts the padding by default (measured:
+    identical for kernels 2-3, strides 1-4, padding 0-1). ``ceil_mode=True``
+    differs where torch drops a last window that would start in the padding:
+    the rule translates it only when that cannot happen
+    (``stride <= kernel - padding`` in both dimensions, literal sizes).
+
+    ## Flags
+    ``dilation``, ``return_indices``, ``divisor_override``, other adaptive
+    output sizes, and ``ceil_mode=True`` where the output shapes could differ.
+
+    ## Fix safety
+    Safe: same outputs and gradients.
+    """
+
+    code = "T2G204"
+    name = "pooling"
+    summary = "nn.MaxPool2d/AvgPool2d/AdaptiveAvgPool2d(1) -> MaxPool2D/AvgPool2D/GlobalAvgPool2D"
+    examples = (
+        Example(
+            "from torch import nn\npool = nn.MaxPool2d(2)\navg = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)\n"
+            "gap = nn.AdaptiveAvgPool2d((1, 1))\n",
+            "from mxnet.gluon import nn\n\npool = nn.MaxPool2D(2)\n"
+            "avg = nn.AvgPool2D(3, strides=1, padding=1, count_include_pad=False)\ngap = nn.GlobalAvgPool2D()\n",
+            id="max, avg, global",
+        ),
+        Example(
+            "from torch import nn\npool = nn.MaxPool2d(ceil_mode=True, kernel_size=3, stride=2)\n",
+            "from mxnet.gluon import nn\n\npool = nn.MaxPool2D(3, strides=2, ceil_mode=True)\n",
+            id="ceil mode where it matches",
+        ),
+        Example(
+            "from torch import nn\npool = nn.MaxPool2d(2, 2, 1, ceil_mode=True)\n",
+            "from torch import nn\n# torch2gluon: T2G204: `torch.nn.MaxPool2d` with `ceil_mode=True` gives other output "
+            "sizes in MXNet when stride > kernel - padding; left as is\npool = nn.MaxPool2d(2, 2, 1, ceil_mode=True)\n",
+            diagnostics=("T2G204",),
+            id="ceil mode that differs is flagged",
+        ),
+        Example(
+            "from torch import nn\npool = nn.AdaptiveAvgPool2d(7)\n",
+            "from torch import nn\n# torch2gluon: T2G204: `torch.nn.AdaptiveAvgPool2d` with an output size other than 1 "
+            "is not translated yet; left as is\npool = nn.AdaptiveAvgPool2d(7)\n",
+            diagnostics=("T2G204",),
+            id="adaptive pooling to other sizes is flagged",
+        ),
+    )
+
+    MAX = ["kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"]
+    AVG = ["kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"]
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        name = self.ctx.call_name(original)
+        kind = torch_nn_name(name, "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d")
+        if kind is None:
+            return None
+        try:
+            if kind.startswith("Adaptive"):
+                b = bind(updated, ["output_size"])
+                if literal_pair(b.get("output_size")) != (1, 1):
+                    raise Unbindable("with an output size other than 1 is not translated yet")
+                target = "GlobalAvgPool2D" if kind == "AdaptiveAvgPool2d" else "GlobalMaxPool2D"
+                return self.ctx.call(f"mxnet.gluon.nn.{target}")
+            b = bind(updated, self.MAX if kind == "MaxPool2d" else self.AVG)
+            if "kernel_size" not in b:
+                raise Unbindable("needs `kernel_size`")
+            if "dilation" in b and not is_literal(b["dilation"], 1):
+                raise Unbindable("with `dilation` is not translated (Gluon's pooling has no dilation)")
+            if "return_indices" in b and not is_literal(b["return_indices"], False):
+                raise Unbindable("with `return_indices` is not translated")
+            if "divisor_override" in b and not is_literal(b["divisor_override"], None):
+                raise Unbindable("with `divisor_override` is not translated")
+            ceil = b.get("ceil_mode")
+            ceil_true = False
+            if ceil is not None and not is_literal(ceil, False):
+                if not is_literal(ceil, True):
+                    raise Unbindable("with a `ceil_mode` decided at run time is not translated")
+                if not ceil_mode_matches(b["kernel_size"], b.get("stride"), b.get("padding")):
+                    raise Unbindable(
+                        "with `ceil_mode=True` gives other output sizes in MXNet when stride > kernel - padding"
+                    )
+                ceil_true = True
+        except Unbindable as e:
+            return self.keep(original, name, str(e))
+        args = [arg(b["kernel_size"])]
+        stride = b.get("stride")
+        if stride is not None and not is_literal(stride, None):
+            args.append(arg(stride, "strides"))
+        padding = b.get("padding")
+        if padding is not None and not is_literal(padding, 0):
+            args.append(arg(padding, "padding"))
+        if ceil_true:
+            args.append(arg(cst.Name("True"), "ceil_mode"))
+        cip = b.get("count_include_pad")
+        if cip is not None and not is_literal(cip, True):
+            args.append(arg(cip, "count_include_pad"))
+        target = "MaxPool2D" if kind == "MaxPool2d" else "AvgPool2D"
+        return self.ctx.call(f"mxnet.gluon.nn.{target}", *args)
+
+
+class BatchNorm(Rule):
+    """``nn.BatchNorm1d/2d(C)`` becomes ``nn.BatchNorm(momentum=0.9, in_channels=C)``.
+
+    ## What it does
+    ``nn.BatchNorm2d(C, eps, momentum, affine)`` becomes
+    ``nn.BatchNorm(momentum=1 - momentum, epsilon=eps, in_channels=C)``; the
+    momentum is always written out (0.9 for torch's default 0.1).
+    ``affine=False`` becomes ``center=False, scale=False`` and ``bias=False``
+    ``center=False``.
+
+    ## Why
+    The two frameworks weight the running statistics the other way round:
+    torch's ``momentum`` is the weight of the new batch, Gluon's the weight of
+    the old value. Both normalise over axis 1 with ``eps = 1e-5`` and start
+    from gamma = 1, beta = 0. Outputs and gradients in training mode match
+    (measured ≤ 1e-6). Gluon updates the running statistics only on
+    ``backward()`` (torch: on every forward in training mode), and uses batch
+    statistics only inside ``autograd.record()``: a torch model that is
+    evaluated without ``model.eval()`` uses batch statistics, its translation
+    the running ones.
+
+    ## Flags
+    ``momentum=None`` (a cumulative average), ``track_running_stats=False``
+    and ``device``/``dtype`` are left as is. Every translation carries a
+    warning: MXNet keeps the *biased* batch variance in ``running_var``
+    (torch: unbiased), so evaluation with running statistics differs by the
+    factor n/(n-1) in the variance (n = batch size × spatial size).
+
+    ## Fix safety
+    Training-mode outputs, gradients and the running mean match; the running
+    variance differs by n/(n-1) per update.
+    """
+
+    code = "T2G205"
+    name = "batchnorm"
+    summary = "nn.BatchNorm1d/2d -> nn.BatchNorm(momentum=1-m, in_channels=C)"
+    examples = (
+        Example(
+            "from torch import nn\nbn = nn.BatchNorm2d(64)\n",
+            "from mxnet.gluon import nn\n\n"
+            "# torch2gluon: T2G205: MXNet's running_var is the biased batch variance (torch: unbiased); "
+            "evaluation with running statistics differs slightly\n"
+            "bn = nn.BatchNorm(momentum=0.9, in_channels=64)\nbn.initialize()\n",
+            diagnostics=("T2G205",),
+            id="momentum written out",
+        ),
+        Example(
+            "import torch\nbn = torch.nn.BatchNorm1d(momentum=0.01, num_features=128, eps=1e-3, affine=False)\n",
+            "from mxnet.gluon import nn\n\n"
+            "# torch2gluon: T2G205: MXNet's running_var is the biased batch variance (torch: unbiased); "
+            "evaluation with running statistics differs slightly\n"
+            "bn = nn.BatchNorm(\n    momentum=0.99, epsilon=1e-3, center=False, scale=False, in_channels=128\n)\nbn.initialize()\n",
+            diagnostics=("T2G205",),
+            id="shuffled keywords, affine=False",
+        ),
+        Example(
+            "from torch import nn\nbn = nn.BatchNorm2d(64, momentum=None)\n",
+            "from torch import nn\n# torch2gluon: T2G205: `torch.nn.BatchNorm2d` with `momentum=None` (a cumulative average) "
+            "is not translated; left as is\nbn = nn.BatchNorm2d(64, momentum=None)\n",
+            diagnostics=("T2G205",),
+            id="cumulative average is flagged",
+        ),
+    )
+
+    PARAMS = ["num_features", "eps", "momentum", "affine", "track_running_stats", "device", "dtype", "bias"]
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        name = self.ctx.call_name(original)
+        if torch_nn_name(name, "BatchNorm1d", "BatchNorm2d") is None:
+            return None
+        try:
+            if sum(1 for a in updated.args if a.keyword is None) > 7:
+                raise Unbindable("too many positional arguments")
+            b = bind(updated, self.PARAMS)
+            if "num_features" not in b:
+                raise Unbindable("needs `num_features`")
+            for key in ("device", "dtype"):
+                if key in b and not is_literal(b[key], None):
+                    raise Unbindable(f"argument `{key}` is not translated yet")
+            momentum = b.get("momentum")
+            if momentum is not None and is_literal(momentum, None):
+                raise Unbindable("with `momentum=None` (a cumulative average) is not translated")
+            track = b.get("track_running_stats")
+            if track is not None and not is_literal(track, True):
+                raise Unbindable("with `track_running_stats=False` is not translated (batch statistics in evaluation too)")
+            affine = b.get("affine")
+            if affine is not None and not (is_literal(affine, True) or is_literal(affine, False)):
+                raise Unbindable("with an `affine` flag decided at run time is not translated")
+            bias = b.get("bias")
+            if bias is not None and not (is_literal(bias, True) or is_literal(bias, False)):
+                raise Unbindable("with a `bias` flag decided at run time is not translated")
+        except Unbindable as e:
+            return self.keep(original, name, str(e))
+        if momentum is None:
+            mx_momentum: cst.BaseExpression = cst.Float("0.9")
+        else:
+            value = literal(momentum)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                mx_momentum = cst.parse_expression(_float_code(1 - value))
+            else:
+                mx_momentum = cst.parse_expression(f"1 - {code_of(_parens_if_needed(momentum))}")
+        args = [arg(mx_momentum, "momentum")]
+        eps = b.get("eps")
+        if eps is not None and not is_literal(eps, 1e-5):
+            args.append(arg(eps, "epsilon"))
+        no_affine = affine is not None and is_literal(affine, False)
+        if no_affine or (bias is not None and is_literal(bias, False)):
+            args.append(arg(cst.Name("False"), "center"))
+        if no_affine:
+            args.append(arg(cst.Name("False"), "scale"))
+        args.append(arg(b["num_features"], "in_channels"))
+        self.report(
+            original,
+            "MXNet's running_var is the biased batch variance (torch: unbiased); "
+            "evaluation with running statistics differs slightly",
+            severity=Severity.WARNING,
+        )
+        return self.ctx.call("mxnet.gluon.nn.BatchNorm", *args)
+
+
+class Dropout(Rule):
+    """``nn.Dropout(p)`` becomes ``nn.Dropout(rate=p)``; ``nn.Dropout2d`` drops whole channels.
+
+    ## What it does
+    ``nn.Dropout(p)`` becomes ``nn.Dropout(rate=p)`` (torch's default 0.5 is
+    written out: Gluon's rate has no default). ``nn.Dropout2d(p)`` becomes
+    ``nn.Dropout(rate=p, axes=(2, 3))``: the mask is shared along H and W, so
+    whole channels are dropped.
+
+    ## Why
+    Both scale the kept values by 1/(1-p). Gluon's dropout is active only
+    inside ``autograd.record()`` (training mode), torch's whenever the module
+    is in training mode: the training step behaves the same, but a torch script
+    that evaluates without ``model.eval()`` applies dropout where the
+    translation does not. ``inplace`` only saves memory and is dropped.
+    ``Dropout2d`` on a 3-D (unbatched) input raises in MXNet instead of
+    dropping along the channel axis.
+
+    ## Flags
+    Nothing else.
+
+    ## Fix safety
+    Safe for the training step (different random masks, same distribution).
+    """
+
+    code = "T2G206"
+    name = "dropout"
+    summary = "nn.Dropout(p) -> nn.Dropout(rate=p); Dropout2d -> axes=(2, 3)"
+    examples = (
+        Example(
+            "from torch import nn\nd1 = nn.Dropout(0.25)\nd2 = nn.Dropout()\nd3 = nn.Dropout2d(p=0.1, inplace=True)\n",
+            "from mxnet.gluon import nn\n\nd1 = nn.Dropout(rate=0.25)\nd2 = nn.Dropout(rate=0.5)\n"
+            "d3 = nn.Dropout(rate=0.1, axes=(2, 3))\n",
+            id="dropout and channel dropout",
+        ),
+    )
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        name = self.ctx.call_name(original)
+        kind = torch_nn_name(name, "Dropout", "Dropout2d")
+        if kind is None:
+            return None
+        try:
+            b = bind(updated, ["p", "inplace"])
+        except Unbindable as e:
+            return self.keep(original, name, str(e))
+        args = [arg(b.get("p") or cst.Float("0.5"), "rate")]
+        if kind == "Dropout2d":
+            args.append(arg(cst.parse_expression("(2, 3)"), "axes"))
+        return self.ctx.call("mxnet.gluon.nn.Dropout", *args)
+
+
+class Activations(Rule):
+    """``nn.Sigmoid``/``nn.Tanh``/``nn.LeakyReLU`` become Gluon activation layers.
+
+    ## What it does
+    ``nn.Sigmoid()`` and ``nn.Tanh()`` become ``nn.Activation("sigmoid")`` and
+    ``nn.Activation("tanh")``; ``nn.LeakyReLU(slope)`` becomes
+    ``nn.LeakyReLU(slope)`` with torch's default 0.01 written out.
+
+    ## Why
+    Gluon 1.9 has no ``Sigmoid``/``Tanh`` classes, and its ``LeakyReLU``
+    requires the slope.
+
+    ## Flags
+    Nothing: ``inplace`` only saves memory.
+
+    ## Fix safety
+    Safe: same outputs and gradients.
+    """
+
+    code = "T2G207"
+    name = "activations"
+    summary = "nn.Sigmoid/Tanh -> nn.Activation, nn.LeakyReLU -> nn.LeakyReLU(alpha)"
+    examples = (
+        Example(
+            "from torch import nn\na = nn.Sigmoid()\nb = nn.Tanh()\nc = nn.LeakyReLU()\nd = nn.LeakyReLU(negative_slope=0.2)\n",
+            'from mxnet.gluon import nn\n\na = nn.Activation("sigmoid")\nb = nn.Activation("tanh")\n'
+            "c = nn.LeakyReLU(0.01)\nd = nn.LeakyReLU(0.2)\n",
+            id="activations",
+        ),
+    )
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        name = self.ctx.call_name(original)
+        kind = torch_nn_name(name, "Sigmoid", "Tanh", "LeakyReLU")
+        if kind is None:
+            return None
+        try:
+            if kind == "LeakyReLU":
+                b = bind(updated, ["negative_slope", "inplace"])
+                return self.ctx.call("mxnet.gluon.nn.LeakyReLU", arg(b.get("negative_slope") or cst.Float("0.01")))
+            bind(updated, [])
+        except Unbindable as e:
+            return self.keep(original, name, str(e))
+        return self.ctx.call("mxnet.gluon.nn.Activation", arg(cst.SimpleString(f'"{kind.lower()}"')))
+
+
+class Flatten(Rule):
+    """``nn.Flatten()`` becomes ``nn.Flatten()``.
+
+    ## What it does
+    Keeps the layer, in Gluon.
+
+    ## Why
+    torch's default ``start_dim=1, end_dim=-1`` is what Gluon's ``Flatten``
+    does: (N, ...) -> (N, prod(...)).
+
+    ## Flags
+    Other ``start_dim``/``end_dim`` values.
+
+    ## Fix safety
+    Safe.
+    """
+
+    code = "T2G208"
+    name = "flatten"
+    summary = "nn.Flatten() -> nn.Flatten()"
+    examples = (
+        Example(
+            "from torch import nn\nf = nn.Flatten()\ng = nn.Flatten(1, -1)\n",
+            "from mxnet.gluon import nn\n\nf = nn.Flatten()\ng = nn.Flatten()\n",
+            id="flatten",
+        ),
+        Example(
+            "from torch import nn\nf = nn.Flatten(0)\n",
+            "from torch import nn\n# torch2gluon: T2G208: `torch.nn.Flatten` with dimensions other than "
+            "`start_dim=1, end_dim=-1` is not translated yet; left as is\nf = nn.Flatten(0)\n",
+            diagnostics=("T2G208",),
+            id="other dimensions are flagged",
+        ),
+    )
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        name = self.ctx.call_name(original)
+        if torch_nn_name(name, "Flatten") is None:
+            return None
+        try:
+            b = bind(updated, ["start_dim", "end_dim"])
+            if ("start_dim" in b and not is_literal(b["start_dim"], 1)) or (
+                "end_dim" in b and not is_literal(b["end_dim"], -1)
+            ):
+                raise Unbindable("with dimensions other than `start_dim=1, end_dim=-1` is not translated yet")
+        except Unbindable as e:
+            return self.keep(original, name, str(e))
+        return self.ctx.call("mxnet.gluon.nn.Flatten")

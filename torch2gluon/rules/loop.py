@@ -9,7 +9,7 @@ import libcst as cst
 from .._cst import PreservingTransformer
 from ..context import arg, names_in
 from ..diagnostics import Severity
-from ._base import Example, Rule, Unbindable, bind
+from ._base import Example, Rule, Unbindable, bind, code_of, literal
 
 _VARIABLE = ("torch.autograd.Variable", "torch.autograd.variable.Variable")
 
@@ -92,6 +92,11 @@ class TrainingLoop(Rule):
       ``loss.mean()`` gets ``.asscalar()``.
 
     ``torch.autograd.Variable(x)`` becomes ``x`` everywhere.
+    ``with torch.no_grad():`` becomes ``with autograd.pause():``, and
+    ``model.train()``/``model.eval()`` statements go (an info note says so):
+    Gluon runs a model in training mode inside ``autograd.record()`` and in
+    inference mode outside it, which is where the torch script trains and
+    evaluates.
 
     ## Why
     A Gluon loss is one value per sample and ``backward`` sums them, so
@@ -102,6 +107,8 @@ class TrainingLoop(Rule):
     over the batch gives torch's value.
 
     ## Flags
+    ``torch.no_grad()`` in a script that never calls ``.eval()`` is a warning:
+    the forward pass then runs in inference mode in Gluon.
     A block with two ``backward`` calls, ``zero_grad`` or ``step`` away from
     the block that calls ``backward`` (gradient accumulation), a loss computed
     outside the block, and other uses of the per-sample loss are reported.
@@ -166,6 +173,31 @@ class TrainingLoop(Rule):
         Example(
             (
                 "import torch\n"
+                "from torch import nn\n"
+                "net = nn.Sequential(nn.ReLU())\n"
+                "def evaluate(x):\n"
+                "    net.eval()\n"
+                "    with torch.no_grad():\n"
+                "        out = net(x)\n"
+                "    net.train()\n"
+                "    return out\n"
+            ),
+            (
+                "from mxnet import autograd\n"
+                "from mxnet.gluon import nn\n\n"
+                "net = nn.Sequential()\n"
+                "net.add(nn.Activation(\"relu\"))\n"
+                "net.initialize()\n"
+                "def evaluate(x):\n"
+                "    with autograd.pause():\n"
+                "        out = net(x)\n"
+                "    return out\n"
+            ),
+            id="evaluation under no_grad",
+        ),
+        Example(
+            (
+                "import torch\n"
                 "for i, (x, y) in enumerate(loader):\n"
                 "    loss = crit(model(x), y)\n"
                 "    loss.backward()\n"
@@ -188,6 +220,58 @@ class TrainingLoop(Rule):
             id="gradient accumulation is flagged",
         ),
     )
+
+    def _mode_switch(self, stmt: cst.BaseStatement) -> Optional[cst.Attribute]:
+        """``model.train()`` / ``model.eval()`` / ``model.train(False)`` as a statement."""
+        for method in ("train", "eval"):
+            call = _method_call(stmt, method)
+            if call is None:
+                continue
+            recv = _receiver(call)
+            if recv is None or self.ctx.bindings.get(recv) != "model":
+                return None
+            if method == "eval" and call.args:
+                return None
+            if method == "train" and call.args and literal(call.args[0].value) not in (True, False):
+                return None
+            return call.func  # type: ignore[return-value]
+        return None
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        attr = self._mode_switch(node)
+        if attr is not None:
+            self.ctx.handled.add(id(attr))  # this rule removes it; T2G002 need not report it
+
+    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        attr = self._mode_switch(original)
+        if attr is None:
+            return None
+        self.report(
+            original,
+            f"`{code_of(attr)}()` removed: Gluon runs a model in training mode inside "
+            "`autograd.record()` and in inference mode outside it",
+            severity=Severity.INFO,
+        )
+        return cst.RemovalSentinel.REMOVE
+
+    def leave_WithItem(self, original: cst.WithItem, updated: cst.WithItem) -> Optional[cst.WithItem]:
+        if self.ctx.call_name(original.item) != "torch.no_grad" or not isinstance(updated.item, cst.Call):
+            return None
+        if updated.item.args:
+            return None
+        if not self._has_eval:
+            self.report(
+                original,
+                "outside `autograd.record()` Gluon runs the model in inference mode (dropout off, BatchNorm "
+                "running statistics); torch's no_grad keeps the model's train/eval mode",
+                severity=Severity.WARNING,
+            )
+        return updated.with_changes(item=self.ctx.call("mxnet.autograd.pause"))
+
+    @property
+    def _has_eval(self) -> bool:
+        """Whether the script switches some model to eval mode (a textual hint)."""
+        return ".eval()" in self.ctx.source
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)

@@ -28,7 +28,7 @@ class TorchObjectMethods(Rule):
     After ``net = nn.Sequential(...)`` or ``opt = torch.optim.SGD(...)`` is
     translated, ``net`` is a Gluon ``Sequential`` and ``opt`` a
     ``gluon.Trainer``. A torch method used on them that Gluon does not have
-    with the same meaning (``net.eval()``, ``net.state_dict()``,
+    with the same meaning (``net.state_dict()``, ``net.to(device)``,
     ``opt.param_groups``, ...) is reported with an error and left as is.
 
     ## Why
@@ -44,11 +44,11 @@ class TorchObjectMethods(Rule):
     summary = "methods of translated models/optimizers without a Gluon twin: reported"
     examples = (
         Example(
-            "from torch import nn\nnet = nn.Sequential(nn.ReLU())\nnet.eval()\n",
+            "from torch import nn\nnet = nn.Sequential(nn.ReLU())\nsd = net.state_dict()\n",
             'from mxnet.gluon import nn\n\nnet = nn.Sequential()\nnet.add(nn.Activation("relu"))\nnet.initialize()\n'
-            "# torch2gluon: T2G002: `net.eval` (a torch model method) has no translation yet; left as is\nnet.eval()\n",
+            "# torch2gluon: T2G002: `net.state_dict` (a torch model method) has no translation yet; left as is\nsd = net.state_dict()\n",
             diagnostics=("T2G002",),
-            id="model.eval is reported",
+            id="model.state_dict is reported",
         ),
         Example(
             "import torch\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\nlr = opt.param_groups[0]['lr']\n",
