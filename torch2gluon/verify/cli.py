@@ -38,6 +38,17 @@ from ..api import translate
 from .compare import compare_metrics, compare_steps, table
 from .harness import RunResult, compare_epoch_means, epoch_means, run_script
 
+# Float32 round-off differs between the frameworks and grows as training goes
+# on. Measured on the reference MLP, aligned, full MNIST epoch: largest
+# relative step-loss difference 6e-7 over steps 1-10, 1e-4 by step 100, first
+# above 1e-3 at step 174, 8e-3 by step 469.
+DRIFT_STEPS = 100
+DRIFT_NOTE = (
+    "float32 round-off between the frameworks grows during training (reference MLP: 1e-6 by step 10, "
+    "1e-4 by step 100, 1e-3 near step 170); a late first difference may be that drift: compare fewer "
+    "steps (--max-steps 100) or raise --tolerance"
+)
+
 EXIT_AGREE = 0
 EXIT_DIFFER = 1
 EXIT_FAILED = 2
@@ -224,6 +235,8 @@ def report(a: RunResult, b: RunResult, aligned: bool, tolerance: float, out, qui
         steps = compare_steps(a, b, rtol=tolerance)
         verdict = steps.passed and metrics.passed
         print(("AGREE: " if verdict else "DIFFER: ") + steps.describe(), file=out)
+        if steps.first_divergence is not None and steps.first_divergence[0] > DRIFT_STEPS:
+            print(f"  note: {DRIFT_NOTE}", file=out)
     else:
         epochs = compare_epoch_means(a, b, rtol=tolerance)
         verdict = epochs.passed and metrics.passed
