@@ -6,7 +6,7 @@ core keeps no global state.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 import libcst as cst
 from libcst.metadata import CodeRange, QualifiedName, QualifiedNameSource
@@ -43,14 +43,17 @@ class Context:
         self,
         module: cst.Module,
         qualnames: "Dict[cst.CSTNode, Set[QualifiedName]]",
-        positions: "Dict[cst.CSTNode, CodeRange]",
+        positions: "Callable[[], Mapping[cst.CSTNode, CodeRange]]",
         options,
     ) -> None:
         self.module = module
         self.source = ""  # the original text, for cheap textual checks
         self.options = options
         self._qualnames = qualnames
-        self._positions = positions
+        # Positions cost a code generation pass over the whole module; they
+        # are computed the first time a diagnostic or marker needs one.
+        self._resolve_positions = positions
+        self._positions_map: "Optional[Mapping[cst.CSTNode, CodeRange]]" = None
         self.diagnostics: List[Diagnostic] = []
         # number of replacements made so far; the engine uses it to hand back
         # untouched subtrees as the very same objects.
@@ -102,9 +105,11 @@ class Context:
         return node
 
     def position(self, node: cst.CSTNode) -> Optional[CodeRange]:
-        pos = self._positions.get(node)
+        if self._positions_map is None:
+            self._positions_map = self._resolve_positions()
+        pos = self._positions_map.get(node)
         if pos is None:
-            pos = self._positions.get(self.original(node))
+            pos = self._positions_map.get(self.original(node))
         return pos
 
     def report(

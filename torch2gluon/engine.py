@@ -59,7 +59,7 @@ def run(source: str, options: Options) -> Translation:
 def _translate_module(source: str, module: cst.Module, options: Options) -> Translation:
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     qualnames = wrapper.resolve(QualifiedNameProvider)
-    positions = wrapper.resolve(PositionProvider)
+    positions = lambda: wrapper.resolve(PositionProvider)  # noqa: E731 - lazy, see Context
     scopes = wrapper.resolve(ScopeProvider)
     ctx = Context(module, qualnames, positions, options)
     ctx.source = source

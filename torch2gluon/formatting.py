@@ -8,7 +8,7 @@ change deep inside a function reformats only the statements that changed.
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 import black
 import libcst as cst
@@ -20,7 +20,7 @@ _NESTED = ("body", "orelse", "finalbody", "handlers")
 
 def format_changed(module: cst.Module, ctx: Context, unchanged: Set[int]) -> cst.Module:
     fmt = _Formatter(module, ctx, unchanged)
-    return module.with_changes(body=fmt.body(list(module.body), 0))
+    return module.with_changes(body=fmt.run(list(module.body)))
 
 
 def _same(a, b) -> bool:
@@ -31,11 +31,27 @@ def _same(a, b) -> bool:
     return False
 
 
+_SPLIT = "# __torch2gluon_split_{}__"
+
+
 class _Formatter:
+    """Two passes: find the statements to format, format them with one black
+    call per line length, then rebuild the bodies with the results."""
+
     def __init__(self, module: cst.Module, ctx: Context, unchanged: Set[int]) -> None:
         self.module = module
         self.ctx = ctx
         self.unchanged = unchanged
+        self.jobs: Dict[int, List[Tuple[cst.BaseStatement, cst.CSTNode]]] = {}  # line length -> jobs
+        self.results: Dict[int, List[cst.BaseStatement]] = {}
+        self.formatting = False
+
+    def run(self, stmts: List[cst.BaseStatement]) -> List[cst.BaseStatement]:
+        self.body(stmts, 0)  # pass 1: collect
+        for length, jobs in self.jobs.items():
+            self._format_batch(length, jobs)
+        self.formatting = True
+        return self.body(stmts, 0)  # pass 2: rebuild
 
     def body(self, stmts: List[cst.BaseStatement], depth: int) -> List[cst.BaseStatement]:
         out: List[cst.BaseStatement] = []
@@ -47,10 +63,14 @@ class _Formatter:
             if orig is not stmt and isinstance(stmt, cst.BaseCompoundStatement) and type(orig) is type(stmt):
                 kept = self.compound(stmt, orig, depth)
                 if kept is not None:
-                    self.ctx.origin[id(kept)] = (kept, orig)
+                    if self.formatting:
+                        self.ctx.origin[id(kept)] = (kept, orig)
                     out.append(kept)
                     continue
-            out.extend(self.black(stmt, orig, depth))
+            if self.formatting:
+                out.extend(self.results.get(id(stmt), [stmt]))
+            else:
+                self.jobs.setdefault(max(40, 88 - 4 * depth), []).append((stmt, orig))
         return out
 
     def compound(self, node: cst.CSTNode, orig: cst.CSTNode, depth: int) -> Optional[cst.CSTNode]:
@@ -86,20 +106,57 @@ class _Formatter:
                 if sub is None:
                     return None
                 changes[name] = sub
-        return node.with_changes(**changes)
+        return node.with_changes(**changes) if self.formatting else node
 
-    def black(self, stmt: cst.BaseStatement, orig: cst.CSTNode, depth: int) -> List[cst.BaseStatement]:
-        leading = stmt.leading_lines
-        code = self.module.code_for_node(stmt.with_changes(leading_lines=()))
+    def _code(self, stmt: cst.BaseStatement) -> str:
+        return self.module.code_for_node(stmt.with_changes(leading_lines=()))
+
+    def _format_batch(self, length: int, jobs: List[Tuple[cst.BaseStatement, cst.CSTNode]]) -> None:
+        mode = black.Mode(line_length=length)
+        pieces = []
+        for i, (stmt, _) in enumerate(jobs):
+            pieces.append(_SPLIT.format(i) + "\n" + self._code(stmt))
         try:
-            mode = black.Mode(line_length=max(40, 88 - 4 * depth))
-            formatted = black.format_str(code, mode=mode)
-            new = list(cst.parse_module(formatted).body)
-        except Exception:  # black refused: keep the statement as the rules made it
-            return [stmt]
-        if not new:
-            return [stmt]
-        new[0] = new[0].with_changes(leading_lines=[*leading, *new[0].leading_lines])
-        for n in new:
-            self.ctx.origin[id(n)] = (n, orig)
-        return new
+            formatted = black.format_str("\n".join(pieces), mode=mode)
+            parsed = list(cst.parse_module(formatted).body)
+            groups = self._split(parsed, len(jobs))
+        except Exception:  # black refused the batch: format one by one
+            groups = None
+        for i, (stmt, orig) in enumerate(jobs):
+            if groups is not None:
+                new = groups[i]
+            else:
+                try:
+                    new = list(cst.parse_module(black.format_str(self._code(stmt), mode=mode)).body)
+                except Exception:  # black refused: keep the statement as the rules made it
+                    new = [stmt]
+            if not new:
+                new = [stmt]
+            if new[0] is not stmt:
+                new[0] = new[0].with_changes(leading_lines=[*stmt.leading_lines, *new[0].leading_lines])
+            for n in new:
+                self.ctx.origin[id(n)] = (n, orig)
+            self.results[id(stmt)] = new
+
+    @staticmethod
+    def _split(parsed: List[cst.BaseStatement], count: int) -> List[List[cst.BaseStatement]]:
+        groups: List[List[cst.BaseStatement]] = []
+        for stmt in parsed:
+            lines = list(stmt.leading_lines)
+            marks = [k for k, line in enumerate(lines) if line.comment is not None and line.comment.value.startswith("# __torch2gluon_split_")]
+            if marks:
+                k = marks[-1]
+                expected = _SPLIT.format(len(groups))
+                if lines[k].comment.value != expected or len(marks) != 1:
+                    raise ValueError("batch split markers out of order")
+                rest = lines[k + 1 :]
+                while rest and rest[0].comment is None:
+                    rest = rest[1:]  # blank lines black put between the marker and the statement
+                groups.append([stmt.with_changes(leading_lines=rest)])
+            else:
+                if not groups:
+                    raise ValueError("statement before the first split marker")
+                groups[-1].append(stmt)
+        if len(groups) != count:
+            raise ValueError("batch split lost statements")
+        return groups
