@@ -147,3 +147,30 @@ def copy_params(torch_module, gluon_block, *, initialize: bool = True) -> None:
         value = tp.detach().numpy()
         assert tuple(gp.shape) == value.shape, f"{gp.name}: gluon {gp.shape} vs torch {value.shape}"
         gp.set_data(mx.nd.array(value, dtype=value.dtype))
+
+
+_GLUON_TO_TORCH_LEAF = {"gamma": "weight", "beta": "bias"}
+
+
+def copy_state(torch_module, gluon_block) -> None:
+    """Copy a torch module's parameters *and buffers* into a Gluon block, by key.
+
+    Keys are structural on both sides (``0.weight``, ``conv1.bias``); a
+    BatchNorm's ``weight``/``bias`` are Gluon's ``gamma``/``beta``, its running
+    statistics have the same names, and ``num_batches_tracked`` has no twin.
+    """
+    import mxnet as mx
+
+    state = torch_module.state_dict()
+    gparams = gluon_block._collect_params_with_prefix()
+    used = set()
+    for key, gp in gparams.items():
+        prefix, _, leaf = key.rpartition(".")
+        tkey = (prefix + "." if prefix else "") + _GLUON_TO_TORCH_LEAF.get(leaf, leaf)
+        assert tkey in state, f"gluon {key}: no torch {tkey} in {sorted(state)}"
+        value = state[tkey].detach().cpu().numpy()
+        assert tuple(gp.shape) == value.shape, f"{key}: gluon {gp.shape} vs torch {value.shape}"
+        gp.set_data(mx.nd.array(value, dtype=value.dtype))
+        used.add(tkey)
+    left = {k for k in state if k not in used and not k.endswith("num_batches_tracked")}
+    assert not left, f"torch state without a Gluon twin: {sorted(left)}"

@@ -45,6 +45,7 @@ class _Formatter:
         self.jobs: Dict[int, List[Tuple[cst.BaseStatement, cst.CSTNode]]] = {}  # line length -> jobs
         self.results: Dict[int, List[cst.BaseStatement]] = {}
         self.formatting = False
+        self._headers: Dict[int, cst.BaseStatement] = {}
 
     def run(self, stmts: List[cst.BaseStatement]) -> List[cst.BaseStatement]:
         self.body(stmts, 0)  # pass 1: collect
@@ -67,11 +68,43 @@ class _Formatter:
                         self.ctx.origin[id(kept)] = (kept, orig)
                     out.append(kept)
                     continue
+                header = self._header_only(stmt, orig)
+                if header is not None:
+                    # Only the header changed (a class's bases, a loop's
+                    # iterable): black formats the header alone, and the body
+                    # keeps its untouched statements as they are.
+                    body = self.body(list(stmt.body.body), depth + 1)  # type: ignore[attr-defined]
+                    if self.formatting:
+                        done = self.results.get(id(header), [header])
+                        if len(done) == 1 and isinstance(done[0], type(stmt)):
+                            new = done[0].with_changes(body=stmt.body.with_changes(body=body))  # type: ignore[attr-defined]
+                            self.ctx.origin[id(new)] = (new, orig)
+                            out.append(new)
+                            continue
+                        out.append(stmt)
+                    else:
+                        self.jobs.setdefault(max(40, 88 - 4 * depth), []).append((header, orig))
+                    continue
             if self.formatting:
                 out.extend(self.results.get(id(stmt), [stmt]))
             else:
                 self.jobs.setdefault(max(40, 88 - 4 * depth), []).append((stmt, orig))
         return out
+
+    def _header_only(self, stmt: cst.BaseStatement, orig: cst.CSTNode) -> Optional[cst.BaseStatement]:
+        """``stmt`` with a one-line body, to format its header alone; None when
+        more than the header and the body changed."""
+        body = getattr(stmt, "body", None)
+        if not isinstance(body, cst.IndentedBlock) or not isinstance(getattr(orig, "body", None), cst.IndentedBlock):
+            return None
+        for name in _NESTED[1:]:
+            if not _same(getattr(stmt, name, None), getattr(orig, name, None)):
+                return None
+        cached = self._headers.get(id(stmt))
+        if cached is None:
+            cached = stmt.with_changes(body=cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Pass()])]))
+            self._headers[id(stmt)] = cached
+        return cached
 
     def compound(self, node: cst.CSTNode, orig: cst.CSTNode, depth: int) -> Optional[cst.CSTNode]:
         """``node`` with its nested bodies formatted, or None if its header changed."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -12,12 +12,16 @@ from .layers import torch_nn_name
 _MODULE_NAMES = ("torch.nn.Module", "torch.nn.modules.Module", "torch.nn.modules.module.Module")
 
 
-def _walk(node: cst.CSTNode):
-    stack = [node]
+def _class_defs(module: cst.Module):
+    """Every class statement, walking statements only (expressions hold none)."""
+    stack: List[cst.CSTNode] = [module]
     while stack:
         n = stack.pop()
-        yield n
-        stack.extend(n.children)
+        if isinstance(n, cst.ClassDef):
+            yield n
+        if isinstance(n, (cst.SimpleStatementLine, cst.BaseExpression)):
+            continue
+        stack.extend(c for c in n.children if not isinstance(c, cst.BaseExpression))
 
 
 def _instantiation(stmt: cst.BaseStatement, classes: Set[str]) -> Optional[str]:
@@ -46,7 +50,7 @@ def _is_module(ctx, node: cst.BaseExpression) -> bool:
 def module_classes(ctx, module: cst.Module) -> Set[str]:
     """Names of the classes deriving from nn.Module, directly or through a local class."""
     classes: Set[str] = set()
-    defs = [n for n in _walk(module) if isinstance(n, cst.ClassDef)]
+    defs = list(_class_defs(module))
     changed = True
     while changed:
         changed = False
@@ -69,7 +73,7 @@ class ModuleSubclass(Rule):
 
     ## What it does
     A class whose base resolves to ``torch.nn.Module`` (any import spelling)
-    gets ``mxnet.gluon.nn.Block`` as that base. ``__init__``, ``super()``
+    gets ``gluon.Block`` (the same class as ``gluon.nn.Block``) as that base. ``__init__``, ``super()``
     calls and ``forward`` stay; the layers assigned to attributes are
     translated by the layer rules. Where such a class (or a subclass of it
     defined in the same file) is instantiated as a plain statement
@@ -78,9 +82,12 @@ class ModuleSubclass(Rule):
 
     ## Why
     A Gluon ``Block`` registers child blocks assigned to attributes and calls
-    ``forward`` from ``__call__``, like a torch ``Module``. Its parameters
-    exist only after ``initialize()`` (the explicit initializers the layer
-    rules write keep torch's initial distributions).
+    ``forward`` from ``__call__``, like a torch ``Module``; parameters are
+    collected in the order the layers are assigned, as in torch. Its
+    parameters exist only after ``initialize()`` (the explicit initializers
+    the layer rules write keep torch's initial distributions). The spelling
+    ``gluon.Block`` does not clash with torch's ``nn`` when that is still
+    imported for code left untranslated.
 
     ## Flags
     See T2G211 for the ``Module`` API Gluon lacks. An instance created
@@ -93,7 +100,7 @@ class ModuleSubclass(Rule):
 
     code = "T2G210"
     name = "module-subclass"
-    summary = "class Net(nn.Module) -> class Net(nn.Block); net = Net() + net.initialize()"
+    summary = "class Net(nn.Module) -> class Net(gluon.Block); net = Net() + net.initialize()"
     examples = (
         Example(
             (
@@ -109,9 +116,9 @@ class ModuleSubclass(Rule):
                 "model = Net()\n"
             ),
             (
-                "from mxnet import init, nd\n"
+                "from mxnet import gluon, init, nd\n"
                 "from mxnet.gluon import nn\n\n\n"
-                "class Net(nn.Block):\n"
+                "class Net(gluon.Block):\n"
                 "    def __init__(self):\n"
                 "        super(Net, self).__init__()\n"
                 "        self.fc = nn.Dense(\n"
@@ -141,8 +148,8 @@ class ModuleSubclass(Rule):
                 "    return head\n"
             ),
             (
-                "from mxnet.gluon import nn\n\n\n"
-                "class Base(nn.Block):\n"
+                "from mxnet import gluon\n\n\n"
+                "class Base(gluon.Block):\n"
                 "    pass\n\n\n"
                 "class Head(Base):\n"
                 "    pass\n\n\n"
@@ -159,16 +166,16 @@ class ModuleSubclass(Rule):
                 "class Net(torch.nn.Module):\n"
                 "    pass\n\n\n"
                 "net = Net()\n"
-                "net.eval()\n"
+                "state = net.state_dict()\n"
             ),
             (
-                "from mxnet.gluon import nn\n\n\n"
-                "class Net(nn.Block):\n"
+                "from mxnet import gluon\n\n\n"
+                "class Net(gluon.Block):\n"
                 "    pass\n\n\n"
                 "net = Net()\n"
                 "net.initialize()\n"
-                "# torch2gluon: T2G002: `net.eval` (a torch model method) has no translation yet; left as is\n"
-                "net.eval()\n"
+                "# torch2gluon: T2G002: `net.state_dict` (a torch model method) has no translation yet; left as is\n"
+                "state = net.state_dict()\n"
             ),
             diagnostics=("T2G002",),
             id="the instance is a model for T2G002",
@@ -188,7 +195,7 @@ class ModuleSubclass(Rule):
         hit = False
         for i, base in enumerate(original.bases):
             if base.keyword is None and _is_module(self.ctx, base.value):
-                bases[i] = bases[i].with_changes(value=self.ctx.ref("mxnet.gluon.nn.Block"))
+                bases[i] = bases[i].with_changes(value=self.ctx.ref("mxnet.gluon.Block"))
                 hit = True
         if not hit:
             return None
@@ -233,6 +240,8 @@ _MODULE_ONLY = {
     "requires_grad_": "set `grad_req` on the parameters",
     "zero_grad": "gradients are overwritten on each backward",
 }
+# read-only properties of a Gluon Block: a torch attribute of that name clashes
+_BLOCK_PROPERTIES = ("name", "prefix", "params")
 _CONTAINERS = ("ModuleList", "ModuleDict", "Parameter", "ParameterList", "ParameterDict", "Module")
 
 
@@ -245,7 +254,8 @@ class ModuleInternals(Rule):
     as is with an error. Inside a class translated to ``nn.Block`` (T2G210),
     ``self.add_module``, ``self.register_buffer``, ``self.parameters()``,
     ``self.training`` and the other ``Module`` methods Gluon lacks are
-    reported with an error too.
+    reported with an error too, and so are attributes called ``name``,
+    ``prefix`` or ``params`` (read-only properties of a Gluon ``Block``).
 
     ## Why
     A Gluon ``Block`` does not register blocks held in a Python list or dict,
@@ -273,8 +283,9 @@ class ModuleInternals(Rule):
             ),
             (
                 "from torch import nn\n"
+                "from mxnet import gluon\n"
                 "from mxnet.gluon import nn as mx_nn\n\n\n"
-                "class Net(mx_nn.Block):\n"
+                "class Net(gluon.Block):\n"
                 "    def __init__(self):\n"
                 "        super().__init__()\n"
                 "        # torch2gluon: T2G211: `torch.nn.ModuleList` is not translated yet "
@@ -302,10 +313,9 @@ class ModuleInternals(Rule):
                 "        return x\n"
             ),
             (
-                "import torch\nfrom torch import nn\n"
-                "from mxnet.gluon import nn as mx_nn\n"
-                "from mxnet import nd\n\n\n"
-                "class Scale(mx_nn.Block):\n"
+                "from mxnet import gluon, nd\n"
+                "from torch import nn\n\n\n"
+                "class Scale(gluon.Block):\n"
                 "    def __init__(self):\n"
                 "        super().__init__()\n"
                 "        # torch2gluon: T2G211: `torch.nn.Parameter` is not translated yet "
@@ -358,9 +368,16 @@ class ModuleInternals(Rule):
             return None
         value = original.value
         attr = original.attr.value
-        if isinstance(value, cst.Name) and value.value == "self" and attr in _MODULE_ONLY:
+        if not (isinstance(value, cst.Name) and value.value == "self"):
+            return None
+        if attr in _MODULE_ONLY:
             self.report(
                 original,
                 f"`self.{attr}` is torch `Module` API that Gluon's `Block` lacks ({_MODULE_ONLY[attr]}); left as is",
+            )
+        elif attr in _BLOCK_PROPERTIES:
+            self.report(
+                original,
+                f"`self.{attr}` is a read-only property of Gluon's `Block`; rename the attribute; left as is",
             )
         return None

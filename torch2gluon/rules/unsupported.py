@@ -33,10 +33,10 @@ class Unsupported(Rule):
             id="unknown torch function keeps its import",
         ),
         Example(
-            "import torch.nn as nn\n\nclass Net(nn.Module):\n    pass\n",
-            "import torch.nn as nn\n\n# torch2gluon: T2G001: `torch.nn.Module` has no translation; left as is\nclass Net(nn.Module):\n    pass\n",
+            "import torch.nn as nn\n\nclass Net(nn.Bilinear):\n    pass\n",
+            "import torch.nn as nn\n\n# torch2gluon: T2G001: `torch.nn.Bilinear` has no translation; left as is\nclass Net(nn.Bilinear):\n    pass\n",
             diagnostics=("T2G001",),
-            id="module subclass is reported",
+            id="subclass of an untranslated torch class is reported",
         ),
         Example(
             "import torch\nnn = make_network()\nout = nn.Linear(3)\n",

@@ -1,0 +1,500 @@
+"""``torch.nn.functional`` (and the ``torch.*`` twins) become ``mxnet.nd`` operators."""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Set
+
+import libcst as cst
+
+from ..context import arg
+from ..diagnostics import Severity
+from ._base import Example, Rule, Unbindable, bind, code_of, literal
+from .layers import ceil_mode_matches, is_literal, with_parens
+
+F = "torch.nn.functional."
+
+
+def _pair_expr(node: cst.BaseExpression, what: str) -> cst.BaseExpression:
+    """An int literal ``k`` -> ``(k, k)``; a 2-element tuple/list -> a tuple; else Unbindable."""
+    value = literal(node)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return cst.Tuple(elements=[cst.Element(value=node), cst.Element(value=node)])
+    if isinstance(node, (cst.Tuple, cst.List)) and len(node.elements) == 2 and not any(
+        isinstance(e, cst.StarredElement) for e in node.elements
+    ):
+        return cst.Tuple(elements=[cst.Element(value=e.value) for e in node.elements])
+    raise Unbindable(f"with a {what} that is not an int or a pair written out is not translated yet")
+
+
+_SIMPLE = {
+    F + "relu": ("mxnet.nd.relu", ["input", "inplace"]),
+    "torch.relu": ("mxnet.nd.relu", ["input"]),
+    F + "sigmoid": ("mxnet.nd.sigmoid", ["input"]),
+    "torch.sigmoid": ("mxnet.nd.sigmoid", ["input"]),
+    F + "tanh": ("mxnet.nd.tanh", ["input"]),
+    "torch.tanh": ("mxnet.nd.tanh", ["input"]),
+}
+_SOFTMAX = {
+    F + "softmax": ("mxnet.nd.softmax", ["input", "dim", "_stacklevel", "dtype"]),
+    F + "log_softmax": ("mxnet.nd.log_softmax", ["input", "dim", "_stacklevel", "dtype"]),
+    "torch.softmax": ("mxnet.nd.softmax", ["input", "dim", "dtype"]),
+    "torch.log_softmax": ("mxnet.nd.log_softmax", ["input", "dim", "dtype"]),
+}
+
+
+class FunctionalActivations(Rule):
+    """``F.relu``/``sigmoid``/``tanh``/``softmax``/``log_softmax``/``leaky_relu`` become ``nd`` operators.
+
+    ## What it does
+    ``F.relu(x)`` becomes ``nd.relu(x)`` (also ``torch.relu``, ``sigmoid``,
+    ``tanh``); ``F.softmax(x, dim=d)`` and ``F.log_softmax(x, dim=d)`` become
+    ``nd.softmax(x, axis=d)`` and ``nd.log_softmax(x, axis=d)``;
+    ``F.leaky_relu(x, s)`` becomes ``nd.LeakyReLU(x, act_type="leaky", slope=s)``.
+
+    ## Why
+    ``nd.softmax`` reduces over the last axis by default; torch's implicit
+    dimension depends on the input's rank, so the axis is always written and a
+    call without ``dim`` is not guessed.
+
+    ## Flags
+    ``softmax``/``log_softmax`` without ``dim`` or with ``dtype``;
+    ``inplace=True`` where the call is a statement of its own (a warning where
+    the result is assigned to another name than the input).
+
+    ## Fix safety
+    Safe: same values and gradients.
+    """
+
+    code = "T2G701"
+    name = "functional-activations"
+    summary = "F.relu/sigmoid/tanh/softmax/log_softmax/leaky_relu -> nd operators"
+    examples = (
+        Example(
+            "import torch\nimport torch.nn.functional as F\n"
+            "def forward(x):\n    x = F.relu(x)\n    x = torch.tanh(F.sigmoid(x))\n    return F.log_softmax(x, dim=1)\n",
+            "from mxnet import nd\n\n\n"
+            "def forward(x):\n    x = nd.relu(x)\n    x = nd.tanh(nd.sigmoid(x))\n    return nd.log_softmax(x, axis=1)\n",
+            id="activations",
+        ),
+        Example(
+            "from torch.nn import functional as F\np = F.softmax(dim=-1, input=z)\nq = F.leaky_relu(z, 0.2)\n"
+            "z = F.relu(z, inplace=True)\n",
+            "from mxnet import nd\n\np = nd.softmax(z, axis=-1)\nq = nd.LeakyReLU(z, act_type=\"leaky\", slope=0.2)\n"
+            "z = nd.relu(z)\n",
+            id="keywords, leaky relu, inplace assigned back",
+        ),
+        Example(
+            "import torch.nn.functional as F\np = F.softmax(z)\n",
+            "import torch.nn.functional as F\n# torch2gluon: T2G701: `torch.nn.functional.softmax` without `dim` "
+            "(torch picks the axis from the input's rank) is not translated; left as is\np = F.softmax(z)\n",
+            diagnostics=("T2G701",),
+            id="implicit dim is flagged",
+        ),
+    )
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._uses: Dict[int, str] = {}  # id(call) -> the name it is assigned to, "" if thrown away
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        for small in node.body:
+            if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                self._uses[id(small.value)] = ""
+            elif (
+                isinstance(small, cst.Assign)
+                and isinstance(small.value, cst.Call)
+                and len(small.targets) == 1
+                and isinstance(small.targets[0].target, cst.Name)
+            ):
+                self._uses[id(small.value)] = small.targets[0].target.value
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        name = self.ctx.call_name(original)
+        if name is None:
+            return None
+        try:
+            if name in _SIMPLE:
+                target, params = _SIMPLE[name]
+                b = bind(updated, params)
+                if "input" not in b:
+                    raise Unbindable("needs `input`")
+                self._inplace(original, b, name)
+                return self.ctx.call(target, arg(b["input"]))
+            if name in _SOFTMAX:
+                target, params = _SOFTMAX[name]
+                b = bind(updated, params)
+                if "input" not in b:
+                    raise Unbindable("needs `input`")
+                if "dim" not in b or is_literal(b["dim"], None):
+                    raise Unbindable("without `dim` (torch picks the axis from the input's rank) is not translated")
+                if "dtype" in b and not is_literal(b["dtype"], None):
+                    raise Unbindable("with `dtype` is not translated yet")
+                return self.ctx.call(target, arg(b["input"]), arg(b["dim"], "axis"))
+            if name == F + "leaky_relu":
+                b = bind(updated, ["input", "negative_slope", "inplace"])
+                if "input" not in b:
+                    raise Unbindable("needs `input`")
+                self._inplace(original, b, name)
+                return self.ctx.call(
+                    "mxnet.nd.LeakyReLU",
+                    arg(b["input"]),
+                    arg(cst.SimpleString('"leaky"'), "act_type"),
+                    arg(b.get("negative_slope") or cst.Float("0.01"), "slope"),
+                )
+        except Unbindable as e:
+            return self.keep(original, name, str(e))
+        return None
+
+    def _inplace(self, original, b, name) -> None:
+        inplace = b.get("inplace")
+        if inplace is None or is_literal(inplace, False):
+            return
+        if not is_literal(inplace, True):
+            raise Unbindable("with an `inplace` flag decided at run time is not translated")
+        use = self._uses.get(id(original))
+        if use == "":
+            raise Unbindable("with `inplace=True` as a statement of its own is not translated (its effect is the write)")
+        x = b.get("input")
+        if not (isinstance(x, cst.Name) and use == x.value):
+            self.report(
+                original,
+                f"`{name}(..., inplace=True)` also overwrites its input in torch; the MXNet operator returns a new array",
+                severity=Severity.WARNING,
+            )
+
+
+class FunctionalPooling(Rule):
+    """``F.max_pool2d``/``F.avg_pool2d`` become ``nd.Pooling`` with torch's stride.
+
+    ## What it does
+    ``F.max_pool2d(x, k)`` becomes
+    ``nd.Pooling(x, kernel=(k, k), pool_type="max", stride=(k, k))``; a given
+    stride and padding become ``stride=``/``pad=`` pairs; ``F.avg_pool2d``
+    becomes ``pool_type="avg"`` with ``count_include_pad``.
+
+    ## Why
+    ``nd.Pooling``'s stride defaults to 1 (torch's to the kernel size), so the
+    stride is always written out (measured: a 5×5 output instead of 3×3
+    without it). ``nd.Pooling`` takes pairs, not ints. ``ceil_mode=True``
+    becomes ``pooling_convention="full"`` where that gives torch's output size
+    (see T2G204).
+
+    ## Flags
+    Kernel, stride or padding held in a variable (an int or a pair: unknown),
+    ``dilation``, ``return_indices``, ``divisor_override``, and
+    ``ceil_mode=True`` where the output sizes could differ.
+
+    ## Fix safety
+    Safe: same outputs and gradients.
+    """
+
+    code = "T2G702"
+    name = "functional-pooling"
+    summary = "F.max_pool2d/avg_pool2d -> nd.Pooling(kernel, stride=kernel, ...)"
+    examples = (
+        Example(
+            "import torch.nn.functional as F\ny = F.max_pool2d(x, 2)\nz = F.avg_pool2d(x, (3, 3), stride=1, padding=1)\n",
+            "from mxnet import nd\n\ny = nd.Pooling(x, kernel=(2, 2), pool_type=\"max\", stride=(2, 2))\n"
+            "z = nd.Pooling(x, kernel=(3, 3), pool_type=\"avg\", stride=(1, 1), pad=(1, 1))\n",
+            id="stride defaults to the kernel",
+        ),
+        Example(
+            "import torch.nn.functional as F\ny = F.max_pool2d(x, k)\n",
+            "import torch.nn.functional as F\n# torch2gluon: T2G702: `torch.nn.functional.max_pool2d` with a kernel size "
+            "that is not an int or a pair written out is not translated yet; left as is\ny = F.max_pool2d(x, k)\n",
+            diagnostics=("T2G702",),
+            id="kernel in a variable is flagged",
+        ),
+    )
+
+    MAX = ["input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"]
+    AVG = ["input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"]
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        name = self.ctx.call_name(original)
+        if name not in (F + "max_pool2d", F + "avg_pool2d"):
+            return None
+        kind = "max" if name.endswith("max_pool2d") else "avg"
+        try:
+            b = bind(updated, self.MAX if kind == "max" else self.AVG)
+            if "input" not in b or "kernel_size" not in b:
+                raise Unbindable("needs `input` and `kernel_size`")
+            if "dilation" in b and not is_literal(b["dilation"], 1):
+                raise Unbindable("with `dilation` is not translated (MXNet's pooling has no dilation)")
+            if "return_indices" in b and not is_literal(b["return_indices"], False):
+                raise Unbindable("with `return_indices` is not translated")
+            if "divisor_override" in b and not is_literal(b["divisor_override"], None):
+                raise Unbindable("with `divisor_override` is not translated")
+            kernel = _pair_expr(b["kernel_size"], "kernel size")
+            stride_node = b.get("stride")
+            if stride_node is None or is_literal(stride_node, None):
+                stride = _pair_expr(b["kernel_size"], "kernel size")
+            else:
+                stride = _pair_expr(stride_node, "stride")
+            padding = b.get("padding")
+            pad = None if padding is None or is_literal(padding, 0) else _pair_expr(padding, "padding")
+            ceil = b.get("ceil_mode")
+            full = False
+            if ceil is not None and not is_literal(ceil, False):
+                if not is_literal(ceil, True):
+                    raise Unbindable("with a `ceil_mode` decided at run time is not translated")
+                if not ceil_mode_matches(b["kernel_size"], stride_node, padding):
+                    raise Unbindable(
+                        "with `ceil_mode=True` gives other output sizes in MXNet when stride > kernel - padding"
+                    )
+                full = True
+        except Unbindable as e:
+            return self.keep(original, name, str(e))
+        args = [
+            arg(b["input"]),
+            arg(kernel, "kernel"),
+            arg(cst.SimpleString(f'"{kind}"'), "pool_type"),
+            arg(stride, "stride"),
+        ]
+        if pad is not None:
+            args.append(arg(pad, "pad"))
+        if full:
+            args.append(arg(cst.SimpleString('"full"'), "pooling_convention"))
+        cip = b.get("count_include_pad")
+        if cip is not None and not is_literal(cip, True):
+            args.append(arg(cip, "count_include_pad"))
+        return self.ctx.call("mxnet.nd.Pooling", *args)
+
+
+class FunctionalDropout(Rule):
+    """``F.dropout(x, p)`` becomes ``nd.Dropout(x, p=p, mode="always")``.
+
+    ## What it does
+    ``F.dropout(x, p)`` and ``F.dropout(x, p, training=True)`` become
+    ``nd.Dropout(x, p=p, mode="always")``; with ``training=False`` the call
+    becomes its input.
+
+    ## Why
+    torch's functional dropout is active unless ``training=False`` is passed
+    (its default is True, whatever mode the model is in). ``nd.Dropout`` with
+    its default mode is active only inside ``autograd.record()``;
+    ``mode="always"`` makes it active everywhere, like torch's.
+
+    ## Flags
+    ``training=`` decided at run time (``training=self.training``: Gluon's
+    mode follows ``autograd.record()``, see T2G211) and ``inplace=True``.
+
+    ## Fix safety
+    Safe (different random masks, same distribution and scaling 1/(1-p)).
+    """
+
+    code = "T2G703"
+    name = "functional-dropout"
+    summary = "F.dropout(x, p) -> nd.Dropout(x, p=p, mode='always')"
+    examples = (
+        Example(
+            "import torch.nn.functional as F\na = F.dropout(x, 0.2)\nb = F.dropout(x)\nc = F.dropout(x, p=0.3, training=False)\n",
+            "from mxnet import nd\n\na = nd.Dropout(x, p=0.2, mode=\"always\")\nb = nd.Dropout(x, p=0.5, mode=\"always\")\nc = x\n",
+            id="dropout is on unless training=False",
+        ),
+        Example(
+            "import torch.nn.functional as F\ndef f(self, x):\n    return F.dropout(x, 0.5, training=self.training)\n",
+            "import torch.nn.functional as F\ndef f(self, x):\n"
+            "    # torch2gluon: T2G703: `torch.nn.functional.dropout` with `training` decided at run time is not translated yet "
+            "(Gluon's mode follows `autograd.record()`); left as is\n"
+            "    return F.dropout(x, 0.5, training=self.training)\n",
+            diagnostics=("T2G703",),
+            id="training flag at run time is flagged",
+        ),
+    )
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        name = self.ctx.call_name(original)
+        if name != F + "dropout":
+            return None
+        try:
+            b = bind(updated, ["input", "p", "training", "inplace"])
+            if "input" not in b:
+                raise Unbindable("needs `input`")
+            if "inplace" in b and not is_literal(b["inplace"], False):
+                raise Unbindable("with `inplace` is not translated yet")
+            training = b.get("training")
+            if training is not None and not (is_literal(training, True) or is_literal(training, False)):
+                raise Unbindable(
+                    "with `training` decided at run time is not translated yet (Gluon's mode follows `autograd.record()`)"
+                )
+        except Unbindable as e:
+            return self.keep(original, name, str(e))
+        if training is not None and is_literal(training, False):
+            return with_parens(b["input"])  # the identity: the input itself
+        return self.ctx.call(
+            "mxnet.nd.Dropout",
+            arg(b["input"]),
+            arg(b.get("p") or cst.Float("0.5"), "p"),
+            arg(cst.SimpleString('"always"'), "mode"),
+        )
+
+
+class Flatten(Rule):
+    """``torch.flatten(x, 1)`` becomes ``nd.flatten(x)``.
+
+    ## What it does
+    ``torch.flatten(x, 1)`` becomes ``nd.flatten(x)``; ``torch.flatten(x)``
+    (start_dim 0) becomes ``nd.reshape(x, shape=(-1,))``.
+
+    ## Why
+    ``nd.flatten`` keeps the first axis and joins all the others, which is
+    torch's ``start_dim=1, end_dim=-1``.
+
+    ## Flags
+    Other ``start_dim``/``end_dim`` values.
+
+    ## Fix safety
+    Safe.
+    """
+
+    code = "T2G704"
+    name = "flatten-function"
+    summary = "torch.flatten(x, 1) -> nd.flatten(x)"
+    examples = (
+        Example(
+            "import torch\ny = torch.flatten(x, 1)\nz = torch.flatten(x)\n",
+            "from mxnet import nd\n\ny = nd.flatten(x)\nz = nd.reshape(x, shape=(-1,))\n",
+            id="flatten",
+        ),
+        Example(
+            "import torch\ny = torch.flatten(x, 2)\n",
+            "import torch\n# torch2gluon: T2G704: `torch.flatten` from dimension 2 is not translated yet; left as is\n"
+            "y = torch.flatten(x, 2)\n",
+            diagnostics=("T2G704",),
+            id="other start dimension is flagged",
+        ),
+    )
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        name = self.ctx.call_name(original)
+        if name != "torch.flatten":
+            return None
+        try:
+            b = bind(updated, ["input", "start_dim", "end_dim"])
+            if "input" not in b:
+                raise Unbindable("needs `input`")
+            if "end_dim" in b and not is_literal(b["end_dim"], -1):
+                raise Unbindable("with `end_dim` other than -1 is not translated yet")
+            start = b.get("start_dim")
+            start_value = 0 if start is None else literal(start)
+            if start_value not in (0, 1) or isinstance(start_value, bool):
+                shown = code_of(start) if start is not None else "0"
+                raise Unbindable(f"from dimension {shown} is not translated yet")
+        except Unbindable as e:
+            return self.keep(original, name, str(e))
+        if start_value == 1:
+            return self.ctx.call("mxnet.nd.flatten", arg(b["input"]))
+        return self.ctx.call("mxnet.nd.reshape", arg(b["input"]), arg(cst.parse_expression("(-1,)"), "shape"))
+
+
+_LOSS_DEFAULTS = {
+    "weight": None,
+    "size_average": None,
+    "ignore_index": -100,
+    "reduce": None,
+    "label_smoothing": 0.0,
+}
+
+
+class FunctionalLosses(Rule):
+    """``F.nll_loss``/``F.cross_entropy`` become ``nd.pick`` expressions with torch's reduction.
+
+    ## What it does
+    ``F.nll_loss(logp, y)`` becomes ``-nd.pick(logp, y, axis=1).mean()`` and
+    ``F.cross_entropy(x, y)`` becomes
+    ``-nd.pick(nd.log_softmax(x, axis=1), y, axis=1).mean()``;
+    ``reduction='sum'`` ends in ``.sum()`` and ``reduction='none'`` keeps the
+    per-element values.
+
+    ## Why
+    The result is torch's value: the mean over the batch (and any further
+    axes after the class axis 1), as a shape-(1,) array. The training-loop rule
+    steps the trainer with ``loss.shape[0]``, which is then 1, so the update
+    uses the mean gradient, as in torch (measured equal to 1e-7).
+
+    ## Flags
+    Class weights, ``ignore_index`` other than -100, ``label_smoothing``,
+    the deprecated ``size_average``/``reduce`` and reductions other than
+    ``'mean'``/``'sum'``/``'none'``. Labels are class indices: torch's
+    probability targets for ``cross_entropy`` (a float tensor shaped like the
+    input) are not recognised, and MXNet's ``pick`` clips an out-of-range
+    label where torch raises (-100 is not ignored).
+
+    ## Fix safety
+    Safe for class-index labels in range.
+    """
+
+    code = "T2G705"
+    name = "functional-losses"
+    summary = "F.nll_loss/F.cross_entropy -> -nd.pick(...).mean()"
+    examples = (
+        Example(
+            "import torch.nn.functional as F\nloss = F.nll_loss(output, target)\n"
+            "total = F.cross_entropy(logits, target, reduction='sum').item()\n",
+            "from mxnet import nd\n\nloss = -nd.pick(output, target, axis=1).mean()\n"
+            "total = (-nd.pick(nd.log_softmax(logits, axis=1), target, axis=1).sum()).item()\n",
+            id="nll and cross entropy",
+        ),
+        Example(
+            "import torch.nn.functional as F\nloss = F.nll_loss(output, target, weight=w)\n",
+            "import torch.nn.functional as F\n# torch2gluon: T2G705: `torch.nn.functional.nll_loss` argument `weight` "
+            "is not translated yet; left as is\nloss = F.nll_loss(output, target, weight=w)\n",
+            diagnostics=("T2G705",),
+            id="class weights are flagged",
+        ),
+    )
+
+    NLL = ["input", "target", "weight", "size_average", "ignore_index", "reduce", "reduction"]
+    CE = NLL + ["label_smoothing"]
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._negations: Set[int] = set()
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        name = self.ctx.call_name(original)
+        if name not in (F + "nll_loss", F + "cross_entropy"):
+            return None
+        try:
+            b = bind(updated, self.NLL if name.endswith("nll_loss") else self.CE)
+            if "input" not in b or "target" not in b:
+                raise Unbindable("needs `input` and `target`")
+            for key, default in _LOSS_DEFAULTS.items():
+                if key in b and not is_literal(b[key], default):
+                    raise Unbindable(f"argument `{key}` is not translated yet")
+            reduction = literal(b["reduction"]) if "reduction" in b else "mean"
+            if reduction not in ("mean", "sum", "none"):
+                raise Unbindable("with a reduction other than 'mean', 'sum' or 'none' is not translated")
+        except Unbindable as e:
+            return self.keep(original, name, str(e))
+        scores = b["input"]
+        if name.endswith("cross_entropy"):
+            scores = self.ctx.call("mxnet.nd.log_softmax", arg(scores), arg(cst.Integer("1"), "axis"))
+        picked: cst.BaseExpression = self.ctx.call(
+            "mxnet.nd.pick", arg(scores), arg(b["target"]), arg(cst.Integer("1"), "axis")
+        )
+        if reduction != "none":
+            picked = cst.Call(func=cst.Attribute(value=picked, attr=cst.Name(reduction)))
+        negated = cst.UnaryOperation(operator=cst.Minus(), expression=picked)
+        self._negations.add(id(negated))
+        return negated
+
+    # A negation must be parenthesised where it is the object of an attribute,
+    # a subscript or the base of a power: `(-a).item()`, `(-a) ** 2`.
+    def _parenthesize(self, node, field: str):
+        inner = getattr(node, field)
+        if id(inner) in self._negations and not inner.lpar:
+            return node.with_changes(**{field: inner.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])})
+        return None
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute):
+        return self._parenthesize(updated, "value")
+
+    def leave_Subscript(self, original: cst.Subscript, updated: cst.Subscript):
+        return self._parenthesize(updated, "value")
+
+    def leave_BinaryOperation(self, original: cst.BinaryOperation, updated: cst.BinaryOperation):
+        if isinstance(updated.operator, cst.Power):
+            return self._parenthesize(updated, "left")
+        return None
