@@ -433,7 +433,9 @@ class FunctionalLosses(Rule):
             "import torch.nn.functional as F\nloss = F.nll_loss(output, target)\n"
             "total = F.cross_entropy(logits, target, reduction='sum').item()\n",
             "from mxnet import nd\n\nloss = -nd.pick(output, target, axis=1).mean()\n"
-            "total = (-nd.pick(nd.log_softmax(logits, axis=1), target, axis=1).sum()).item()\n",
+            "total = (\n"
+            "    (-nd.pick(nd.log_softmax(logits, axis=1), target, axis=1).sum()).mean().asscalar()\n"
+            ")\n",
             id="nll and cross entropy",
         ),
         Example(
