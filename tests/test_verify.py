@@ -104,3 +104,69 @@ def test_verify_reports_an_incomplete_translation(tmp_path, capsys):
 def test_verify_missing_script(tmp_path, capsys):
     assert main(["verify", str(tmp_path / "nope.py")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+BN_STEPS = 30
+
+
+def test_aligned_mode_agrees_on_the_batchnorm_fixture(tmp_path, monkeypatch, capsys):
+    script = _copy(tmp_path, "mlp_bn_eval.py")
+    monkeypatch.chdir(tmp_path)
+    code = main(["verify", str(script), "--aligned", "--subset", "2000", "--max-steps", str(BN_STEPS), "-q"])
+    out = capsys.readouterr().out
+    assert code == EXIT_AGREE, out
+
+
+def test_aligned_mode_catches_batchnorm_momentum_copied_literally(tmp_path):
+    """Training steps use batch statistics, so they still agree; evaluations
+    use the running statistics. Measured test losses (torch / correct
+    translation / momentum 0.1): step 10 0.6360 / 0.6356 / 0.6341, step 20
+    0.4279 / 0.4278 / 0.4501. At step 10 the broken run is 0.3% off, inside
+    the 1% allowed for MXNet's biased running variance (the correct
+    translation drifts 0.06% to 0.6% by step 50); at step 20 it is 5% off."""
+    original = _copy(tmp_path, "mlp_bn_eval.py")
+    broken = _broken(tmp_path, "mlp_bn_eval.py", [("nn.BatchNorm(momentum=0.9,", "nn.BatchNorm(momentum=0.1,")])
+    runs = run_pair(original, broken, aligned=True, subset=2000, max_steps=BN_STEPS, cwd=str(tmp_path), quiet=True)
+    assert runs is not None
+    a, b = runs
+    assert compare_steps(a, b, rtol=1e-3).passed
+    metrics = compare_metrics(a, b, rtol=0.01)
+    assert not metrics.passed
+    first_a, first_b = metrics.first_divergence
+    assert first_a.step == 20 and "test loss" in first_a.line, metrics.describe()
+
+
+def test_aligned_mode_catches_dropped_weight_decay(tmp_path):
+    original = _copy(tmp_path, "mlp_bn_eval.py")
+    broken = _broken(tmp_path, "mlp_bn_eval.py", [(', "wd": 0.01', "")])
+    runs = run_pair(original, broken, aligned=True, subset=2000, max_steps=BN_STEPS, cwd=str(tmp_path), quiet=True)
+    assert runs is not None
+    a, b = runs
+    result = compare_steps(a, b, rtol=1e-3)
+    assert not result.passed
+    # The first update without decay changes the loss of step 2 already, by
+    # more than float32 drift (< 1e-6 this early) but less than rtol; from
+    # step 3 on it is past the tolerance.
+    x, y = a.losses[1], b.losses[1]
+    assert 1e-5 < abs(x - y) / max(abs(x), abs(y)) < 1e-3
+    assert result.first_divergence[0] == 3, result.describe()
+
+
+TRAINING_FIXTURES = ["reference_mlp.py", "mnist_cnn.py", "mlp_bn_dropout.py", "mlp_bn_eval.py"]
+ALIGNED = ["--aligned", "--subset", "1000", "--max-steps", "20"]
+NATURAL = ["--subset", "6000", "--max-steps", "100"]
+
+
+@pytest.mark.parametrize(
+    "name, mode",
+    # the reference MLP's aligned run is test_verify_aligned_passes_on_the_reference_mlp
+    [pytest.param(n, ALIGNED, id=f"{n}-aligned") for n in TRAINING_FIXTURES if n != "reference_mlp.py"]
+    + [pytest.param(n, NATURAL, id=f"{n}-natural") for n in TRAINING_FIXTURES],
+)
+def test_every_training_fixture_passes_both_modes(tmp_path, monkeypatch, capsys, name, mode):
+    script = _copy(tmp_path, name)
+    monkeypatch.chdir(tmp_path)
+    code = main(["verify", str(script), *mode, "-q"])
+    out = capsys.readouterr().out
+    assert code == EXIT_AGREE, out
+    assert "AGREE" in out

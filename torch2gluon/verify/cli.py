@@ -11,14 +11,16 @@ its own process, with the same arguments and working directory. The harness
 records every optimizer step's loss from inside the process.
 
 Natural mode (default): both run as written (own initialisation, own
-shuffling); per-epoch mean losses and the metrics both print (loss, accuracy,
-...) must agree within ``--tolerance`` (default 0.10, relative).
+shuffling); per-epoch mean losses and the last value of each metric both
+print (loss, accuracy, ...) must agree within ``--tolerance`` (default 0.10,
+relative).
 
 Aligned mode (``--aligned``): both start from the same parameters (torch's
 initial values copied into the Gluon parameters by order and shape), see the
 same samples in the same order, with dropout off; every step's loss must
-agree within ``--tolerance`` (default 1e-3). A script whose randomness cannot
-be aligned is reported as such.
+agree within ``--tolerance`` (default 1e-3), and printed metrics within
+``--metric-tolerance`` (default 0.01, for BatchNorm's biased running variance
+in MXNet). A script whose randomness cannot be aligned is reported as such.
 
 Exit codes: 0 the runs agree; 1 they do not; 2 a run failed, the translation
 is incomplete, or a usage error; 3 the runs could not be aligned.
@@ -49,6 +51,12 @@ DRIFT_NOTE = (
     "steps (--max-steps 100) or raise --tolerance"
 )
 
+# Printed evaluation metrics in aligned mode: MXNet's BatchNorm keeps the biased
+# running variance (torch: unbiased), which cannot be configured away. Measured
+# on fixtures/mlp_bn_eval.py (batch 64): test loss 0.4055 vs 0.4047 (0.2%) at
+# step 30 while every training step agreed to 4e-6.
+ALIGNED_METRIC_TOLERANCE = 0.01
+
 EXIT_AGREE = 0
 EXIT_DIFFER = 1
 EXIT_FAILED = 2
@@ -71,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--subset", type=int, metavar="N", help="give both runs only the first N MNIST training images")
     p.add_argument("--tolerance", type=float, metavar="X",
                    help="relative tolerance (default: 0.10 natural, 1e-3 aligned)")
+    p.add_argument("--metric-tolerance", type=float, metavar="X",
+                   help="relative tolerance for printed metrics (default: --tolerance in natural mode, "
+                   "0.01 in aligned mode: MXNet's BatchNorm keeps a biased running variance, so "
+                   "evaluation metrics differ a little even when every step agrees)")
     p.add_argument("--seed", type=int, default=0, help="seed both runs' generators before they start (default 0)")
     p.add_argument("--plot", metavar="FILE.png", help="write both loss curves to a PNG (needs matplotlib)")
     p.add_argument("--download", action="store_true",
@@ -157,7 +169,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if runs is None:
         return EXIT_FAILED
     a, b = runs
-    code = report(a, b, args.aligned, tolerance, out, quiet=args.quiet)
+    metric_tolerance = args.metric_tolerance
+    if metric_tolerance is None:
+        metric_tolerance = ALIGNED_METRIC_TOLERANCE if args.aligned else tolerance
+    code = report(a, b, args.aligned, tolerance, out, quiet=args.quiet, metric_tolerance=metric_tolerance)
     if args.plot:
         try:
             _plot(a, b, args.plot, args.aligned)
@@ -213,7 +228,15 @@ def _fmt(x: float) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
 
 
-def report(a: RunResult, b: RunResult, aligned: bool, tolerance: float, out, quiet: bool = False) -> int:
+def report(
+    a: RunResult,
+    b: RunResult,
+    aligned: bool,
+    tolerance: float,
+    out,
+    quiet: bool = False,
+    metric_tolerance: Optional[float] = None,
+) -> int:
     means_a, means_b = epoch_means(a), epoch_means(b)
     rows = [("epoch", "steps", "torch", "mxnet", "rel. diff")]
     sizes = [len(e) for e in a.epochs()]
@@ -226,7 +249,9 @@ def report(a: RunResult, b: RunResult, aligned: bool, tolerance: float, out, qui
     if not quiet:
         print(table(rows), file=out)
 
-    metrics = compare_metrics(a, b, rtol=tolerance)
+    metrics = compare_metrics(
+        a, b, rtol=tolerance if metric_tolerance is None else metric_tolerance, last_only=not aligned
+    )
     if aligned:
         reasons = a.unaligned + b.unaligned
         if reasons:

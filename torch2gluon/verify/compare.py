@@ -74,7 +74,7 @@ def compare_steps(a: RunResult, b: RunResult, rtol: float = 1e-3, atol: float = 
 
 
 _METRIC = re.compile(
-    r"(?i)\b(loss|acc(?:uracy)?|err(?:or)?|perplexity|ppl|precision|recall|f1)\b"
+    r"(?i)(?:\b([a-z]+)[ _-])?\b(loss|acc(?:uracy)?|err(?:or)?|perplexity|ppl|precision|recall|f1)\b"
     r"[^0-9\n]{0,20}?([-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)"
 )
 
@@ -93,11 +93,13 @@ def printed_metrics(run: RunResult) -> List[Metric]:
     out = []
     for step, line in run.printed:
         for m in _METRIC.finditer(line):
-            text = m.group(2)
+            text = m.group(3)
             mantissa = text.lower().split("e")[0]
             decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
-            name = m.group(1).lower()
+            name = m.group(2).lower()
             name = {"acc": "accuracy", "err": "error", "ppl": "perplexity"}.get(name, name)
+            if m.group(1):  # "test loss" and "train loss" are different metrics
+                name = f"{m.group(1).lower()} {name}"
             out.append(Metric(name, float(text), decimals, step, line.strip()))
     return out
 
@@ -121,13 +123,17 @@ class MetricComparison:
         return f"{self.compared} printed metrics agree within rtol {self.rtol:g}" if self.compared else "no printed metrics to compare"
 
 
-def compare_metrics(a: RunResult, b: RunResult, rtol: float) -> MetricComparison:
+def compare_metrics(a: RunResult, b: RunResult, rtol: float, last_only: bool = False) -> MetricComparison:
     """Pairs the k-th printed value of each metric name in both runs and compares them.
 
     A printed value is rounded, so half a unit in its last printed digit is
-    allowed on top of ``rtol``.
+    allowed on top of ``rtol``. With ``last_only`` (natural mode, where the
+    runs see different samples in a different order, so single-batch values
+    are not comparable) only the last value of each metric is compared.
     """
     ma, mb = printed_metrics(a), printed_metrics(b)
+    if last_only:
+        ma, mb = _last_of_each(ma), _last_of_each(mb)
     result = MetricComparison(rtol=rtol)
     by_name_b: dict = {}
     for m in mb:
@@ -150,6 +156,13 @@ def compare_metrics(a: RunResult, b: RunResult, rtol: float) -> MetricComparison
     if counts_a != counts_b:
         result.notes.append(f"printed metric counts differ: {counts_a} vs {counts_b}")
     return result
+
+
+def _last_of_each(metrics: List[Metric]) -> List[Metric]:
+    last = {}
+    for m in metrics:
+        last[m.name] = m
+    return [m for m in metrics if last[m.name] is m]
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:
