@@ -247,3 +247,43 @@ def test_translate_does_not_import_torch_or_mxnet():
         capture_output=True, text=True, check=True,
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_suppression_comment_keeps_the_statement_and_silences_it():
+    source = (
+        "import torch\n"
+        "x = torch.ones(2, 3)  # torch2gluon: ignore\n"
+        "z = torch.fft.fft(x)  # torch2gluon: ignore[T2G001]\n"
+        "w = torch.eye(2)  # torch2gluon: ignore[T2G001]\n"
+    )
+    result = translate(source)
+    assert "x = torch.ones(2, 3)  # torch2gluon: ignore\n" in result.code
+    assert "z = torch.fft.fft(x)  # torch2gluon: ignore[T2G001]\n" in result.code
+    assert "w = nd.eye(2)  # torch2gluon: ignore[T2G001]\n" in result.code  # other rules still run
+    assert result.diagnostics == ()
+    assert "import torch\n" in result.code  # still used by the ignored lines
+    assert translate(result.code).code == result.code
+
+
+def test_suppressing_one_rule_reports_the_line_as_untranslated():
+    result = translate("import torch\ny = torch.zeros(2)  # torch2gluon: ignore[T2G101]\n")
+    assert "y = torch.zeros(2)" in result.code
+    assert [(d.rule, d.line) for d in result.diagnostics] == [("T2G001", 2)]
+
+
+def test_suppression_on_a_training_step_leaves_the_block_alone():
+    source = (
+        "import torch\n"
+        "for x, y in loader:\n"
+        "    opt.zero_grad()\n"
+        "    loss = crit(net(x), y)\n"
+        "    loss.backward()  # torch2gluon: ignore[T2G501]\n"
+        "    opt.step()\n"
+    )
+    result = translate(source)
+    assert "opt.zero_grad()" in result.code and "autograd" not in result.code
+
+
+def test_a_suppression_that_drops_generated_code_drops_its_import():
+    result = translate("import torch\nx = torch.ones(2)  # torch2gluon: ignore\n")
+    assert result.code == "import torch\nx = torch.ones(2)  # torch2gluon: ignore\n"

@@ -8,6 +8,7 @@ the source unchanged.
 from __future__ import annotations
 
 import ast
+import re
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
@@ -70,11 +71,15 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
 
     rules = [cls(ctx) for cls in all_rules() if cls.code not in options.disable]
     engine = _Engine(ctx, rules)
+    if SUPPRESS_TEXT in source:
+        engine.suppressed = suppressions(module, ctx)
     out = module.visit(engine)
 
     # Anything that still refers to torch after the rules ran is reported.
     present = {id(n) for n in _walk(out)}
     _report_untranslated(ctx, engine.torch_refs, present)
+    if engine.suppressed:
+        ctx.diagnostics[:] = [d for d in ctx.diagnostics if not _is_suppressed(engine.suppressed, d.line, d.rule)]
 
     out = imports.finish(out, ctx, torch_imports, scopes, present)
     if options.format:
@@ -132,6 +137,51 @@ def _report_untranslated(ctx: Context, refs: List[Tuple[cst.CSTNode, str]], pres
         )
 
 
+SUPPRESS_TEXT = "torch2gluon: ignore"
+_SUPPRESS = re.compile(r"#\s*torch2gluon:\s*ignore(?:\[([^\]]*)\])?")
+ALL_RULES = None  # a suppression without a list of rule ids
+
+
+def suppressions(module: cst.Module, ctx: Context) -> Dict[int, Optional[frozenset]]:
+    """Lines covered by ``# torch2gluon: ignore`` / ``# torch2gluon: ignore[T2G101, ...]``.
+
+    The comment applies to the statement it ends (a simple statement, or a
+    compound statement's header line): every line of that statement maps to
+    the rule ids it names, or to ``ALL_RULES``.
+    """
+    found: Dict[int, Optional[frozenset]] = {}
+    stack: List[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        comment = None
+        if isinstance(node, cst.SimpleStatementLine):
+            comment = node.trailing_whitespace.comment
+        elif isinstance(node, cst.BaseCompoundStatement) and isinstance(getattr(node, "body", None), cst.IndentedBlock):
+            comment = node.body.header.comment
+        if comment is not None:
+            m = _SUPPRESS.search(comment.value)
+            pos = ctx.position(node) if m else None
+            if m and pos is not None:
+                codes = ALL_RULES if m.group(1) is None else frozenset(c.strip() for c in m.group(1).split(",") if c.strip())
+                last = pos.end.line
+                if isinstance(node, cst.BaseCompoundStatement):
+                    first_body = ctx.position(node.body.body[0]) if node.body.body else None
+                    last = first_body.start.line - 1 if first_body is not None else pos.start.line
+                for line in range(pos.start.line, last + 1):
+                    found[line] = codes
+        if isinstance(node, (cst.SimpleStatementLine, cst.BaseExpression)):
+            continue
+        stack.extend(c for c in node.children if not isinstance(c, cst.BaseExpression))
+    return found
+
+
+def _is_suppressed(suppressed: Dict[int, Optional[frozenset]], line: int, rule: str) -> bool:
+    if line not in suppressed:
+        return False
+    codes = suppressed[line]
+    return codes is ALL_RULES or rule in codes
+
+
 class _Engine(cst.CSTTransformer):
     """Dispatches leave hooks to the rules and keeps untouched subtrees identical."""
 
@@ -145,6 +195,8 @@ class _Engine(cst.CSTTransformer):
         self.torch_refs: List[Tuple[cst.CSTNode, str]] = []
         self.unchanged: Set[int] = set()
         self.in_import = 0
+        # line -> rule ids (or ALL_RULES) switched off by a suppression comment
+        self.suppressed: Dict[int, Optional[frozenset]] = {}
         for rule in rules:
             for attr in dir(type(rule)):
                 if attr == "leave_block":
@@ -177,7 +229,14 @@ class _Engine(cst.CSTTransformer):
                 self.torch_refs.append((original, name))
 
         result = updated
-        for rule, hook in self.hooks.get(t, ()):
+        hooks = self.hooks.get(t, ())
+        line = 0
+        if self.suppressed and hooks:
+            pos = ctx.position(original)
+            line = pos.start.line if pos is not None else 0
+        for rule, hook in hooks:
+            if line and _is_suppressed(self.suppressed, line, rule.code):
+                continue
             ctx.current_rule = rule.code
             new = hook(original, result)
             if new is not None and new is not result:
@@ -195,6 +254,8 @@ class _Engine(cst.CSTTransformer):
         if self.block_hooks and (t is cst.IndentedBlock or t is cst.Module):
             body = list(result.body)
             for rule, hook in self.block_hooks:
+                if self.suppressed and self._block_suppressed(body, rule.code):
+                    continue
                 ctx.current_rule = rule.code
                 new_body = hook(original, body)
                 if new_body is not None:
@@ -211,6 +272,16 @@ class _Engine(cst.CSTTransformer):
         if isinstance(result, _STATEMENT_TYPES):
             self._remember(result, original)
         return result
+
+    def _block_suppressed(self, body: List[cst.BaseStatement], code: str) -> bool:
+        """A block rule leaves a block alone if one of its statements suppresses it."""
+        for stmt in body:
+            pos = self.ctx.position(stmt)
+            if pos is not None and any(
+                _is_suppressed(self.suppressed, line, code) for line in range(pos.start.line, pos.end.line + 1)
+            ):
+                return True
+        return False
 
     def _remember(self, new: cst.CSTNode, original: cst.CSTNode) -> None:
         self.ctx.origin[id(new)] = (new, original)

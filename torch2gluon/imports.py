@@ -84,7 +84,10 @@ def finish(
             bound.add(a.name.split(".")[0])
 
     existing = _existing_imports(scopes)
-    needed = {imp for imp in ctx.imports if imp not in existing}
+    # An import is needed when a reference built for it is still in the output
+    # (a suppressed statement drops what the rules built in it).
+    used = {local for local, nodes in ctx.generated.items() if any(id(n) in present for n in nodes)}
+    needed = {imp for imp in ctx.imports if imp not in existing and imp[2] in used}
     renames: Dict[str, str] = {}
     for mod, name, local in needed:
         if local in bound:
