@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 import libcst as cst
-from libcst.metadata import CodeRange, QualifiedName, QualifiedNameSource
-from libcst.metadata.base_provider import LazyValue
+from libcst.metadata import CodeRange, QualifiedNameSource, Scope
 
 from .diagnostics import Diagnostic, Severity
 
@@ -42,14 +41,19 @@ class Context:
     def __init__(
         self,
         module: cst.Module,
-        qualnames: "Dict[cst.CSTNode, Set[QualifiedName]]",
+        scopes: "Mapping[cst.CSTNode, Optional[Scope]]",
         positions: "Callable[[], Mapping[cst.CSTNode, CodeRange]]",
         options,
     ) -> None:
         self.module = module
         self.source = ""  # the original text, for cheap textual checks
         self.options = options
-        self._qualnames = qualnames
+        self._scopes = scopes
+        # Local names bound by torch/torchvision imports anywhere in the module:
+        # a reference whose leftmost name is not one of them cannot be torch,
+        # so its qualified name is never computed.
+        self.torch_roots: Set[str] = set()
+        self._names: Dict[int, Optional[str]] = {}
         # Positions cost a code generation pass over the whole module; they
         # are computed the first time a diagnostic or marker needs one.
         self._resolve_positions = positions
@@ -83,13 +87,25 @@ class Context:
         """
         if node is None:
             return None
-        found = self._qualnames.get(node, ())
-        if isinstance(found, LazyValue):  # computed on first use, only for nodes asked about
-            found = found()
-        for q in found:
-            if q.source is QualifiedNameSource.IMPORT and is_torch_name(q.name):
-                return q.name
-        return None
+        root = node
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        if not isinstance(root, cst.Name) or root.value not in self.torch_roots:
+            return None
+        key = id(node)
+        if key in self._names:
+            return self._names[key]
+        name = None
+        scope = self._scopes.get(node)
+        if scope is not None:
+            # What libcst's QualifiedNameProvider computes for a node, asked
+            # for only the nodes that may be torch.
+            for q in scope.get_qualified_names_for(node):
+                if q.source is QualifiedNameSource.IMPORT and is_torch_name(q.name):
+                    name = q.name
+                    break
+        self._names[key] = name
+        return name
 
     def call_name(self, node: cst.CSTNode) -> Optional[str]:
         """Qualified torch name of a call's callee (``torch.ones(...)`` -> ``torch.ones``)."""

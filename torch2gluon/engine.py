@@ -12,7 +12,7 @@ import re
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider, QualifiedNameProvider, ScopeProvider
+from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
 
 from . import formatting, imports, markers
 from .api import Options, Translation
@@ -59,15 +59,15 @@ def run(source: str, options: Options) -> Translation:
 
 def _translate_module(source: str, module: cst.Module, options: Options) -> Translation:
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    qualnames = wrapper.resolve(QualifiedNameProvider)
-    positions = lambda: wrapper.resolve(PositionProvider)  # noqa: E731 - lazy, see Context
     scopes = wrapper.resolve(ScopeProvider)
-    ctx = Context(module, qualnames, positions, options)
+    positions = lambda: wrapper.resolve(PositionProvider)  # noqa: E731 - lazy, see Context
+    ctx = Context(module, scopes, positions, options)
     ctx.source = source
 
     torch_imports = imports.find_torch_imports(scopes)
     if not torch_imports:
         return Translation(source=source, code=source)
+    ctx.torch_roots = {b.name.split(".")[0] for b in torch_imports}
 
     rules = [cls(ctx) for cls in all_rules() if cls.code not in options.disable]
     engine = _Engine(ctx, rules)
