@@ -287,3 +287,10 @@ def test_suppression_on_a_training_step_leaves_the_block_alone():
 def test_a_suppression_that_drops_generated_code_drops_its_import():
     result = translate("import torch\nx = torch.ones(2)  # torch2gluon: ignore\n")
     assert result.code == "import torch\nx = torch.ones(2)  # torch2gluon: ignore\n"
+
+
+def test_stats_count_torch_references_translated_and_left():
+    result = translate("import torch\nfrom torch import nn\nx = torch.fft.fft(torch.ones(3))\nl = nn.Linear(2, 2)\n")
+    # torch.fft.fft, torch.ones, nn.Linear: each dotted reference counts once
+    assert result.stats == {"torch_references": 3, "translated": 2, "untranslated": 1}
+    assert translate("x = 1\n").stats == {}

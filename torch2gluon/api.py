@@ -7,7 +7,7 @@ mxnet. The CLI, the pre-commit hook and editor plugins are thin wrappers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from typing import Mapping, Optional, Tuple
 
 from .diagnostics import Diagnostic, Severity
 
@@ -35,6 +35,11 @@ class Translation:
     source: str
     code: str
     diagnostics: Tuple[Diagnostic, ...] = field(default_factory=tuple)
+    #: counts of references to torch/torchvision names in the source (outside
+    #: import statements; ``torch.nn.Linear`` counts once): ``torch_references``,
+    #: ``translated`` (gone from the output) and ``untranslated`` (still there,
+    #: each reported). Empty when the source has no torch import.
+    stats: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:

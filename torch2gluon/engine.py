@@ -78,6 +78,9 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
     # Anything that still refers to torch after the rules ran is reported.
     present = {id(n) for n in _walk(out)}
     _report_untranslated(ctx, engine.torch_refs, present)
+    outer = [node for node, _ in engine.torch_refs if id(node) not in engine.inner_refs]
+    left = sum(1 for node in outer if id(node) in present)
+    stats = {"torch_references": len(outer), "translated": len(outer) - left, "untranslated": left}
     if engine.suppressed:
         ctx.diagnostics[:] = [d for d in ctx.diagnostics if not _is_suppressed(engine.suppressed, d.line, d.rule)]
 
@@ -102,7 +105,7 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
                 end_column=1,
             )
             return Translation(source=source, code=source, diagnostics=(diag,))
-    return Translation(source=source, code=code, diagnostics=diagnostics)
+    return Translation(source=source, code=code, diagnostics=diagnostics, stats=stats)
 
 
 def _walk(node: cst.CSTNode):
@@ -193,6 +196,7 @@ class _Engine(cst.CSTTransformer):
         self.visit_hooks: Dict[type, List] = {}
         self.block_hooks: List = []
         self.torch_refs: List[Tuple[cst.CSTNode, str]] = []
+        self.inner_refs: Set[int] = set()  # torch.nn inside torch.nn.Linear
         self.unchanged: Set[int] = set()
         self.in_import = 0
         # line -> rule ids (or ALL_RULES) switched off by a suppression comment
@@ -227,6 +231,8 @@ class _Engine(cst.CSTTransformer):
             name = ctx.torch_name(original)
             if name is not None:
                 self.torch_refs.append((original, name))
+                if t is cst.Attribute:
+                    self.inner_refs.add(id(original.value))
 
         result = updated
         hooks = self.hooks.get(t, ())
