@@ -2,9 +2,41 @@
 
 from __future__ import annotations
 
-from typing import List
+from dataclasses import fields
+from typing import Dict, Iterator, List, Tuple
 
 import libcst as cst
+
+_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def children(node: cst.CSTNode) -> List[cst.CSTNode]:
+    """A node's child nodes, read from its fields.
+
+    libcst's ``node.children`` runs a visitor to collect them, which costs
+    more than everything else a walk does; the order here is field order,
+    which is all a walk needs.
+    """
+    names = _FIELDS.get(type(node))
+    if names is None:
+        names = _FIELDS[type(node)] = tuple(f.name for f in fields(node))
+    out: List[cst.CSTNode] = []
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            out.append(value)
+        elif isinstance(value, (tuple, list)):
+            out.extend(v for v in value if isinstance(v, cst.CSTNode))
+    return out
+
+
+def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Every node of the tree under ``node`` (``node`` included)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(children(n))
 
 
 class PreservingTransformer(cst.CSTTransformer):

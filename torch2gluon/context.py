@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 import libcst as cst
-from libcst.metadata import CodeRange, QualifiedNameSource, Scope
+from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider, QualifiedNameSource, Scope
 
+from ._cst import children
 from .diagnostics import Diagnostic, Severity
 
 TORCH_ROOTS = ("torch", "torchvision")
@@ -58,6 +59,12 @@ class Context:
         # are computed the first time a diagnostic or marker needs one.
         self._resolve_positions = positions
         self._positions_map: "Optional[Mapping[cst.CSTNode, CodeRange]]" = None
+        self._by_top: Dict[int, Mapping[cst.CSTNode, CodeRange]] = {}
+        self._line_offsets: Optional[Dict[int, int]] = None
+        # the top-level statement being translated, and the one holding each
+        # statement and torch reference (recorded by the engine)
+        self.current_top: Optional[cst.CSTNode] = None
+        self.top_of: Dict[int, cst.CSTNode] = {}
         self.diagnostics: List[Diagnostic] = []
         # number of replacements made so far; the engine uses it to hand back
         # untouched subtrees as the very same objects.
@@ -120,13 +127,49 @@ class Context:
             return entry[1]
         return node
 
-    def position(self, node: cst.CSTNode) -> Optional[CodeRange]:
-        if self._positions_map is None:
-            self._positions_map = self._resolve_positions()
-        pos = self._positions_map.get(node)
-        if pos is None:
-            pos = self._positions_map.get(self.original(node))
-        return pos
+    def position(self, node: cst.CSTNode, top: Optional[cst.CSTNode] = None) -> Optional[CodeRange]:
+        """Where ``node`` (or the original it was made from) is in the source.
+
+        Positions are computed for the top-level statement that holds the node
+        (given, recorded by the engine, or the one being translated), which
+        costs a fraction of computing them for the whole module.
+        """
+        node = self.original(node)
+        if self._positions_map is not None:
+            return self._positions_map.get(node)
+        top = top or self.top_of.get(id(node)) or self.current_top
+        if top is not None:
+            pos = self._top_positions(top).get(node)
+            if pos is not None:
+                return pos
+        self._positions_map = self._resolve_positions()
+        return self._positions_map.get(node)
+
+    def _top_positions(self, top: cst.CSTNode) -> "Mapping[cst.CSTNode, CodeRange]":
+        cached = self._by_top.get(id(top))
+        if cached is not None:
+            return cached
+        if self._line_offsets is None:
+            offsets: Dict[int, int] = {}
+            line = len(self.module.header)
+            for stmt in self.module.body:
+                offsets[id(stmt)] = line
+                line += self.module.code_for_node(stmt).count("\n")
+            self._line_offsets = offsets
+        offset = self._line_offsets.get(id(top))
+        if offset is None:
+            return {}
+        alone = cst.Module(
+            body=[top], default_indent=self.module.default_indent, default_newline=self.module.default_newline
+        )
+        local = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
+        shifted: Dict[cst.CSTNode, CodeRange] = {}
+        for n, r in local.items():
+            shifted[n] = CodeRange(
+                CodePosition(r.start.line + offset, r.start.column), CodePosition(r.end.line + offset, r.end.column)
+            )
+        self._by_top[id(top)] = shifted
+        return shifted
 
     def report(
         self,
@@ -202,4 +245,4 @@ def names_in(node: cst.CSTNode) -> Iterable[str]:
         n = stack.pop()
         if isinstance(n, cst.Name):
             yield n.value
-        stack.extend(n.children)
+        stack.extend(children(n))

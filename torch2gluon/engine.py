@@ -15,6 +15,8 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
 
 from . import formatting, imports, markers
+from ._cst import children as _children
+from ._cst import walk as _walk
 from .api import Options, Translation
 from .context import Context
 from .diagnostics import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, Severity
@@ -108,12 +110,6 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
     return Translation(source=source, code=code, diagnostics=diagnostics, stats=stats)
 
 
-def _walk(node: cst.CSTNode):
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(n.children)
 
 
 def _report_untranslated(ctx: Context, refs: List[Tuple[cst.CSTNode, str]], present: Set[int]) -> None:
@@ -153,9 +149,11 @@ def suppressions(module: cst.Module, ctx: Context) -> Dict[int, Optional[frozens
     the rule ids it names, or to ``ALL_RULES``.
     """
     found: Dict[int, Optional[frozenset]] = {}
-    stack: List[cst.CSTNode] = [module]
+    stack: List[Tuple[cst.CSTNode, Optional[cst.CSTNode]]] = [(module, None)]
     while stack:
-        node = stack.pop()
+        node, top = stack.pop()
+        if top is None and isinstance(node, _STATEMENT_TYPES):
+            top = node
         comment = None
         if isinstance(node, cst.SimpleStatementLine):
             comment = node.trailing_whitespace.comment
@@ -163,18 +161,18 @@ def suppressions(module: cst.Module, ctx: Context) -> Dict[int, Optional[frozens
             comment = node.body.header.comment
         if comment is not None:
             m = _SUPPRESS.search(comment.value)
-            pos = ctx.position(node) if m else None
+            pos = ctx.position(node, top) if m else None
             if m and pos is not None:
                 codes = ALL_RULES if m.group(1) is None else frozenset(c.strip() for c in m.group(1).split(",") if c.strip())
                 last = pos.end.line
                 if isinstance(node, cst.BaseCompoundStatement):
-                    first_body = ctx.position(node.body.body[0]) if node.body.body else None
+                    first_body = ctx.position(node.body.body[0], top) if node.body.body else None
                     last = first_body.start.line - 1 if first_body is not None else pos.start.line
                 for line in range(pos.start.line, last + 1):
                     found[line] = codes
         if isinstance(node, (cst.SimpleStatementLine, cst.BaseExpression)):
             continue
-        stack.extend(c for c in node.children if not isinstance(c, cst.BaseExpression))
+        stack.extend((c, top) for c in _children(node) if not isinstance(c, cst.BaseExpression))
     return found
 
 
@@ -199,6 +197,7 @@ class _Engine(cst.CSTTransformer):
         self.inner_refs: Set[int] = set()  # torch.nn inside torch.nn.Linear
         self.unchanged: Set[int] = set()
         self.in_import = 0
+        self.stmt_depth = 0
         # line -> rule ids (or ALL_RULES) switched off by a suppression comment
         self.suppressed: Dict[int, Optional[frozenset]] = {}
         for rule in rules:
@@ -215,6 +214,10 @@ class _Engine(cst.CSTTransformer):
     def on_visit(self, node: cst.CSTNode) -> bool:
         self.marks.append(self.ctx.changes)
         t = type(node)
+        if isinstance(node, _STATEMENT_TYPES):
+            if self.stmt_depth == 0:
+                self.ctx.current_top = node
+            self.stmt_depth += 1
         if t is cst.Import or t is cst.ImportFrom:
             self.in_import += 1
         for rule, hook in self.visit_hooks.get(t, ()):
@@ -225,12 +228,16 @@ class _Engine(cst.CSTTransformer):
         ctx = self.ctx
         mark = self.marks.pop()
         t = type(original)
+        if isinstance(original, _STATEMENT_TYPES):
+            self.stmt_depth -= 1
+            ctx.top_of[id(original)] = ctx.current_top
         if t is cst.Import or t is cst.ImportFrom:
             self.in_import -= 1
         elif (t is cst.Name or t is cst.Attribute) and not self.in_import:
             name = ctx.torch_name(original)
             if name is not None:
                 self.torch_refs.append((original, name))
+                ctx.top_of[id(original)] = ctx.current_top
                 if t is cst.Attribute:
                     self.inner_refs.add(id(original.value))
 

@@ -151,7 +151,10 @@ class _Formatter:
             pieces.append(_SPLIT.format(i) + "\n" + self._code(stmt))
         try:
             formatted = black.format_str("\n".join(pieces), mode=mode)
-            parsed = list(cst.parse_module(formatted).body)
+            result = cst.parse_module(formatted)
+            parsed = list(result.body)
+            if parsed and result.header:  # libcst keeps a file's first comments in the header
+                parsed[0] = parsed[0].with_changes(leading_lines=[*result.header, *parsed[0].leading_lines])
             groups = self._split(parsed, len(jobs))
         except Exception:  # black refused the batch: format one by one
             groups = None

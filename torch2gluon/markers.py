@@ -12,7 +12,7 @@ from typing import Dict, List, Tuple
 
 import libcst as cst
 
-from ._cst import PreservingTransformer
+from ._cst import PreservingTransformer, children
 from .context import Context
 
 _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
@@ -48,7 +48,7 @@ def attach(module: cst.Module, ctx: Context) -> cst.Module:
                 order += 1
         if isinstance(node, (cst.SimpleStatementLine, cst.BaseExpression)):
             continue
-        stack.extend(reversed(node.children))
+        stack.extend(reversed(children(node)))
     if not spans:
         return module
     targets: Dict[int, List[str]] = {}

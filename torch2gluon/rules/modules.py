@@ -6,6 +6,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from .._cst import children
 from ._base import Example, Rule
 from .layers import torch_nn_name
 
@@ -21,7 +22,7 @@ def _class_defs(module: cst.Module):
             yield n
         if isinstance(n, (cst.SimpleStatementLine, cst.BaseExpression)):
             continue
-        stack.extend(c for c in n.children if not isinstance(c, cst.BaseExpression))
+        stack.extend(c for c in children(n) if not isinstance(c, cst.BaseExpression))
 
 
 def _instantiation(stmt: cst.BaseStatement, classes: Set[str]) -> Optional[str]:
