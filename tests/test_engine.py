@@ -294,3 +294,10 @@ def test_stats_count_torch_references_translated_and_left():
     # torch.fft.fft, torch.ones, nn.Linear: each dotted reference counts once
     assert result.stats == {"torch_references": 3, "translated": 2, "untranslated": 1}
     assert translate("x = 1\n").stats == {}
+
+
+def test_a_name_that_may_be_torch_or_a_local_value_is_reported_not_translated():
+    result = translate("import torch\nif cond:\n    torch = object()\nx = torch.ones(1)\n")
+    assert "x = torch.ones(1)" in result.code
+    (diag,) = result.diagnostics
+    assert diag.rule == "T2G001" and "may be torch" in diag.message and diag.line == 4

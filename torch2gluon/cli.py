@@ -9,14 +9,25 @@ Usage, modelled on black, pyupgrade and ruff::
     torch2gluon src/ --diff              # show a unified diff, change nothing
     torch2gluon src/ --check             # exit 1 if anything would be translated
     cat train.py | torch2gluon -         # stdin to stdout
+    torch2gluon src/ --check --report r.json         # JSON report (docs/report.schema.json)
+    torch2gluon src/ --check --report r.sarif --format sarif
+    torch2gluon src/ --in-place -j 4     # four worker processes, same output as serial
+    torch2gluon rules [T2G201]           # the rules reference (torch2gluon.rulesdoc)
 
-Diagnostics go to stderr, one per line, as ``path:line:col: severity rule message``.
+Diagnostics go to stderr, one per line, as ``path:line:col: severity rule message``,
+and every run ends with a summary line: files translated/unchanged/failed,
+diagnostics (how many left code untranslated), torch call sites found and
+translated, and the conversion rate (how they are counted: ``torch2gluon.report``).
+
+Settings come from ``[tool.torch2gluon]`` in the nearest ``pyproject.toml``
+(``torch2gluon.config``); command-line flags override them.
 
 Exit codes (when several apply, the highest wins):
 
     0    done, and every translation is complete
     1    --check/--diff found files that would change, or some translation is
-         incomplete (an error diagnostic: code left untranslated)
+         incomplete (an error diagnostic: code left untranslated), or, with
+         --exit-non-zero-on-fix, a file was translated (pre-commit's contract)
     2    usage error, or a file could not be read, decoded, parsed or written
     123  internal error (the translator crashed on a file)
 
@@ -37,6 +48,7 @@ import codecs
 import contextlib
 import difflib
 import io
+import json
 import os
 import re
 import sys
@@ -48,7 +60,16 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from . import __version__
 from .api import Options, Translation, translate
+from .config import (
+    DEFAULT_INCLUDE,
+    Config,
+    ConfigError,
+    find_config,
+    load_config,
+    path_selected,
+)
 from .diagnostics import Diagnostic, Severity
+from .report import CallCounts, FileReport, build_json_report, build_sarif, count_calls
 
 __all__ = [
     "main",
@@ -81,7 +102,8 @@ EXIT_CODES_HELP = """\
 exit codes (when several apply, the highest wins):
   0    done, and every translation is complete
   1    --check/--diff found files that would change, or some translation
-       is incomplete (an error diagnostic: code left untranslated)
+       is incomplete (an error diagnostic: code left untranslated), or,
+       with --exit-non-zero-on-fix, a file was translated
   2    usage error, or a file could not be read, decoded, parsed or written
   123  internal error (the translator crashed on a file)
 """
@@ -239,8 +261,13 @@ def format_summary(
     untranslated: int,
     *,
     check: bool = False,
+    calls: Optional[CallCounts] = None,
 ) -> str:
-    """The one-line report printed at the end of a run."""
+    """The one-line report printed at the end of a run.
+
+    With ``calls``, it ends with the torch call sites found and translated
+    and the conversion rate (see ``torch2gluon.report`` for how they are
+    counted; the flagged ones are the "untranslated" diagnostics)."""
     if check:
         text = (
             f"{_plural(translated, 'file')} would be translated, "
@@ -254,7 +281,13 @@ def format_summary(
             f"{_plural(unchanged, 'file')} left unchanged, "
             f"{_plural(failed, 'file')} failed"
         )
-    return f"{text}; {_plural(diagnostics, 'diagnostic')} ({untranslated} untranslated)"
+    text = f"{text}; {_plural(diagnostics, 'diagnostic')} ({untranslated} untranslated)"
+    if calls is not None:
+        verb = "would be translated" if check else "translated"
+        text += f"; {_plural(calls.found, 'torch call site')} found, {calls.translated} {verb}"
+        if calls.rate is not None:
+            text += f" ({calls.rate:.0%})"
+    return text
 
 
 def _skip_dir(name: str) -> bool:
@@ -332,7 +365,9 @@ def _write_if_different(path: str, data: bytes, mode: Optional[int]) -> bool:
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="torch2gluon",
-        description="Rewrite PyTorch training scripts into MXNet Gluon scripts.",
+        description="Rewrite PyTorch training scripts into MXNet Gluon scripts. "
+        "Also: 'torch2gluon rules [ID]' (the rules reference) and "
+        "'torch2gluon verify SCRIPT' (run original and translation side by side).",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -372,7 +407,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--init",
         choices=("torch", "mxnet"),
-        default="torch",
+        default=None,
         help="initialise translated layers like PyTorch (default) or keep Gluon's defaults",
     )
     parser.add_argument(
@@ -385,7 +420,67 @@ def _build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="RULES",
-        help="comma-separated rule ids to switch off (may be repeated)",
+        help="comma-separated rule ids to switch off (may be repeated; replaces "
+        "the configuration's `disable`)",
+    )
+    parser.add_argument(
+        "--exit-non-zero-on-fix",
+        action="store_true",
+        help="exit 1 when a file was translated (written), as a pre-commit hook must",
+    )
+    config = parser.add_argument_group("configuration")
+    config_source = config.add_mutually_exclusive_group()
+    config_source.add_argument(
+        "--config",
+        metavar="PATH",
+        help="read [tool.torch2gluon] from this pyproject.toml instead of searching "
+        "upwards from the inputs",
+    )
+    config_source.add_argument(
+        "--no-config", action="store_true", help="ignore any pyproject.toml"
+    )
+    config.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only translate files matching GLOB (may be repeated; replaces the "
+        "configuration's `include`)",
+    )
+    config.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip files matching GLOB (may be repeated; replaces the "
+        "configuration's `exclude`)",
+    )
+    report = parser.add_argument_group("report and speed")
+    report.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write a machine-readable report of the run to FILE",
+    )
+    report.add_argument(
+        "--format",
+        choices=("json", "sarif"),
+        default=None,
+        help="the report's format: json (default; schema docs/report.schema.json) "
+        "or sarif (SARIF 2.1.0)",
+    )
+    report.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="translate files in N processes (0: one per CPU); output is the same "
+        "as a serial run's",
+    )
+    report.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (it is shown only on a terminal, for several files)",
     )
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument(
@@ -412,32 +507,60 @@ class _Job:
     output: Optional[str] = None
 
 
-class _Run:
-    """Options, counters and reporting for one invocation."""
+@dataclass(frozen=True)
+class _Settings:
+    """What processing one file needs to know; picklable for worker processes."""
 
-    def __init__(self, args: argparse.Namespace, options: Options, mode: str) -> None:
-        self.args = args
-        self.options = options
-        self.mode = mode  # "stdout", "output", "in-place" or "check" (--check/--diff)
-        self.quiet: bool = args.quiet
-        self.verbose: bool = args.verbose
+    options: Options
+    mode: str  # "stdout", "output", "in-place" or "check" (--check/--diff)
+    quiet: bool = False
+    verbose: bool = False
+    diff: bool = False
+    fail_on_fix: bool = False
+
+
+class _FileRun:
+    """The outcome of processing one file, recorded rather than printed.
+
+    Files are processed in worker processes with ``-j``; what each would have
+    printed is kept here, in order, and ``_Run.absorb`` prints it in the
+    order of the files, so the output is the same as a serial run's.
+    """
+
+    def __init__(self, settings: _Settings, display: str) -> None:
+        self.settings = settings
+        self.display = display
+        self.quiet = settings.quiet
+        self.verbose = settings.verbose
+        self.events: List[Tuple[str, object]] = []  # ("err", str), ("out", (bytes, str))
         self.translated = 0
         self.unchanged = 0
         self.failed = 0
         self.diagnostics = 0
         self.untranslated = 0
         self.exit_code = EXIT_OK
+        self.outcome: Optional[str] = None  # "changed", "unchanged" or "failed"
+        self.error: Optional[str] = None
+        self.all_diagnostics: Tuple[Diagnostic, ...] = ()
+        self.calls = CallCounts()
 
     def bump(self, code: int) -> None:
         self.exit_code = max(self.exit_code, code)
 
-    @staticmethod
-    def err(message: str) -> None:
-        print(message, file=sys.stderr)
+    def err(self, message: str) -> None:
+        self.events.append(("err", message))
+
+    def out(self, data: bytes, text: str) -> None:
+        self.events.append(("out", (data, text)))
+
+    def text(self, text: str) -> None:
+        self.events.append(("text", text))
 
     def fail(self, message: str, code: int = EXIT_ERROR) -> None:
         self.err(message)
         self.failed += 1
+        self.outcome = "failed"
+        self.error = self.error or message
         self.bump(code)
 
     def status(self, message: str, *, verbose_only: bool = False) -> None:
@@ -454,6 +577,97 @@ class _Run:
         if diag.severity is Severity.ERROR and diag.rule != SYNTAX_ERROR_RULE:
             self.untranslated += 1
         self.err(diag.format(display))
+
+    def file_report(self) -> FileReport:
+        return FileReport(
+            path=self.display,
+            status=self.outcome or "failed",
+            diagnostics=self.all_diagnostics,
+            calls=self.calls,
+            error=self.error,
+        )
+
+
+class _Progress:
+    """A one-line progress bar on stderr, only on a terminal."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled
+        self.shown = False
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
+
+    def update(self, done: int) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = width * done // self.total if self.total else width
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} files"
+        )
+        sys.stderr.flush()
+        self.shown = True
+
+
+class _Run:
+    """Counters, reporting and the report of one invocation."""
+
+    def __init__(self, settings: _Settings) -> None:
+        self.settings = settings
+        self.mode = settings.mode
+        self.quiet = settings.quiet
+        self.translated = 0
+        self.unchanged = 0
+        self.failed = 0
+        self.diagnostics = 0
+        self.untranslated = 0
+        self.calls = CallCounts()
+        self.files: List[FileReport] = []
+        self.exit_code = EXIT_OK
+
+    def bump(self, code: int) -> None:
+        self.exit_code = max(self.exit_code, code)
+
+    @staticmethod
+    def err(message: str) -> None:
+        print(message, file=sys.stderr)
+
+    def fail(self, message: str, code: int = EXIT_ERROR, path: Optional[str] = None) -> None:
+        """A failure outside any file's processing (a missing path)."""
+        self.err(message)
+        self.failed += 1
+        self.bump(code)
+        if path is not None:
+            self.files.append(FileReport(path=path, status="failed", error=message))
+
+    def status(self, message: str) -> None:
+        if not self.quiet:
+            self.err(message)
+
+    def absorb(self, result: _FileRun) -> None:
+        """Print what one file's processing recorded and add up its counts."""
+        for kind, payload in result.events:
+            if kind == "out":
+                data, text = payload  # type: ignore[misc]
+                _write_stdout(data, text)
+            elif kind == "text":
+                sys.stdout.write(str(payload))
+                sys.stdout.flush()
+            else:
+                self.err(str(payload))
+        self.translated += result.translated
+        self.unchanged += result.unchanged
+        self.failed += result.failed
+        self.diagnostics += result.diagnostics
+        self.untranslated += result.untranslated
+        self.calls.add(result.calls)
+        self.files.append(result.file_report())
+        self.bump(result.exit_code)
 
 
 def _write_stdout(data: bytes, text: str) -> None:
@@ -474,8 +688,9 @@ def _read_stdin() -> bytes:
     return sys.stdin.read().encode("utf-8")
 
 
-def _process(run: _Run, job: _Job) -> None:
+def _process(run: _FileRun, job: _Job) -> None:
     display = job.display
+    options = run.settings.options
     try:
         if job.source is None:
             data = _read_stdin()
@@ -496,7 +711,7 @@ def _process(run: _Run, job: _Job) -> None:
         return
 
     try:
-        result: Translation = translate(text, options=run.options)
+        result: Translation = translate(text, options=options)
         diagnostics = sorted(result.diagnostics, key=lambda d: (d.line, d.column))
         changed = result.changed
         code = result.code
@@ -505,8 +720,9 @@ def _process(run: _Run, job: _Job) -> None:
             f"{display}: internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL
         )
         if run.verbose:
-            traceback.print_exc(file=sys.stderr)
+            run.err(traceback.format_exc().rstrip("\n"))
         return
+    run.all_diagnostics = tuple(diagnostics)
 
     crashes = [d for d in diagnostics if d.rule == INTERNAL_ERROR_RULE]
     if crashes:  # the engine reports its own crashes as T2G999 diagnostics
@@ -516,6 +732,8 @@ def _process(run: _Run, job: _Job) -> None:
                 message = f"internal error: {message}"
             run.err(f"{display}: {message}")
         run.failed += 1
+        run.outcome = "failed"
+        run.error = crashes[0].message
         run.bump(EXIT_INTERNAL)
         return
 
@@ -525,21 +743,25 @@ def _process(run: _Run, job: _Job) -> None:
         run.diagnostic(diag, display)
     if syntax_error:
         run.failed += 1
+        run.outcome = "failed"
+        run.error = "syntax error"
         run.bump(EXIT_ERROR)
         return
     if any(d.severity is Severity.ERROR for d in diagnostics):
         run.bump(EXIT_CHANGED)
+    run.calls = count_calls(result)
 
-    if run.mode == "check":
+    if run.settings.mode == "check":
         if changed:
-            if run.args.diff:
-                sys.stdout.write(unified_diff(text, code, display))
-                sys.stdout.flush()
+            if run.settings.diff:
+                run.text(unified_diff(text, code, display))
             run.bump(EXIT_CHANGED)
             run.translated += 1
+            run.outcome = "changed"
             run.status(f"would translate {display}")
         else:
             run.unchanged += 1
+            run.outcome = "unchanged"
             run.status(f"would leave {display} unchanged", verbose_only=True)
         return
 
@@ -555,12 +777,12 @@ def _process(run: _Run, job: _Job) -> None:
         out = data
 
     try:
-        if run.mode == "stdout":
-            _write_stdout(
+        if run.settings.mode == "stdout":
+            run.out(
                 out,
                 code.replace("\n", newline) if changed else text.replace("\n", newline),
             )
-        elif run.mode == "in-place":
+        elif run.settings.mode == "in-place":
             if changed:
                 assert job.source is not None
                 real = os.path.realpath(job.source)
@@ -578,32 +800,91 @@ def _process(run: _Run, job: _Job) -> None:
 
     if changed:
         run.translated += 1
+        run.outcome = "changed"
+        if run.settings.fail_on_fix:
+            run.bump(EXIT_CHANGED)
         run.status(f"translated {display}")
     else:
         run.unchanged += 1
+        run.outcome = "unchanged"
         run.status(f"unchanged {display}", verbose_only=True)
 
 
-def _options(args: argparse.Namespace) -> Options:
-    disable = tuple(
-        rule.strip()
-        for value in args.disable
-        for rule in value.split(",")
-        if rule.strip()
+def _process_job(settings: _Settings, job: _Job) -> _FileRun:
+    """Process one file and return what happened; never raises."""
+    run = _FileRun(settings, job.display)
+    try:
+        _process(run, job)
+    except Exception as exc:  # a bug in the CLI itself: report, keep going
+        run.fail(
+            f"{job.display}: internal error: {type(exc).__name__}: {exc}",
+            EXIT_INTERNAL,
+        )
+        if run.verbose:
+            run.err(traceback.format_exc().rstrip("\n"))
+    return run
+
+
+def _split_rules(values: Iterable[str]) -> Tuple[str, ...]:
+    return tuple(
+        rule.strip() for value in values for rule in value.split(",") if rule.strip()
     )
-    return Options(init=args.init, format=not args.no_format, disable=disable)
+
+
+def _options(args: argparse.Namespace, config: Optional[Config] = None) -> Options:
+    """Options from the command line, falling back on the configuration."""
+    disable = _split_rules(args.disable)
+    if not args.disable and config is not None:
+        disable = config.disable
+    init = args.init or (config.init if config is not None else None) or "torch"
+    return Options(init=init, format=not args.no_format, disable=disable)
+
+
+@dataclass(frozen=True)
+class _Selection:
+    """Which files to translate: include/exclude globs relative to ``root``."""
+
+    include: Tuple[str, ...] = DEFAULT_INCLUDE
+    exclude: Tuple[str, ...] = ()
+    root: str = "."
+    explicit_include: bool = False  # include was set: it filters named files too
+
+    def walked(self, path: str) -> bool:
+        return path_selected(path, self.include, self.exclude, self.root)
+
+    def named(self, path: str) -> bool:
+        include = self.include if self.explicit_include else ("*",)
+        return path_selected(path, include, self.exclude, self.root)
+
+
+def _selection(args: argparse.Namespace, config: Optional[Config]) -> _Selection:
+    root = config.root if config is not None else os.getcwd()
+    include: Tuple[str, ...] = DEFAULT_INCLUDE
+    explicit = False
+    if args.include:
+        include, explicit = tuple(args.include), True
+    elif config is not None and "include" in config.keys:
+        include, explicit = config.include, True
+    exclude: Tuple[str, ...] = tuple(args.exclude) if args.exclude else (
+        config.exclude if config is not None else ()
+    )
+    return _Selection(include=include, exclude=exclude, root=root, explicit_include=explicit)
 
 
 def _collect(
-    run: _Run, paths: Sequence[str], output: Optional[str]
+    run: _Run,
+    paths: Sequence[str],
+    output: Optional[str],
+    selection: Optional[_Selection] = None,
 ) -> Optional[List[_Job]]:
     """Expand the paths into jobs; report missing paths. None on a usage error."""
+    selection = selection or _Selection(root=os.getcwd())
     existing = []
     for path in paths:
         if os.path.exists(path):
             existing.append(path)
         else:
-            run.fail(f"{path}: error: no such file or directory")
+            run.fail(f"{path}: error: no such file or directory", path=path)
 
     # Where each file goes with -o: one file to a file (or into a directory),
     # otherwise a mirror of the tree below the inputs' common directory.
@@ -626,7 +907,10 @@ def _collect(
     jobs: List[_Job] = []
     seen = set()
     for path in existing:
-        files = iter_python_files(path, exclude) if os.path.isdir(path) else [path]
+        if os.path.isdir(path):
+            files = [f for f in iter_python_files(path, exclude) if selection.walked(f)]
+        else:
+            files = [path] if selection.named(path) else []
         for file in files:
             key = os.path.realpath(file)
             if key in seen:
@@ -646,6 +930,37 @@ def _collect(
     return jobs
 
 
+def _results(settings: _Settings, jobs: Sequence[_Job], workers: int) -> Iterator[_FileRun]:
+    """Each job's outcome, in the order of ``jobs``, from ``workers`` processes."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield _process_job(settings, job)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        futures = [pool.submit(_process_job, settings, job) for job in jobs]
+        for job, future in zip(jobs, futures):
+            try:
+                yield future.result()
+            except BrokenProcessPool as exc:  # a worker died (e.g. killed)
+                run = _FileRun(settings, job.display)
+                run.fail(f"{job.display}: internal error: worker process died: {exc}", EXIT_INTERNAL)
+                yield run
+
+
+def _write_report(path: str, fmt: str, run: _Run) -> None:
+    if fmt == "sarif":
+        data = build_sarif(run.files)
+    else:
+        data = build_json_report(run.files, mode=run.mode)
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    atomic_write(path, text.encode("utf-8"))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line; returns the exit code instead of exiting."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -653,6 +968,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .verify.cli import main as verify_main
 
         return verify_main(argv[1:])
+    if argv[:1] == ["rules"]:
+        from .rulesdoc import main as rules_main
+
+        return rules_main(argv[1:])
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
@@ -681,6 +1000,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         )
     if use_stdin and args.in_place:
         return usage("--in-place cannot rewrite stdin")
+    if args.format is not None and args.report is None:
+        return usage("--format applies to --report FILE")
+    if args.jobs is not None and args.jobs < 0:
+        return usage("-j/--jobs must be 0 (one per CPU) or more")
 
     if reporting:
         mode = "check"
@@ -694,14 +1017,38 @@ def main(argv: Optional[List[str]] = None) -> int:
             what = "several files" if len(paths) > 1 else f"{paths[0]} is a directory"
             return usage(f"{what}: use -o DIR, --in-place, --diff or --check")
 
-    run = _Run(args, _options(args), mode)
+    from .rules import all_rules
+
+    known = [rule.code for rule in all_rules()]
+    config: Optional[Config] = None
+    try:
+        if args.config is not None:
+            config = load_config(args.config, known)
+            if config is None:
+                return usage(f"--config {args.config}: no [tool.torch2gluon] table")
+        elif not args.no_config:
+            config = find_config(paths, known)
+    except ConfigError as exc:
+        return usage(str(exc))
+    if config is not None and args.verbose:
+        print(f"using configuration from {config.path}", file=sys.stderr)
+
+    settings = _Settings(
+        options=_options(args, config),
+        mode=mode,
+        quiet=args.quiet,
+        verbose=args.verbose,
+        diff=args.diff,
+        fail_on_fix=args.exit_non_zero_on_fix,
+    )
+    run = _Run(settings)
     if use_stdin:
         name = args.stdin_filename or STDIN_NAME
         jobs: Optional[List[_Job]] = [
             _Job(source=None, display=name, output=args.output)
         ]
     else:
-        jobs = _collect(run, paths, args.output)
+        jobs = _collect(run, paths, args.output, _selection(args, config))
         if jobs is None:
             return usage(
                 f"-o {args.output}: with a directory or several inputs, -o must name a directory"
@@ -709,18 +1056,28 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     if not jobs and run.failed == 0:
         run.status("no Python files to translate")
+        if args.report is not None:
+            try:
+                _write_report(args.report, args.format or "json", run)
+            except OSError as exc:
+                run.err(f"{args.report}: error: cannot write report: {exc.strerror or exc}")
+                run.bump(EXIT_ERROR)
         return run.exit_code
 
-    for job in jobs:
-        try:
-            _process(run, job)
-        except Exception as exc:  # a bug in the CLI itself: report, keep going
-            run.fail(
-                f"{job.display}: internal error: {type(exc).__name__}: {exc}",
-                EXIT_INTERNAL,
-            )
-            if run.verbose:
-                traceback.print_exc(file=sys.stderr)
+    workers = 1 if args.jobs is None else (args.jobs or os.cpu_count() or 1)
+    progress = _Progress(
+        len(jobs),
+        enabled=len(jobs) > 1
+        and not args.quiet
+        and not args.no_progress
+        and sys.stderr.isatty(),
+    )
+    progress.update(0)
+    for done, result in enumerate(_results(settings, jobs, workers), start=1):
+        progress.clear()
+        run.absorb(result)
+        progress.update(done)
+    progress.clear()
 
     run.status(
         format_summary(
@@ -730,8 +1087,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             run.diagnostics,
             run.untranslated,
             check=mode == "check",
+            calls=run.calls,
         )
     )
+    if args.report is not None:
+        try:
+            _write_report(args.report, args.format or "json", run)
+        except OSError as exc:
+            run.err(f"{args.report}: error: cannot write report: {exc.strerror or exc}")
+            run.bump(EXIT_ERROR)
     return run.exit_code
 
 

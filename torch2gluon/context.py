@@ -54,7 +54,7 @@ class Context:
         # a reference whose leftmost name is not one of them cannot be torch,
         # so its qualified name is never computed.
         self.torch_roots: Set[str] = set()
-        self._names: Dict[int, Optional[str]] = {}
+        self._names: Dict[int, Tuple[Optional[str], bool]] = {}
         # Positions cost a code generation pass over the whole module; they
         # are computed the first time a diagnostic or marker needs one.
         self._resolve_positions = positions
@@ -94,15 +94,31 @@ class Context:
         """
         if node is None:
             return None
+        if not self._may_be_torch(node):
+            return None
+        name, ambiguous = self._resolve(node)
+        return None if ambiguous else name
+
+    def ambiguous_torch_name(self, node: cst.CSTNode) -> Optional[str]:
+        """The torch name ``node`` may refer to when it may also refer to
+        something else (``torch = object()`` somewhere in the same scope)."""
+        if not self._may_be_torch(node):
+            return None
+        name, ambiguous = self._resolve(node)
+        return name if ambiguous else None
+
+    def _may_be_torch(self, node: cst.CSTNode) -> bool:
         root = node
         while isinstance(root, cst.Attribute):
             root = root.value
-        if not isinstance(root, cst.Name) or root.value not in self.torch_roots:
-            return None
+        return isinstance(root, cst.Name) and root.value in self.torch_roots
+
+    def _resolve(self, node: cst.CSTNode) -> Tuple[Optional[str], bool]:
         key = id(node)
-        if key in self._names:
-            return self._names[key]
-        name = None
+        found = self._names.get(key)
+        if found is not None:
+            return found
+        name, others = None, False
         scope = self._scopes.get(node)
         if scope is not None:
             # What libcst's QualifiedNameProvider computes for a node, asked
@@ -110,9 +126,11 @@ class Context:
             for q in scope.get_qualified_names_for(node):
                 if q.source is QualifiedNameSource.IMPORT and is_torch_name(q.name):
                     name = q.name
-                    break
-        self._names[key] = name
-        return name
+                else:
+                    others = True
+        result = (name, name is not None and others)
+        self._names[key] = result
+        return result
 
     def call_name(self, node: cst.CSTNode) -> Optional[str]:
         """Qualified torch name of a call's callee (``torch.ones(...)`` -> ``torch.ones``)."""

@@ -79,7 +79,7 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
 
     # Anything that still refers to torch after the rules ran is reported.
     present = {id(n) for n in _walk(out)}
-    _report_untranslated(ctx, engine.torch_refs, present)
+    _report_untranslated(ctx, engine.torch_refs, present, engine.ambiguous)
     outer = [node for node, _ in engine.torch_refs if id(node) not in engine.inner_refs]
     left = sum(1 for node in outer if id(node) in present)
     stats = {"torch_references": len(outer), "translated": len(outer) - left, "untranslated": left}
@@ -112,7 +112,9 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
 
 
 
-def _report_untranslated(ctx: Context, refs: List[Tuple[cst.CSTNode, str]], present: Set[int]) -> None:
+def _report_untranslated(
+    ctx: Context, refs: List[Tuple[cst.CSTNode, str]], present: Set[int], ambiguous: Set[int]
+) -> None:
     left = []
     for node, name in refs:
         if id(node) in present:
@@ -128,9 +130,13 @@ def _report_untranslated(ctx: Context, refs: List[Tuple[cst.CSTNode, str]], pres
         outer_end = end
         if id(node) in ctx.explained:
             continue
+        if id(node) in ambiguous:
+            message = f"`{name}` may be torch or a value assigned to the same name here; left as is"
+        else:
+            message = f"`{name}` has no translation; left as is"
         ctx.report(
             node,
-            f"`{name}` has no translation; left as is",
+            message,
             rule=UNSUPPORTED,
             severity=Severity.ERROR,
         )
@@ -195,6 +201,7 @@ class _Engine(cst.CSTTransformer):
         self.block_hooks: List = []
         self.torch_refs: List[Tuple[cst.CSTNode, str]] = []
         self.inner_refs: Set[int] = set()  # torch.nn inside torch.nn.Linear
+        self.ambiguous: Set[int] = set()  # may be torch, may be a local value
         self.unchanged: Set[int] = set()
         self.in_import = 0
         self.stmt_depth = 0
@@ -235,6 +242,11 @@ class _Engine(cst.CSTTransformer):
             self.in_import -= 1
         elif (t is cst.Name or t is cst.Attribute) and not self.in_import:
             name = ctx.torch_name(original)
+            if name is None:
+                maybe = ctx.ambiguous_torch_name(original)
+                if maybe is not None:
+                    self.ambiguous.add(id(original))
+                    name = maybe
             if name is not None:
                 self.torch_refs.append((original, name))
                 ctx.top_of[id(original)] = ctx.current_top

@@ -146,6 +146,8 @@ class Losses(Rule):
 
     def _item(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         """``<loss>.item()`` -> ``<loss>.mean().asscalar()``: torch's batch mean as a float."""
+        if id(original) in self.ctx.handled:
+            return None  # a tensor's .item(), translated by T2G102
         recv = original.func.value  # type: ignore[union-attr]
         known = (isinstance(recv, cst.Name) and self.ctx.bindings.get(recv.value) == "loss_value") or self._is_loss_call(recv)
         if not known:
