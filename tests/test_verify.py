@@ -152,7 +152,7 @@ def test_aligned_mode_catches_dropped_weight_decay(tmp_path):
     assert result.first_divergence[0] == 3, result.describe()
 
 
-TRAINING_FIXTURES = ["reference_mlp.py", "mnist_cnn.py", "mlp_bn_dropout.py", "mlp_bn_eval.py"]
+TRAINING_FIXTURES = ["reference_mlp.py", "mnist_cnn.py", "mlp_bn_dropout.py", "mlp_bn_eval.py", "lstm_model.py"]
 ALIGNED = ["--aligned", "--subset", "1000", "--max-steps", "20"]
 NATURAL = ["--subset", "6000", "--max-steps", "100"]
 
