@@ -100,36 +100,43 @@ class Layers(Rule):
         initialised here and added to a Sequential later is not initialised
         twice: Gluon skips parameters that already have values.)
         """
-        if len(original.body) != 1 or not isinstance(original.body[0], cst.Assign):
-            return None
-        assign = original.body[0]
-        if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
-            return None
-        kind = torch_nn_name(self.ctx.call_name(assign.value), *_WITH_PARAMETERS)
-        if kind is None:
-            return None
-        new_value = updated.body[0].value  # type: ignore[union-attr]
-        if not (
-            isinstance(new_value, cst.Call)
-            and self.ctx.call_name(new_value) is None
-            and _is_gluon(new_value, _WITH_PARAMETERS[kind])
-        ):
-            return None  # left untranslated (and reported)
-        target = assign.targets[0].target.value
-        self.ctx.bindings[target] = "model"
-        init = cst.SimpleStatementLine(
-            body=[cst.Expr(cst.Call(func=cst.Attribute(value=cst.Name(target), attr=cst.Name("initialize"))))]
+        return initialize_standalone(
+            self.ctx, original, updated, {k: (v,) for k, v in _WITH_PARAMETERS.items()}
         )
-        return [updated, init]
+
+
+def initialize_standalone(ctx, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine, table):
+    """``name = nn.<Layer>(...)`` translated to a Gluon layer -> also ``name.initialize()``.
+
+    ``table`` maps a torch.nn class name to the Gluon class names it may
+    become. The name is recorded as a model (for T2G002 and the loop rule).
+    """
+    if len(original.body) != 1 or not isinstance(original.body[0], cst.Assign):
+        return None
+    assign = original.body[0]
+    if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
+        return None
+    kind = torch_nn_name(ctx.call_name(assign.value), *table)
+    if kind is None:
+        return None
+    new_value = updated.body[0].value  # type: ignore[union-attr]
+    if not (
+        isinstance(new_value, cst.Call)
+        and ctx.call_name(new_value) is None
+        and isinstance(new_value.func, cst.Attribute)
+        and new_value.func.attr.value in table[kind]
+    ):
+        return None  # left untranslated (and reported)
+    target = assign.targets[0].target.value
+    ctx.bindings[target] = "model"
+    init = cst.SimpleStatementLine(
+        body=[cst.Expr(cst.Call(func=cst.Attribute(value=cst.Name(target), attr=cst.Name("initialize"))))]
+    )
+    return [updated, init]
 
 
 # torch layers with parameters -> the Gluon class they become
 _WITH_PARAMETERS = {"Linear": "Dense", "Conv2d": "Conv2D", "BatchNorm1d": "BatchNorm", "BatchNorm2d": "BatchNorm"}
-
-
-def _is_gluon(call: cst.Call, cls: str) -> bool:
-    func = call.func
-    return isinstance(func, cst.Attribute) and func.attr.value == cls
 
 
 def _parens_if_needed(node: cst.BaseExpression) -> cst.BaseExpression:

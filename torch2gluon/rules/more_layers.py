@@ -14,7 +14,7 @@ import libcst as cst
 from ..context import arg
 from ..diagnostics import Severity
 from ._base import Example, NotLiteral, Rule, Unbindable, bind, code_of, literal
-from .layers import is_literal, torch_nn_name, with_parens
+from .layers import initialize_standalone, is_literal, torch_nn_name, with_parens
 
 
 def _is_int(value) -> bool:
@@ -616,25 +616,4 @@ class InitializeStandalone(Rule):
     )
 
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
-        if len(original.body) != 1 or not isinstance(original.body[0], cst.Assign):
-            return None
-        assign = original.body[0]
-        if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
-            return None
-        kind = torch_nn_name(self.ctx.call_name(assign.value), *STANDALONE)
-        if kind is None:
-            return None
-        new_value = updated.body[0].value  # type: ignore[union-attr]
-        if not (
-            isinstance(new_value, cst.Call)
-            and self.ctx.call_name(new_value) is None
-            and isinstance(new_value.func, cst.Attribute)
-            and new_value.func.attr.value in STANDALONE[kind]
-        ):
-            return None  # left untranslated (and reported)
-        target = assign.targets[0].target.value
-        self.ctx.bindings[target] = "model"
-        init = cst.SimpleStatementLine(
-            body=[cst.Expr(cst.Call(func=cst.Attribute(value=cst.Name(target), attr=cst.Name("initialize"))))]
-        )
-        return [updated, init]
+        return initialize_standalone(self.ctx, original, updated, STANDALONE)
