@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, Optional
 
 import libcst as cst
 
@@ -10,46 +10,188 @@ from ..context import arg
 from ..diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, literal
 
-_LOSS_CLASSES = ("torch.nn.CrossEntropyLoss",)
-_FUNCTIONAL_LOSSES = ("torch.nn.functional.nll_loss", "torch.nn.functional.cross_entropy")
-_CE_PARAMS = ["weight", "size_average", "ignore_index", "reduce", "reduction", "label_smoothing"]
-_CE_DEFAULTS = {
-    "weight": None,
-    "size_average": None,
-    "ignore_index": -100,
-    "reduce": None,
-    "reduction": "mean",
-    "label_smoothing": 0.0,
+_N = "torch.nn."
+# torch's constructor signatures (after the deprecated size_average/reduce);
+# each class maps to its parameters and their defaults.
+_SIGNATURES = {
+    _N + "CrossEntropyLoss": (
+        ("weight", None), ("size_average", None), ("ignore_index", -100), ("reduce", None),
+        ("reduction", "mean"), ("label_smoothing", 0.0),
+    ),
+    _N + "NLLLoss": (
+        ("weight", None), ("size_average", None), ("ignore_index", -100), ("reduce", None), ("reduction", "mean"),
+    ),
+    _N + "MSELoss": (("size_average", None), ("reduce", None), ("reduction", "mean")),
+    _N + "L1Loss": (("size_average", None), ("reduce", None), ("reduction", "mean")),
+    _N + "BCELoss": (("weight", None), ("size_average", None), ("reduce", None), ("reduction", "mean")),
+    _N + "BCEWithLogitsLoss": (
+        ("weight", None), ("size_average", None), ("reduce", None), ("reduction", "mean"), ("pos_weight", None),
+    ),
+    _N + "SmoothL1Loss": (("size_average", None), ("reduce", None), ("reduction", "mean"), ("beta", 1.0)),
+    _N + "HuberLoss": (("reduction", "mean"), ("delta", 1.0)),
+    _N + "KLDivLoss": (("size_average", None), ("reduce", None), ("reduction", "mean"), ("log_target", False)),
 }
+_LOSS_CLASSES = tuple(_SIGNATURES)
+_FUNCTIONAL_LOSSES = ("torch.nn.functional.nll_loss", "torch.nn.functional.cross_entropy")
+def _is_default(node: cst.BaseExpression, default) -> bool:
+    value = literal(node)
+    return value == default and type(value) is type(default)
+
+
+class _Fill(cst.CSTTransformer):
+    """Replaces the placeholder names of a template: ``ND`` by the ``nd``
+    reference, and ``__<param>`` by the script's own argument expression."""
+
+    def __init__(self, nd, args) -> None:
+        self.nd, self.args = nd, args
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name):
+        if updated.value == "ND":
+            return self.nd()
+        if updated.value.startswith("__") and updated.value[2:] in self.args:
+            return self.args[updated.value[2:]]
+        return updated
+
+
+def _elementwise(cls: str, b, reduction: str):
+    """torch's per-element loss for ``cls`` as template code over ``input`` and
+    ``target``, the lambda parameters it needs (name -> script expression), and
+    the denominator of its ``'mean'`` when that is not the element count."""
+    short = cls[len(_N):]
+    given = lambda k: k in b and not _is_default(b[k], dict(_SIGNATURES[cls])[k])  # noqa: E731
+    params: Dict[str, cst.BaseExpression] = {}
+    den = None
+    if short in ("CrossEntropyLoss", "NLLLoss"):
+        logp = "ND.log_softmax(input, axis=1)" if short == "CrossEntropyLoss" else "input"
+        coef = []
+        if given("weight"):
+            params["weight"] = b["weight"]
+            coef.append("ND.take(weight, target)")
+        if given("ignore_index"):
+            params["ignore_index"] = b["ignore_index"]
+            coef.append("(target != ignore_index).astype(input.dtype)")
+        nll = f"-ND.pick({logp}, target, axis=1)" + "".join(f" * {c}" for c in coef)
+        elem = nll
+        if short == "CrossEntropyLoss" and given("label_smoothing"):
+            params["label_smoothing"] = b["label_smoothing"]
+            weighted = f"{logp} * weight.reshape((1, -1) + (1,) * (input.ndim - 2))" if "weight" in params else logp
+            smooth = f"-({weighted}).sum(axis=1)"
+            if "ignore_index" in params:
+                smooth += " * (target != ignore_index).astype(input.dtype)"
+            elem = f"(1 - label_smoothing) * {nll} + label_smoothing / input.shape[1] * {smooth}"
+        if coef:
+            den = "(" + " * ".join(coef) + ").sum()"
+        return elem, params, den
+    if short == "MSELoss":
+        return "ND.square(input - target)", params, den
+    if short == "L1Loss":
+        return "ND.abs(input - target)", params, den
+    if short in ("SmoothL1Loss", "HuberLoss"):
+        key = "beta" if short == "SmoothL1Loss" else "delta"
+        value = literal(b[key]) if key in b else 1.0
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise Unbindable(f"argument `{key}` is translated only as a non-negative number literal")
+        if value == 0:
+            if short == "HuberLoss":
+                raise Unbindable("argument `delta` must be positive")
+            return "ND.abs(input - target)", params, den
+        v = repr(float(value))
+        far = f"ND.abs(input - target) - {0.5 * value!r}" if short == "SmoothL1Loss" else f"{v} * (ND.abs(input - target) - {0.5 * value!r})"
+        near = f"0.5 * ND.square(input - target) / {v}" if short == "SmoothL1Loss" else "0.5 * ND.square(input - target)"
+        return f"ND.where(ND.abs(input - target) < {v}, {near}, {far})", params, den
+    if short == "BCELoss":
+        elem = "-(target * ND.maximum(ND.log(input), -100) + (1 - target) * ND.maximum(ND.log(1 - input), -100))"
+        if given("weight"):
+            params["weight"] = b["weight"]
+            elem = f"weight * {elem}"
+        return elem, params, den
+    if short == "BCEWithLogitsLoss":
+        if given("pos_weight"):
+            params["pos_weight"] = b["pos_weight"]
+            elem = (
+                "((1 - target) * input + (1 + (pos_weight - 1) * target) * "
+                "ND.Activation(-input, act_type='softrelu'))"
+            )
+        else:
+            elem = "(ND.Activation(input, act_type='softrelu') - input * target)"
+        if given("weight"):
+            params["weight"] = b["weight"]
+            elem = f"weight * {elem}"
+        return elem, params, den
+    if short == "KLDivLoss":
+        log_target = literal(b["log_target"]) if "log_target" in b else False
+        if log_target is True:
+            elem = "ND.exp(target) * (target - input)"
+        elif log_target is False:
+            elem = "ND.where(target > 0, target * ND.log(target), ND.zeros_like(target)) - target * input"
+        else:
+            raise Unbindable("argument `log_target` is translated only as a literal True or False")
+        if reduction == "batchmean":
+            den = "input.shape[0]"
+        return elem, params, den
+    raise Unbindable("is not translated")  # pragma: no cover
+
 
 
 class Losses(Rule):
-    """``nn.CrossEntropyLoss()`` becomes ``gluon.loss.SoftmaxCrossEntropyLoss()``.
+    """Loss objects become callables that give torch's value and gradient.
 
     ## What it does
-    Translates the loss object. Gluon losses return one value per sample; the
-    training-loop rule (T2G501) turns that back into torch's batch mean where
-    the script looks at the value, and hands the batch's actual size to
-    ``trainer.step``, so the gradient is the same mean gradient.
+    ``nn.CrossEntropyLoss()`` (mean, no options) becomes
+    ``gluon.loss.SoftmaxCrossEntropyLoss(axis=1)``: one value per sample; the
+    training-loop rule (T2G501) hands ``loss.shape[0]`` (the batch's actual
+    size) to ``trainer.step``, so the gradient is torch's mean gradient.
 
-    ## Why
-    ``SoftmaxCrossEntropyLoss`` takes logits and integer class labels like
-    ``CrossEntropyLoss``; only the reduction moves. torch reads the classes
-    from axis 1 whatever the input's rank, Gluon from the last axis by
-    default: ``axis=1`` keeps torch's meaning for (N, C, d...) inputs too
-    (measured: with C == d the default gave 1.136 where torch gives 1.880).
+    Every other loss object (``CrossEntropyLoss`` with ``weight``,
+    ``ignore_index``, ``label_smoothing`` or another reduction, ``NLLLoss``,
+    ``MSELoss``, ``L1Loss``, ``SmoothL1Loss``, ``HuberLoss``, ``BCELoss``,
+    ``BCEWithLogitsLoss``, ``KLDivLoss``) becomes a ``lambda input, target:``
+    over ``nd`` operations that computes torch's per-element loss and reduces
+    it as torch does:
+
+    - ``'mean'``/``'sum'``/``'batchmean'``: a shape-(1,) array holding torch's
+      value, so ``trainer.step(loss.shape[0])`` divides by 1 and the gradient
+      is torch's; ``'mean'`` with class weights or ``ignore_index`` divides
+      by the sum of the targets' weights (and counts only kept targets), as
+      torch does;
+    - ``'none'``: torch's per-element array, same shape.
+
+    Tensor hyperparameters (``weight``, ``pos_weight``, ``ignore_index``,
+    ``label_smoothing``) are lambda defaults, so they are read when the loss
+    is built, as in torch.
 
     ``.item()`` on a loss value (the result of a loss object or of
     ``F.nll_loss``/``F.cross_entropy``, or a name holding one) becomes
-    ``.mean().asscalar()``: the batch mean as a Python float, as torch gives.
+    ``.mean().asscalar()``: torch's value as a Python float.
+
+    ## Why
+    Gluon's own losses reduce differently: every one returns the mean over
+    the non-batch axes per sample, ``L2Loss`` carries a factor ½ (torch's
+    ``MSELoss`` would train at half the learning rate), ``HuberLoss`` is
+    torch's ``SmoothL1Loss``, none has class weights, ``ignore_index`` or a
+    sum. ``SoftmaxCrossEntropyLoss`` reads classes from the last axis by
+    default: ``axis=1`` keeps torch's meaning for (N, C, d...) inputs (with
+    C == d the default gave 1.136 where torch gives 1.880); the lambdas pick
+    on axis 1 too. ``BCELoss`` clamps each log at -100 like torch (Gluon adds
+    1e-12 instead); ``BCEWithLogitsLoss`` uses ``softrelu`` so the gradient at
+    a logit of exactly 0 is torch's ``sigmoid(0) - t`` (an ``abs``/``relu``
+    form gives ``1 - t`` there).
 
     ## Flags
     ``.item()`` on anything else is a warning (NDArray has no ``.item()``;
-    it may be numpy's). Class weights, ``ignore_index``, ``label_smoothing`` and reductions other
-    than ``'mean'`` are left as is with an error for now.
+    it may be numpy's). Errors, code left as is: a reduction that is not a
+    literal of the loss's allowed values, the deprecated
+    ``size_average``/``reduce``, ``beta``/``delta`` that are not number
+    literals (``beta=0`` is torch's L1; ``delta`` must be positive),
+    ``log_target`` that is not a literal, ``*args``/``**kwargs``.
 
     ## Fix safety
-    Safe: the per-sample values equal torch's ``reduction='none'`` values.
+    Safe for class-index targets (CrossEntropy/NLL) in range or equal to
+    ``ignore_index``; torch's probability targets for ``CrossEntropyLoss``
+    are not recognised, torch's default ``ignore_index=-100`` is applied
+    only when written out, and ``pick``/``take`` clip an out-of-range label
+    where torch raises. ``BCELoss`` at a probability of exactly 0 or 1 has
+    an infinite/NaN gradient where torch clamps it.
     """
 
     code = "T2G301"
@@ -91,10 +233,28 @@ class Losses(Rule):
             id="item on loss values",
         ),
         Example(
-            "import torch\nloss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)\n",
-            "import torch\n# torch2gluon: T2G301: `torch.nn.CrossEntropyLoss` argument `label_smoothing` is not translated yet; left as is\nloss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)\n",
+            "from torch import nn\nloss_fn = nn.MSELoss(reduction='sum')\n",
+            "from mxnet import nd\n\nloss_fn = lambda input, target: (nd.square(input - target)).sum()\n",
+            id="sum reduction is a shape-(1,) sum",
+        ),
+        Example(
+            "from torch import nn\nloss_fn = nn.NLLLoss(w, ignore_index=0)\n",
+            "from mxnet import nd\n\nloss_fn = (\n"
+            "    lambda input, target, weight=w, ignore_index=0: (\n"
+            "        -nd.pick(input, target, axis=1)\n"
+            "        * nd.take(weight, target)\n"
+            "        * (target != ignore_index).astype(input.dtype)\n"
+            "    ).sum()\n"
+            "    / (nd.take(weight, target) * (target != ignore_index).astype(input.dtype)).sum()\n"
+            ")\n",
+            id="class weights divide by the targets' weights",
+        ),
+        Example(
+            "import torch\nloss_fn = torch.nn.SmoothL1Loss(beta=b)\n",
+            "import torch\n# torch2gluon: T2G301: `torch.nn.SmoothL1Loss` argument `beta` is translated only as a "
+            "non-negative number literal; left as is\nloss_fn = torch.nn.SmoothL1Loss(beta=b)\n",
             diagnostics=("T2G301",),
-            id="label smoothing is flagged",
+            id="a beta that is not a literal is flagged",
         ),
     )
 
@@ -169,16 +329,33 @@ class Losses(Rule):
         if isinstance(func, cst.Attribute) and func.attr.value == "item" and not original.args:
             return self._item(original, updated)
         name = self.ctx.call_name(original)
-        if name != "torch.nn.CrossEntropyLoss":
+        if name not in _SIGNATURES:
             return None
         try:
-            b = bind(updated, _CE_PARAMS)
-            for key, value in b.items():
-                if literal(value) == _CE_DEFAULTS[key] and type(literal(value)) is type(_CE_DEFAULTS[key]):
-                    continue  # torch's own default, written out
-                raise Unbindable(f"argument `{key}` is not translated yet")
+            b = bind(updated, [k for k, _ in _SIGNATURES[name]])
+            for key in ("size_average", "reduce"):
+                if key in b and not _is_default(b[key], None):
+                    raise Unbindable(f"argument `{key}` (deprecated) is not translated; use `reduction`")
+            reduction = literal(b["reduction"]) if "reduction" in b else "mean"
+            allowed = ("mean", "sum", "none") + (("batchmean",) if name == _N + "KLDivLoss" else ())
+            if reduction not in allowed:
+                raise Unbindable("is translated only with a literal `reduction` of " + ", ".join(map(repr, allowed)))
+            plain = all(_is_default(v, dict(_SIGNATURES[name])[k]) for k, v in b.items() if k != "reduction")
+            if name == _N + "CrossEntropyLoss" and plain and reduction == "mean":
+                # torch's classes are on axis 1 for inputs of any rank; Gluon's default
+                # is the last axis, which is the same only for (N, C) inputs
+                return self.ctx.call("mxnet.gluon.loss.SoftmaxCrossEntropyLoss", arg(cst.Integer("1"), "axis"))
+            elem, params, den = _elementwise(name, b, reduction)
         except Unbindable as e:
             return self.keep(original, name, str(e))
-        # torch's classes are on axis 1 for inputs of any rank; Gluon's default
-        # is the last axis, which is the same only for (N, C) inputs
-        return self.ctx.call("mxnet.gluon.loss.SoftmaxCrossEntropyLoss", arg(cst.Integer("1"), "axis"))
+        if reduction == "none":
+            body = elem
+        elif reduction == "sum":
+            body = f"({elem}).sum()"
+        elif den is None:
+            body = f"({elem}).mean()"
+        else:
+            body = f"({elem}).sum() / {den}"
+        defaults = "".join(f", {k}=__{k}" for k in params)
+        template = cst.parse_expression(f"lambda input, target{defaults}: {body}")
+        return template.visit(_Fill(lambda: self.ctx.ref("mxnet.nd"), params))

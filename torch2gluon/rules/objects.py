@@ -17,8 +17,10 @@ _SAME_MEANING: Dict[str, FrozenSet[str]] = {
          "forward", "summary", "cast", "apply", "zero_grad"}
     ),
     "optimizer": frozenset({"step", "zero_grad"}),
+    # T2G402 rewrites these two; anything else on a scheduler has no translation
+    "scheduler": frozenset({"step", "get_last_lr"}),
 }
-_KIND_NAMES = {"model": "model", "optimizer": "optimizer"}
+_KIND_NAMES = {"model": "model", "optimizer": "optimizer", "scheduler": "scheduler"}
 
 
 class TorchObjectMethods(Rule):
@@ -56,6 +58,16 @@ class TorchObjectMethods(Rule):
             "# torch2gluon: T2G002: `opt.param_groups` (a torch optimizer method) has no translation yet; left as is\nlr = opt.param_groups[0]['lr']\n",
             diagnostics=("T2G002",),
             id="optimizer attribute is reported",
+        ),
+        Example(
+            "import torch\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\n"
+            "sched = torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)\nn = sched.last_epoch\n",
+            'from mxnet import gluon\n\nopt = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})\n'
+            'sched = {"trainer": opt, "base_lr": opt.learning_rate, "last_epoch": 0, "gamma": 0.9}\n'
+            "# torch2gluon: T2G002: `sched.last_epoch` (a torch scheduler method) has no translation yet; left as is\n"
+            "n = sched.last_epoch\n",
+            diagnostics=("T2G002",),
+            id="scheduler attribute is reported",
         ),
     )
 

@@ -1,0 +1,271 @@
+"""Numeric checks of the optimizer (T2G401) and lr-schedule (T2G402) mappings.
+
+Same harness as tests/test_numeric_mappings.py: the torch loop and its
+translation start from the same parameters and see the same batches (8, 8, 8,
+8, 3 samples); per-step losses, the learning rate at every step and the final
+parameters must match.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mxnet as mx  # noqa: F401
+import torch
+
+from numeric_helpers import assert_same
+from test_numeric_mappings import _assert_same_training, _case, _run_loop
+from torch2gluon import translate
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+LOOP = """\
+import torch
+from torch import nn
+net = nn.Linear(4, 3)
+set_initial(net)
+loss_fn = nn.CrossEntropyLoss()
+opt = {optimizer}
+losses = []
+for X, y in batches:
+    opt.zero_grad()
+    loss = loss_fn(net(X), y)
+    loss.backward()
+    opt.step()
+    losses.append(loss.item())
+"""
+
+OPTIMIZERS = [
+    # Adam
+    _case("torch.optim.Adam(net.parameters(), 0.05, (0.8, 0.99), 1e-8, 1e-2)", id="adam-positional"),
+    _case("torch.optim.Adam(net.parameters(), lr=0.05, betas=(0.8, 0.99), eps=1e-8, weight_decay=1e-2)", id="adam-keyword"),
+    _case("torch.optim.Adam(weight_decay=1e-2, betas=(0.8, 0.99), params=net.parameters(), lr=0.05)", id="adam-shuffled"),
+    _case("torch.optim.Adam(net.parameters())", id="adam-defaults"),
+    # RMSprop (torch defaults lr=0.01, alpha=0.99 differ from MXNet's)
+    _case("torch.optim.RMSprop(net.parameters(), 0.01, 0.9, 1e-8, 1e-2)", id="rmsprop-positional"),
+    _case("torch.optim.RMSprop(net.parameters(), lr=0.01, alpha=0.9, eps=1e-8, weight_decay=1e-2)", id="rmsprop-keyword"),
+    _case("torch.optim.RMSprop(alpha=0.9, params=net.parameters(), lr=0.01)", id="rmsprop-shuffled"),
+    _case("torch.optim.RMSprop(net.parameters())", id="rmsprop-defaults"),
+    _case("torch.optim.RMSprop(net.parameters(), lr=0.01, centered=True)", id="rmsprop-centered"),
+    _case("torch.optim.RMSprop(net.parameters(), 0.01, 0.99, 1e-8, 0, 0.5, True)", id="rmsprop-centered-momentum-positional"),
+    _case("torch.optim.RMSprop(centered=True, momentum=0.5, params=net.parameters())", id="rmsprop-centered-momentum-shuffled"),
+    # Adagrad
+    _case("torch.optim.Adagrad(net.parameters(), 0.1, 0, 0, 0, 1e-10)", id="adagrad-positional"),
+    _case("torch.optim.Adagrad(net.parameters(), lr=0.1, eps=1e-10)", id="adagrad-keyword"),
+    _case("torch.optim.Adagrad(eps=1e-10, params=net.parameters(), lr=0.1)", id="adagrad-shuffled"),
+    _case("torch.optim.Adagrad(net.parameters())", id="adagrad-defaults"),
+    # Adadelta (lr must stay 1.0)
+    _case("torch.optim.Adadelta(net.parameters(), 1.0, 0.8, 1e-6)", id="adadelta-positional"),
+    _case("torch.optim.Adadelta(net.parameters(), lr=1.0, rho=0.8, eps=1e-6)", id="adadelta-keyword"),
+    _case("torch.optim.Adadelta(eps=1e-6, rho=0.8, params=net.parameters())", id="adadelta-shuffled"),
+    _case("torch.optim.Adadelta(net.parameters())", id="adadelta-defaults"),
+]
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_optimizer_trains_like_torch(optimizer):
+    both, initial = _run_loop(LOOP, "", optimizer)
+    if "momentum" in optimizer or "centered" in optimizer or "0.5, True" in optimizer:
+        # centered RMSprop with momentum: the parameters move 0.39 in 5 steps and
+        # float32 rounding of the two formulations leaves 1.7e-5 (4e-5 relative)
+        import test_numeric_mappings as base
+
+        assert "step(loss.shape[0])" in both.translation.code
+        t_params = [p.detach().numpy() for p in both.torch_ns["net"].parameters()]
+        m_params = [p.data().asnumpy() for p in both.mx_ns["net"].collect_params().values()]
+        for t, m in zip(t_params, m_params):
+            assert_same(t, m, rtol=0, atol=3e-5, what="final parameters")
+        np.testing.assert_allclose([float(v) for v in both.mx_ns["losses"]], both.torch_ns["losses"], rtol=1e-5)
+        return
+    _assert_same_training(both, initial)
+
+
+@pytest.mark.parametrize(
+    "optimizer, why",
+    [
+        _case("torch.optim.AdamW(net.parameters(), lr=0.01)", "no MXNet optimizer", id="adamw"),
+        _case("torch.optim.LBFGS(net.parameters())", "closure", id="lbfgs"),
+        _case("torch.optim.SparseAdam(net.parameters())", "no MXNet equivalent", id="sparse-adam"),
+        _case("torch.optim.RMSprop(net.parameters(), momentum=0.9)", "non-centered", id="rmsprop-momentum"),
+        _case("torch.optim.Adadelta(net.parameters(), lr=0.5)", "ignores the learning rate", id="adadelta-lr"),
+        _case("torch.optim.Adagrad(net.parameters(), lr_decay=0.1)", "lr_decay", id="adagrad-lr-decay"),
+        _case("torch.optim.Adagrad(net.parameters(), weight_decay=0.1)", "weight_decay", id="adagrad-wd"),
+        _case("torch.optim.Adam(net.parameters(), amsgrad=True)", "amsgrad", id="adam-amsgrad"),
+        _case("torch.optim.Adam([{'params': net.parameters()}])", "parameters other", id="param-groups"),
+    ],
+)
+def test_unsupported_optimizer_is_an_error(optimizer, why):
+    result = translate(f"import torch\nopt = {optimizer}\n")
+    assert [(d.rule, d.severity.value) for d in result.diagnostics] == [("T2G401", "error")]
+    assert why in result.diagnostics[0].message
+    assert "# torch2gluon: T2G401" in result.code and "torch.optim." in result.code
+
+
+def test_adamw_is_not_registered_in_mxnet():
+    """If MXNet ever registers 'adamw', the rule can map AdamW."""
+    assert "adamw" not in mx.optimizer.Optimizer.opt_registry
+
+
+# --------------------------------------------------------------------------
+# Schedules
+# --------------------------------------------------------------------------
+
+SCHED_LOOP = """\
+import torch
+from torch import nn
+net = nn.Linear(4, 3)
+set_initial(net)
+loss_fn = nn.CrossEntropyLoss()
+opt = {optimizer}
+sched = {scheduler}
+losses = []
+lrs = []
+for epoch in range(6):
+    for X, y in batches:
+        opt.zero_grad()
+        loss = loss_fn(net(X), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        lrs.append(lr_of(opt))
+    sched.step()
+last = sched.get_last_lr()[0]
+"""
+
+SCHEDULES = [
+    _case("torch.optim.lr_scheduler.StepLR(opt, 2, 0.5)", id="step-positional"),
+    _case("torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)", id="step-keyword"),
+    _case("torch.optim.lr_scheduler.StepLR(gamma=0.5, optimizer=opt, step_size=2)", id="step-shuffled"),
+    _case("torch.optim.lr_scheduler.StepLR(opt, 2)", id="step-defaults"),
+    _case("torch.optim.lr_scheduler.MultiStepLR(opt, [1, 3, 3], 0.5)", id="multistep-positional"),
+    _case("torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[1, 3], gamma=0.5)", id="multistep-keyword"),
+    _case("torch.optim.lr_scheduler.MultiStepLR(gamma=0.5, milestones=[1, 3], optimizer=opt)", id="multistep-shuffled"),
+    _case("torch.optim.lr_scheduler.MultiStepLR(opt, [2, 4])", id="multistep-defaults"),
+    _case("torch.optim.lr_scheduler.ExponentialLR(opt, 0.7)", id="exponential-positional"),
+    _case("torch.optim.lr_scheduler.ExponentialLR(optimizer=opt, gamma=0.7)", id="exponential-keyword"),
+    _case("torch.optim.lr_scheduler.ExponentialLR(gamma=0.7, optimizer=opt)", id="exponential-shuffled"),
+    _case("torch.optim.lr_scheduler.CosineAnnealingLR(opt, 4, 0.01)", id="cosine-positional"),
+    _case("torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4, eta_min=0.01)", id="cosine-keyword"),
+    _case("torch.optim.lr_scheduler.CosineAnnealingLR(eta_min=0.01, T_max=4, optimizer=opt)", id="cosine-shuffled"),
+    _case("torch.optim.lr_scheduler.CosineAnnealingLR(opt, 4)", id="cosine-defaults"),
+    _case("torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0 / (e + 2))", id="lambda-positional"),
+    _case("torch.optim.lr_scheduler.LambdaLR(lr_lambda=lambda e: 0.9 ** e, optimizer=opt)", id="lambda-shuffled"),
+]
+
+SCHED_OPTIMIZERS = [
+    _case("torch.optim.SGD(net.parameters(), lr=0.1)", id="sgd"),
+    _case("torch.optim.Adam(net.parameters(), lr=0.05)", id="adam"),
+    _case("torch.optim.RMSprop(net.parameters(), lr=0.02)", id="rmsprop"),
+    _case("torch.optim.Adagrad(net.parameters(), lr=0.1)", id="adagrad"),
+]
+
+
+def _lr_of_torch(opt):
+    return opt.param_groups[0]["lr"]
+
+
+def _lr_of_mx(trainer):
+    return trainer.learning_rate
+
+
+def _run_sched(optimizer, scheduler):
+    import test_numeric_mappings as base
+
+    batches = base._batches_np()
+    initial = base._initial_np()
+    src = SCHED_LOOP.format(optimizer=optimizer, scheduler=scheduler)
+    from numeric_helpers import exec_both
+    from mxnet import nd
+
+    both = exec_both(
+        src,
+        torch_env={
+            "batches": [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches],
+            "set_initial": base._set_initial_torch(initial),
+            "lr_of": _lr_of_torch,
+        },
+        mx_env={
+            "batches": [(nd.array(x), nd.array(y, dtype=y.dtype)) for x, y in batches],
+            "set_initial": base._set_initial_mx(initial),
+            "lr_of": _lr_of_mx,
+        },
+    )
+    return both, initial
+
+
+@pytest.mark.parametrize("optimizer", SCHED_OPTIMIZERS)
+@pytest.mark.parametrize("scheduler", SCHEDULES)
+def test_schedule_matches_torch_at_every_step(scheduler, optimizer):
+    both, initial = _run_sched(optimizer, scheduler)
+    t_lrs = np.array(both.torch_ns["lrs"], dtype=np.float64)
+    m_lrs = np.array(both.mx_ns["lrs"], dtype=np.float64)
+    assert len(set(t_lrs.tolist())) > 1, "the torch learning rate never changed"
+    np.testing.assert_allclose(m_lrs, t_lrs, rtol=1e-12, atol=0, err_msg="learning rate per step")
+    assert both.mx_ns["last"] == pytest.approx(both.torch_ns["last"], rel=1e-12)
+    t_losses = np.array(both.torch_ns["losses"], dtype=np.float64)
+    m_losses = np.array([float(v) for v in both.mx_ns["losses"]], dtype=np.float64)
+    np.testing.assert_allclose(m_losses, t_losses, rtol=1e-5, atol=1e-5, err_msg="per-step losses")
+    t_params = [p.detach().numpy() for p in both.torch_ns["net"].parameters()]
+    m_params = [p.data().asnumpy() for p in both.mx_ns["net"].collect_params().values()]
+    for t, m in zip(t_params, m_params):
+        assert_same(t, m, rtol=0, atol=3e-5, what="final parameters (30 float32 steps)")
+
+
+@pytest.mark.parametrize(
+    "optimizer, scheduler, why",
+    [
+        _case("torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)", "torch.optim.lr_scheduler.StepLR(opt, 2)",
+              "lr-scaled", id="momentum-sgd"),
+        _case("torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True)",
+              "torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)", "lr-scaled", id="nesterov"),
+        _case("torch.optim.RMSprop(net.parameters(), centered=True, momentum=0.5)",
+              "torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)", "lr-scaled", id="rmsprop-centered-momentum"),
+        _case("torch.optim.Adadelta(net.parameters())", "torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)",
+              "ignores the learning rate", id="adadelta"),
+        _case("torch.optim.SGD(net.parameters(), lr=0.1)", "torch.optim.lr_scheduler.StepLR(opt, 2, last_epoch=3)",
+              "last_epoch", id="last-epoch"),
+        _case("torch.optim.SGD(net.parameters(), lr=0.1)", "torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, 10)",
+              "not translated yet", id="one-cycle"),
+        _case("torch.optim.SGD(net.parameters(), lr=0.1)", "torch.optim.lr_scheduler.LambdaLR(opt, [f, g])",
+              "list", id="lambda-list"),
+    ],
+)
+def test_unsupported_schedule_is_an_error(optimizer, scheduler, why):
+    result = translate(f"import torch\nopt = {optimizer}\nsched = {scheduler}\nsched.step()\n")
+    errors = [d for d in result.diagnostics if d.severity.value == "error"]
+    assert [d.rule for d in errors] == ["T2G402"], result.diagnostics
+    assert why in errors[0].message
+    assert "sched = torch.optim.lr_scheduler." in result.code
+
+
+def test_why_momentum_sgd_with_a_schedule_is_flagged():
+    """MXNet's SGD momentum buffer holds lr * grad: after an lr change the
+    parameters leave torch's (measured here; if they ever match, translate)."""
+    both_src = "torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)"
+    src = SCHED_LOOP.format(optimizer=both_src, scheduler="torch.optim.lr_scheduler.StepLR(opt, 1, 0.1)")
+    import test_numeric_mappings as base
+    from mxnet import gluon, nd
+
+    batches = base._batches_np()
+    initial = base._initial_np()
+    tns = {"batches": [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches],
+           "set_initial": base._set_initial_torch(initial), "lr_of": _lr_of_torch}
+    exec(compile(src, "<torch>", "exec"), tns)
+    net = gluon.nn.Dense(3, in_units=4)
+    net.initialize()
+    base._set_initial_mx(initial)(net)
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1, "momentum": 0.9})
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    lr = 0.1
+    for _ in range(6):
+        for x, y in batches:
+            with mx.autograd.record():
+                loss = loss_fn(net(nd.array(x)), nd.array(y))
+            loss.backward()
+            trainer.step(x.shape[0])
+        lr *= 0.1
+        trainer.set_learning_rate(lr)
+    t = list(tns["net"].parameters())[0].detach().numpy()
+    m = net.weight.data().asnumpy()
+    assert np.abs(t - m).max() > 1e-3

@@ -1,0 +1,350 @@
+"""Devices: ``torch.device``, ``torch.cuda.is_available()``, ``.to(device)``."""
+
+from __future__ import annotations
+
+from typing import Optional, Set
+
+import libcst as cst
+
+from ..context import Context, arg
+from ._base import Example, Rule, Unbindable, bind, literal
+from .tensor_methods import is_tensor, meth
+from .tensors import DTYPES
+
+DEVICE = "device"
+_AVAILABLE = ("torch.cuda.is_available", "torch.accelerator.is_available")
+_CURRENT = "torch.accelerator.current_accelerator"
+
+
+def _gpu_count(ctx: Context) -> cst.Call:
+    return ctx.call("mxnet.context.num_gpus")
+
+
+def _has_gpu(ctx: Context) -> cst.Comparison:
+    return cst.Comparison(
+        left=_gpu_count(ctx),
+        comparisons=[cst.ComparisonTarget(operator=cst.GreaterThan(), comparator=cst.Integer("0"))],
+    )
+
+
+def _string_device(ctx: Context, text: str, index: Optional[cst.BaseExpression] = None) -> Optional[cst.BaseExpression]:
+    """``'cpu'`` / ``'cuda'`` / ``'cuda:1'`` -> ``mx.cpu()`` / ``mx.gpu(0)`` / ``mx.gpu(1)``."""
+    kind, _, number = text.partition(":")
+    if number and index is not None:
+        return None
+    if kind == "cpu":
+        return ctx.call("mxnet.cpu")
+    if kind == "cuda":
+        if number:
+            if not number.isdigit():
+                return None
+            index = cst.Integer(str(int(number)))
+        return ctx.call("mxnet.gpu", arg(index if index is not None else cst.Integer("0")))
+    return None
+
+
+def _is_accelerator_type(ctx: Context, node: cst.BaseExpression) -> bool:
+    """``torch.accelerator.current_accelerator()`` or its ``.type``."""
+    if isinstance(node, cst.Attribute) and node.attr.value == "type":
+        node = node.value
+    return isinstance(node, cst.Call) and ctx.call_name(node) == _CURRENT and not node.args
+
+
+def device_of(ctx: Context, node: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """The MXNet context for an *original* device expression, or ``None``.
+
+    Device expressions: a name bound to a device, a string such as ``'cuda:0'``,
+    ``torch.device(...)`` of those, the accelerator idiom, and a conditional
+    ``a if torch.cuda.is_available() else b`` of them.
+    """
+    if isinstance(node, cst.Name) and ctx.bindings.get(node.value) == DEVICE:
+        return node
+    value = literal(node)
+    if isinstance(value, str):
+        return _string_device(ctx, value)
+    if _is_accelerator_type(ctx, node):
+        # only ever called when an accelerator is available: in MXNet, a GPU
+        return ctx.call("mxnet.gpu", arg(cst.Integer("0")))
+    if isinstance(node, cst.IfExp):
+        test = node.test
+        if not (isinstance(test, cst.Call) and ctx.call_name(test) in _AVAILABLE and not test.args):
+            return None
+        body, orelse = device_of(ctx, node.body), device_of(ctx, node.orelse)
+        if body is None or orelse is None:
+            return None
+        return cst.IfExp(test=_has_gpu(ctx), body=body, orelse=orelse)
+    if isinstance(node, cst.Call) and ctx.call_name(node) == "torch.device":
+        try:
+            b = bind(node, ["type", "index"])
+        except Unbindable:
+            return None
+        if "type" not in b:
+            return None
+        kind = literal(b["type"])
+        if "index" in b:
+            if not isinstance(kind, str) or ":" in kind:
+                return None
+            return _string_device(ctx, kind, b["index"])
+        return device_of(ctx, b["type"])
+    return None
+
+
+def _is_model(ctx: Context, node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and ctx.bindings.get(node.value) == "model"
+
+
+def _move_call(ctx: Context, call: cst.BaseExpression):
+    """``recv.to(dev)`` / ``recv.cuda()`` / ``recv.cpu()`` (original) -> (receiver, MXNet context) or None."""
+    if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)):
+        return None
+    if ctx.call_name(call) is not None:
+        return None
+    m = call.func.attr.value
+    try:
+        if m == "to":
+            b = bind(call, ["device", "non_blocking", "copy", "memory_format"])
+            if "device" not in b or set(b) - {"device", "non_blocking"}:
+                return None
+            dev = device_of(ctx, b["device"])
+        elif m == "cuda":
+            b = bind(call, ["device", "non_blocking", "memory_format"])
+            if set(b) - {"device", "non_blocking"}:
+                return None
+            index = b.get("device")
+            if index is not None and not isinstance(literal(index), int):
+                return None
+            dev = ctx.call("mxnet.gpu", arg(index if index is not None else cst.Integer("0")))
+        elif m == "cpu":
+            if call.args:
+                return None
+            dev = ctx.call("mxnet.cpu")
+        else:
+            return None
+    except Unbindable:
+        return None
+    if dev is None:
+        return None
+    return call.func.value, dev
+
+
+class Devices(Rule):
+    """Devices become MXNet contexts; moving tensors and models becomes ``as_in_context``/``reset_ctx``.
+
+    ## What it does
+    ``torch.device('cpu')`` -> ``mx.cpu()``, ``torch.device('cuda')`` /
+    ``'cuda:1'`` -> ``mx.gpu(0)`` / ``mx.gpu(1)``;
+    ``torch.cuda.is_available()`` and ``torch.accelerator.is_available()`` ->
+    ``mx.context.num_gpus() > 0``; ``torch.cuda.device_count()`` ->
+    ``mx.context.num_gpus()``; the idioms
+    ``torch.device("cuda" if torch.cuda.is_available() else "cpu")`` and
+    ``torch.accelerator.current_accelerator().type if
+    torch.accelerator.is_available() else "cpu"`` -> ``mx.gpu(0) if
+    mx.context.num_gpus() > 0 else mx.cpu()``. On a tensor (a known tensor or
+    a DataLoader batch), ``x.to(device)``/``x.cuda()``/``x.cpu()`` ->
+    ``x.as_in_context(device)``. On a model, the statements ``net.to(device)``
+    and ``net = net.to(device)`` -> ``net.collect_params().reset_ctx(device)``.
+
+    ## Why
+    MXNet places arrays and parameters on a ``Context``. Translated models are
+    initialised where they are built, so their parameters exist (or are
+    deferred) and ``reset_ctx`` moves them, as ``Module.to`` does.
+
+    ## Flags
+    A device that is not a literal, a ``torch.device(...)`` or a name bound to
+    one (``.to(args.device)``), ``.to`` on a model inside an expression
+    (``Net().to(device)``), and ``torch.cuda``/``torch.accelerator`` API
+    not listed above are left as is with an error.
+
+    ## Fix safety
+    Safe: the same numbers on the same kind of device.
+    """
+
+    code = "T2G801"
+    name = "devices"
+    summary = "torch.device, cuda.is_available, .to(device) -> mx contexts, as_in_context, reset_ctx"
+    examples = (
+        Example(
+            (
+                "import torch\n"
+                "device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
+                "x = torch.ones(2).to(device)\n"
+            ),
+            (
+                "import mxnet as mx\nfrom mxnet import nd\n\n"
+                "device = mx.gpu(0) if mx.context.num_gpus() > 0 else mx.cpu()\n"
+                "x = nd.ones(2).as_in_context(device)\n"
+            ),
+            id="device idiom and a tensor moved",
+        ),
+        Example(
+            (
+                "import torch\nfrom torch import nn\n"
+                "device = torch.device('cuda:1')\n"
+                "net = nn.Linear(2, 3)\n"
+                "net = net.to(device)\n"
+                "use_gpu = not torch.cuda.is_available() or torch.cuda.device_count() > 1\n"
+            ),
+            (
+                "import mxnet as mx\nfrom mxnet import init\nfrom mxnet.gluon import nn\n\n"
+                "device = mx.gpu(1)\n"
+                "net = nn.Dense(\n    3,\n    in_units=2,\n    flatten=False,\n"
+                "    weight_initializer=init.Uniform(2**-0.5),\n    bias_initializer=init.Uniform(2**-0.5),\n)\n"
+                "net.initialize()\n"
+                "net.collect_params().reset_ctx(device)\n"
+                "use_gpu = not mx.context.num_gpus() > 0 or mx.context.num_gpus() > 1\n"
+            ),
+            id="model moved as a statement",
+        ),
+        Example(
+            (
+                "import torch\n"
+                "x = torch.ones(2)\n"
+                "y = x.to(args.device), torch.cuda.is_available() == True\n"
+            ),
+            (
+                "import mxnet as mx\nfrom mxnet import nd\n\n"
+                "x = nd.ones(2)\n"
+                "# torch2gluon: T2G801: `.to` with a device that is not a literal, `torch.device(...)` or a name bound to one; left as is\n"
+                "y = x.to(args.device), (mx.context.num_gpus() > 0) == True\n"
+            ),
+            diagnostics=("T2G801",),
+            id="unknown device flagged",
+        ),
+    )
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._bare: Set[int] = set()  # calls that need no parentheses as a comparison
+        self._model_moves: Set[int] = set()
+
+    # -- where a comparison may stand without parentheses --------------------
+    def _bare_ok(self, node: Optional[cst.CSTNode]) -> None:
+        if isinstance(node, cst.Call):
+            self._bare.add(id(node))
+
+    def visit_IfExp(self, node: cst.IfExp) -> None:
+        for n in (node.test, node.body, node.orelse):
+            self._bare_ok(n)
+
+    def visit_If(self, node: cst.If) -> None:
+        self._bare_ok(node.test)
+
+    def visit_While(self, node: cst.While) -> None:
+        self._bare_ok(node.test)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._bare_ok(node.value)
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        self._bare_ok(node.value)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self._bare_ok(node.value)
+
+    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
+        self._bare_ok(node.left)
+        self._bare_ok(node.right)
+
+    def visit_UnaryOperation(self, node: cst.UnaryOperation) -> None:
+        if isinstance(node.operator, cst.Not):
+            self._bare_ok(node.expression)
+
+    # -- bindings and model moves --------------------------------------------
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        if len(node.body) != 1:
+            return
+        small = node.body[0]
+        value = None
+        if isinstance(small, cst.Expr):
+            value = small.value
+        elif isinstance(small, cst.Assign) and len(small.targets) == 1:
+            value = small.value
+            target = small.targets[0].target
+            if isinstance(target, cst.Name) and device_of(self.ctx, value) is not None:
+                self.ctx.bindings[target.value] = DEVICE
+        moved = _move_call(self.ctx, value) if value is not None else None
+        if moved is None or not _is_model(self.ctx, moved[0]):
+            return
+        if isinstance(small, cst.Assign):
+            target = small.targets[0].target
+            if not (isinstance(target, cst.Name) and target.value == moved[0].value):
+                return
+        self.ctx.handled.add(id(value.func))  # T2G002 leaves `net.to` alone
+        self._model_moves.add(id(node))
+
+    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        if id(original) not in self._model_moves:
+            return None
+        small = original.body[0]
+        moved = _move_call(self.ctx, small.value)  # type: ignore[union-attr]
+        if moved is None:
+            return None
+        recv, dev = moved
+        params = cst.Call(func=cst.Attribute(value=recv, attr=cst.Name("collect_params")))
+        reset = meth(params, "reset_ctx", arg(dev))
+        return updated.with_changes(body=[cst.Expr(reset)])
+
+    # -- expressions ---------------------------------------------------------------
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        ctx = self.ctx
+        name = ctx.call_name(original)
+        if name is None:
+            return self._method(original, updated)
+        if name in _AVAILABLE:
+            if original.args:
+                return self.keep(original, name, "with arguments is not translated")
+            out = _has_gpu(ctx)
+            if id(original) not in self._bare:
+                out = out.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+            return out
+        if name in ("torch.cuda.device_count", "torch.accelerator.device_count") and not original.args:
+            return _gpu_count(ctx)
+        if name == "torch.device":
+            dev = device_of(ctx, original)
+            if dev is None:
+                b = bind(original, ["type", "index"]) if not any(a.star for a in original.args) else {}
+                inner = b.get("type")
+                if isinstance(inner, cst.Name) and ctx.bindings.get(inner.value) == DEVICE and "index" not in b:
+                    return updated.args[0].value  # torch.device(device): already a context
+                return self.keep(original, name, "with a device that is not a literal `'cpu'`/`'cuda[:n]'` is not translated")
+            return dev  # built from the original nodes, which hold no other torch code
+        return None
+
+    def leave_IfExp(self, original: cst.IfExp, updated: cst.IfExp) -> Optional[cst.BaseExpression]:
+        # the accelerator idiom: `current_accelerator().type if is_available() else "cpu"`
+        if not (_is_accelerator_type(self.ctx, original.body) or _is_accelerator_type(self.ctx, original.orelse)):
+            return None
+        dev = device_of(self.ctx, original)
+        if dev is None:
+            return None
+        return dev
+
+    def _method(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        if not isinstance(original.func, cst.Attribute) or original.func.attr.value not in ("to", "cuda", "cpu"):
+            return None
+        recv_o = original.func.value
+        m = original.func.attr.value
+        if not is_tensor(self.ctx, recv_o):
+            if _is_model(self.ctx, recv_o) or (isinstance(recv_o, cst.Name) and recv_o.value == "self"):
+                return None  # T2G801's statements, T2G002 and T2G211 report the rest
+            if m == "to" and not (len(original.args) >= 1 and device_of(self.ctx, original.args[0].value) is not None):
+                return None  # not evidently a device move
+            if m == "to" or not original.args:
+                return self.keep(original, f".{m}", "on a value not known to be a tensor or a model is not translated "
+                                 "(a tensor: `.as_in_context(ctx)`, a model: `.collect_params().reset_ctx(ctx)`)")
+            return None
+        if m == "to":
+            args = original.args
+            if len(args) == 1 and not args[0].star:
+                if self.ctx.torch_name(args[0].value) in DTYPES:
+                    return None  # a cast: T2G102's
+        moved = _move_call(self.ctx, original)
+        if moved is None:
+            return self.keep(
+                original,
+                f".{m}",
+                "with a device that is not a literal, `torch.device(...)` or a name bound to one",
+            )
+        _, dev = moved
+        recv = updated.func.value  # type: ignore[union-attr]
+        return meth(recv, "as_in_context", arg(dev))
