@@ -235,6 +235,20 @@ class Context:
                 return expr
         raise ValueError(f"no import plan for {dotted}")
 
+    def plain_import(self, module: str, local: str, names: Iterable[cst.Name] = ()) -> cst.Name:
+        """A reference to ``import <module> as <local>`` (e.g. numpy as np).
+
+        ``names`` are Name nodes the rule built that refer to it. The import is
+        added once at the end, unless the script already has it; a clash with a
+        name the script binds renames them all.
+        """
+        self.imports.add((module, None, local))
+        base = cst.Name(local)
+        refs = self.generated.setdefault(local, [])
+        refs.append(base)
+        refs.extend(names)
+        return base
+
     def call(self, dotted: str, *args: cst.Arg) -> cst.Call:
         return cst.Call(func=self.ref(dotted), args=list(args))
 

@@ -116,7 +116,7 @@ def _existing_imports(scopes) -> Set[Tuple[str, Optional[str], str]]:
                 continue
             for alias in node.names:
                 module = _module_name(node, alias)
-                if not module.startswith("mxnet"):
+                if not (module.startswith("mxnet") or module == "numpy"):
                     continue
                 local = alias.evaluated_alias or alias.evaluated_name
                 if isinstance(node, cst.Import):

@@ -215,8 +215,6 @@ class Checkpoints(Rule):
 def _numpy_name(ctx: Context) -> cst.BaseExpression:
     """``np`` for numpy: the script's own module-level ``import numpy as X``, or a new import.
 
-    The context has no import plan for numpy (``ctx.ref`` covers MXNet only),
-    so the import is recorded the way ``ctx.ref`` records MXNet's.
     """
     for stmt in ctx.module.body:
         if isinstance(stmt, cst.SimpleStatementLine):
@@ -225,10 +223,7 @@ def _numpy_name(ctx: Context) -> cst.BaseExpression:
                     for alias in small.names:
                         if alias.evaluated_name == "numpy":
                             return cst.Name(alias.evaluated_alias or "numpy")
-    ctx.imports.add(("numpy", None, "np"))
-    base = cst.Name("np")
-    ctx.generated.setdefault("np", []).append(base)
-    return base
+    return ctx.plain_import("numpy", "np")
 
 
 def _simple(node: cst.BaseExpression) -> bool:

@@ -162,12 +162,8 @@ class Schedules(Rule):
     def _numpy(self, stmt: cst.CSTNode) -> None:
         """numpy gives cos and pi (float64, like torch's Python math); its
         import is added unless the script already has ``import numpy as np``."""
-        if "import numpy as np" in self.ctx.source:
-            return
-        self.ctx.imports.add(("numpy", None, "np"))
-        for n in walk(stmt):
-            if isinstance(n, cst.Name) and n.value == "np":
-                self.ctx.generated.setdefault("np", []).append(n)
+        names = [n for n in walk(stmt) if isinstance(n, cst.Name) and n.value == "np"]
+        self.ctx.plain_import("numpy", "np", names)
 
     def _construct(self, original, updated, call: cst.Call, name: str, target: str):
         cls = name.rsplit(".", 1)[1]
