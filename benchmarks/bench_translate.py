@@ -4,7 +4,8 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/bench_translate.py            # best of 3
     .venv/bin/python benchmarks/bench_translate.py --quick    # best of 1
-    .venv/bin/python benchmarks/bench_translate.py --profile  # + cProfile of translate()
+    .venv/bin/python benchmarks/bench_translate.py --profile  # + phase timers, cProfile of translate()
+    .venv/bin/python benchmarks/bench_translate.py --profile-only
     .venv/bin/python benchmarks/bench_translate.py --extra ~/src/scripts
 
 For every corpus, on the same files in the same run, it times:
@@ -17,14 +18,20 @@ For every corpus, on the same files in the same run, it times:
     libcst's bare ``parse_module(src).code``: the floor for any libcst tool.
 ``+qualnames``
     ``parse_module`` + ``MetadataWrapper(module, unsafe_skip_copy=True)
-    .resolve(QualifiedNameProvider)`` (the engine also skips the copy), for
-    context: what name resolution alone costs.
+    .resolve(QualifiedNameProvider)``, for context: libcst's name resolution
+    over the whole file (expression contexts, scopes, then a qualified-name
+    pass over every node). The engine resolves scopes the same way but asks
+    for qualified names only where a torch import could be meant, so this
+    bounds its name resolution from above.
 ``black``
     ``black.format_str(src)`` on the whole file, for context.
 
 Each number is the best of N repeats (N=3, or 1 with --quick) of the summed
 per-file ``time.perf_counter`` times, after one warm-up run of every operation
-(imports, rule discovery, caches). Nothing is asserted: this reports numbers.
+(imports, rule discovery, caches). Within a repeat the four operations take
+turns file by file, so a load that comes and goes slows them alike and the
+ratio stays meaningful; the CPU/wall line says whether the run had a core to
+itself. Nothing is asserted: this reports numbers.
 """
 
 from __future__ import annotations
@@ -69,11 +76,17 @@ def op_translate(src: str):
 
 
 def op_roundtrip(src: str):
-    return cst.parse_module(src).code
+    try:
+        return cst.parse_module(src).code
+    except cst.ParserSyntaxError:  # an --extra file that does not parse
+        return None
 
 
 def op_qualnames(src: str):
-    module = cst.parse_module(src)
+    try:
+        module = cst.parse_module(src)
+    except cst.ParserSyntaxError:
+        return None
     return MetadataWrapper(module, unsafe_skip_copy=True).resolve(QualifiedNameProvider)
 
 
@@ -189,6 +202,9 @@ def warm_up(sources: List[Source]) -> None:
 
 
 def run_timed(sources: List[Source], row_names: List[str], repeats: int) -> Tuple[Dict[str, Row], Dict[str, float]]:
+    """Best of ``repeats``. Within a repeat the operations take turns file by
+    file, so a load that comes and goes hits all of them alike and the ratio
+    between them stays meaningful on a shared machine."""
     rows = {name: Row(name) for name in row_names}
     for s in sources:
         for g in s.groups:
@@ -197,22 +213,24 @@ def run_timed(sources: List[Source], row_names: List[str], repeats: int) -> Tupl
     cpu_wall = {"cpu": 0.0, "wall": 0.0}
     perf = time.perf_counter
     for rep in range(repeats):
-        for op, fn in OPS:
-            acc = collections.defaultdict(float)
-            gc.collect()
-            c0, w0 = time.process_time(), perf()
-            for s in sources:
+        acc = {op: collections.defaultdict(float) for op, _ in OPS}
+        gc.collect()
+        c0, w0 = time.process_time(), perf()
+        for s in sources:
+            for op, fn in OPS:
                 t0 = perf()
                 fn(s.text)
                 dt = perf() - t0
                 for g in s.groups:
-                    acc[g] += dt
-            cpu_wall["cpu"] += time.process_time() - c0
-            cpu_wall["wall"] += perf() - w0
+                    acc[op][g] += dt
+        cpu_wall["cpu"] += time.process_time() - c0
+        cpu_wall["wall"] += perf() - w0
+        for op, _ in OPS:
             for name, row in rows.items():
-                row.times.setdefault(op, []).append(acc[name])
-            print(f"  repeat {rep + 1}/{repeats} {op:<11s} {sum(acc[n] for n in row_names if not n.startswith(' ')):7.2f} s",
-                  file=sys.stderr, flush=True)
+                row.times.setdefault(op, []).append(acc[op][name])
+        top = [n for n in row_names if not n.startswith(" ")]
+        print(f"  repeat {rep + 1}/{repeats}: " + ", ".join(f"{op} {sum(acc[op][n] for n in top):.2f} s" for op, _ in OPS),
+              file=sys.stderr, flush=True)
     return rows, cpu_wall
 
 
@@ -349,7 +367,7 @@ def phase_breakdown(files: List[corpus_mod.CorpusFile]) -> str:
 
     def timed_walk(original):
         def walk(node):
-            ph.begin("engine._walk (output tree walk via .children)")
+            ph.begin("engine._walk (presence walk over the output tree)")
             try:
                 nodes = list(original(node))
             finally:
@@ -388,7 +406,16 @@ def phase_breakdown(files: List[corpus_mod.CorpusFile]) -> str:
         return property(ph.wrap("Module.code (codegen)", original.fget))
 
     patch(cst, "parse_module", "libcst.parse_module")
-    patch(engine, "MetadataWrapper", "", timed_wrapper_class)
+    # MetadataWrapper and black wherever a torch2gluon module imported them
+    package = [m for name, m in sorted(sys.modules.items()) if name.split(".")[0] == "torch2gluon" and m is not None]
+    timed_wrapper = None
+    for module in package:
+        if vars(module).get("MetadataWrapper") is MetadataWrapper:
+            if timed_wrapper is None:
+                timed_wrapper = timed_wrapper_class(MetadataWrapper)
+            patch(module, "MetadataWrapper", "", lambda _original: timed_wrapper)
+        if vars(module).get("black") is black:
+            patch(module, "black", "", lambda b: _Proxy(b, format_str=ph.wrap("black.format_str", b.format_str)))
     patch(engine, "_Engine", "", timed_engine_class)
     patch(engine, "_walk", "", timed_walk)
     patch(engine, "_report_untranslated", "engine._report_untranslated")
@@ -396,8 +423,6 @@ def phase_breakdown(files: List[corpus_mod.CorpusFile]) -> str:
     patch(imports, "finish", "imports.finish")
     patch(imports, "separate", "imports.separate")
     patch(formatting, "format_changed", "formatting.format_changed")
-    if hasattr(formatting, "black"):
-        patch(formatting, "black", "", lambda b: _Proxy(b, format_str=ph.wrap("black.format_str", b.format_str)))
     patch(markers, "attach", "markers.attach")
     patch(engine, "ast", "", lambda a: _Proxy(a, parse=ph.wrap("ast.parse (output check)", a.parse)))
     # Module.code is a property on the class
@@ -431,8 +456,9 @@ def phase_breakdown(files: List[corpus_mod.CorpusFile]) -> str:
         "Exclusive CPU time (a phase's sub-phases are listed under it, not counted in it);",
         "'translate' alone is the glue: fast path, Context, rule set-up, the set comprehensions.",
         "",
-        f"  {'phase':<86s} {'CPU s':>7s} {'share':>6s} {'ms/torch file':>13s} {'calls':>6s}",
     ]
+    width = max([len("phase")] + [2 * p.count(" > ") + len(p.split(" > ")[-1]) for p in ph.acc])
+    out.append(f"  {'phase':<{width}s} {'CPU s':>7s} {'share':>6s} {'ms/torch file':>13s} {'calls':>6s}")
 
     def order(path: str):
         # parents before children, then by time
@@ -448,7 +474,7 @@ def phase_breakdown(files: List[corpus_mod.CorpusFile]) -> str:
         name = "  " * depth + path.split(" > ")[-1]
         secs = ph.acc[path]
         out.append(
-            f"  {name:<86s} {secs:7.3f} {100 * secs / total:5.1f}% {1000 * secs / max(1, n_torch):13.1f} {ph.calls[path]:6d}"
+            f"  {name:<{width}s} {secs:7.3f} {100 * secs / total:5.1f}% {1000 * secs / max(1, n_torch):13.1f} {ph.calls[path]:6d}"
         )
     if missing:
         out.append(f"  (not found, so not timed: {', '.join(missing)})")

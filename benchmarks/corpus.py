@@ -673,7 +673,7 @@ def t_eval_fn(r: random.Random, s: Dict[str, object], names: Dict[str, str]) -> 
         "for X, y in loader:",
         "    X = X.view(-1, 784)",
         f"    output = {m}(X)",
-        "    pred = output.argmax(axis=1)",
+        "    pred = output.argmax(dim=1)",
         "    correct += int((pred == y).sum())",
         "    total += len(y)",
     ]
@@ -702,7 +702,7 @@ def t_eval_flat(r: random.Random, s: Dict[str, object], names: Dict[str, str]) -
     return [
         "correct, total = 0, 0",
         "for X, y in test_data:",
-        f"    pred = {m}(X.view(-1, 784)).argmax(axis=1)",
+        f"    pred = {m}(X.view(-1, 784)).argmax(dim=1)",
         "    correct += int((pred == y).sum())",
         "    total += len(y)",
         'print("test accuracy: {:.2%}".format(correct / total))',

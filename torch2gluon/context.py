@@ -157,9 +157,9 @@ class Context:
             return self._positions_map.get(node)
         top = top or self.top_of.get(id(node)) or self.current_top
         if top is not None:
-            pos = self._top_positions(top).get(node)
-            if pos is not None:
-                return pos
+            # a node built by a rule or the engine is in no top-level
+            # statement of the source: it has no position
+            return self._top_positions(top).get(node)
         self._positions_map = self._resolve_positions()
         return self._positions_map.get(node)
 

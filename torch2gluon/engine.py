@@ -76,6 +76,7 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
     if SUPPRESS_TEXT in source:
         engine.suppressed = suppressions(module, ctx)
     out = module.visit(engine)
+    ctx.current_top = None  # from here on, positions come through ctx.top_of
 
     # Anything that still refers to torch after the rules ran is reported.
     present = {id(n) for n in _walk(out)}

@@ -42,7 +42,9 @@ def attach(module: cst.Module, ctx: Context) -> cst.Module:
         node = stack.pop()
         if isinstance(node, _STATEMENTS):
             orig = ctx.original(node)
-            start, end = _header_range(ctx, orig)
+            # statements that are not from the source (inserted imports, code
+            # a rule built) have no range of their own
+            start, end = _header_range(ctx, orig) if id(orig) in ctx.top_of else (0, -1)
             if start:
                 spans.append((start, end, order, node))
                 order += 1
