@@ -182,6 +182,24 @@ def _torch_value(tensors: Any) -> Optional[float]:
         return None
 
 
+def _recording_backward(rec: Recorder, orig: Any, value_of: Any) -> Any:
+    """``orig`` (a ``backward`` method or function; its first argument is what
+    is backpropagated) that records that value once per outermost call."""
+
+    @functools.wraps(orig)
+    def backward(heads: Any, *args: Any, **kwargs: Any) -> Any:
+        rec.backward_depth += 1
+        try:
+            out = orig(heads, *args, **kwargs)
+        finally:
+            rec.backward_depth -= 1
+        if rec.backward_depth == 0:
+            rec.on_backward(value_of(heads))
+        return out
+
+    return backward
+
+
 def install_torch_recording(rec: Recorder) -> None:
     import torch
     import torch.autograd
@@ -189,35 +207,8 @@ def install_torch_recording(rec: Recorder) -> None:
     from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
     from torch.utils.data.dataloader import _BaseDataLoaderIter
 
-    orig_backward = torch.Tensor.backward
-
-    @functools.wraps(orig_backward)
-    def backward(self: Any, *args: Any, **kwargs: Any) -> Any:
-        rec.backward_depth += 1
-        try:
-            out = orig_backward(self, *args, **kwargs)
-        finally:
-            rec.backward_depth -= 1
-        if rec.backward_depth == 0:
-            rec.on_backward(_torch_value(self))
-        return out
-
-    torch.Tensor.backward = backward  # type: ignore[method-assign]
-
-    orig_autograd_backward = torch.autograd.backward
-
-    @functools.wraps(orig_autograd_backward)
-    def autograd_backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
-        rec.backward_depth += 1
-        try:
-            out = orig_autograd_backward(tensors, *args, **kwargs)
-        finally:
-            rec.backward_depth -= 1
-        if rec.backward_depth == 0:
-            rec.on_backward(_torch_value(tensors))
-        return out
-
-    torch.autograd.backward = autograd_backward  # type: ignore[assignment]
+    torch.Tensor.backward = _recording_backward(rec, torch.Tensor.backward, _torch_value)  # type: ignore[method-assign]
+    torch.autograd.backward = _recording_backward(rec, torch.autograd.backward, _torch_value)  # type: ignore[assignment]
 
     # Optimizer.step of every subclass is wrapped by torch (profile_hook_step),
     # which runs the global hooks; the depth guard counts nested optimizers once.
@@ -328,35 +319,8 @@ def install_mxnet_recording(rec: Recorder) -> None:
     import mxnet.gluon.data
     from mxnet.ndarray import NDArray
 
-    orig_backward = NDArray.backward
-
-    @functools.wraps(orig_backward)
-    def backward(self: Any, *args: Any, **kwargs: Any) -> Any:
-        rec.backward_depth += 1
-        try:
-            out = orig_backward(self, *args, **kwargs)
-        finally:
-            rec.backward_depth -= 1
-        if rec.backward_depth == 0:
-            rec.on_backward(_mx_value(self))
-        return out
-
-    NDArray.backward = backward  # type: ignore[method-assign]
-
-    orig_autograd_backward = mxnet.autograd.backward
-
-    @functools.wraps(orig_autograd_backward)
-    def autograd_backward(heads: Any, *args: Any, **kwargs: Any) -> Any:
-        rec.backward_depth += 1
-        try:
-            out = orig_autograd_backward(heads, *args, **kwargs)
-        finally:
-            rec.backward_depth -= 1
-        if rec.backward_depth == 0:
-            rec.on_backward(_mx_value(heads))
-        return out
-
-    mxnet.autograd.backward = autograd_backward
+    NDArray.backward = _recording_backward(rec, NDArray.backward, _mx_value)  # type: ignore[method-assign]
+    mxnet.autograd.backward = _recording_backward(rec, mxnet.autograd.backward, _mx_value)
 
     trainer_cls = mxnet.gluon.Trainer
     for name in ("step", "update"):  # step and update both call _update, never each other
