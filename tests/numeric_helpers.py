@@ -174,3 +174,19 @@ def copy_state(torch_module, gluon_block) -> None:
         used.add(tkey)
     left = {k for k in state if k not in used and not k.endswith("num_batches_tracked")}
     assert not left, f"torch state without a Gluon twin: {sorted(left)}"
+
+
+# -- shared by the layer tests ------------------------------------------------
+
+LAYER_HEADER = "import torch\nfrom torch import nn\nimport torch.nn.functional as F\n"
+
+
+def layer_pair(line: str):
+    """torch layer and its translation, from ``layer = <line>``."""
+    both = exec_both(LAYER_HEADER + f"layer = {line}\n")
+    return both.torch_ns["layer"], both.mx_ns["layer"], both.translation
+
+
+def random_array(shape, seed: int) -> np.ndarray:
+    """Standard-normal float32 values, the same for a given shape and seed."""
+    return np.random.RandomState(seed).randn(*shape).astype(np.float32)

@@ -25,28 +25,22 @@ import torch  # noqa: E402
 
 from mxnet import autograd, nd  # noqa: E402
 
-from numeric_helpers import assert_same, check_translation, copy_params, copy_state, exec_both  # noqa: E402
+from numeric_helpers import LAYER_HEADER, layer_pair, random_array, assert_same, check_translation, copy_params, copy_state, exec_both  # noqa: E402
 from torch2gluon import Severity, translate  # noqa: E402
 
 RTOL = 1e-5
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 
-HEADER = "import torch\nfrom torch import nn\nimport torch.nn.functional as F\n"
+HEADER = LAYER_HEADER
 
 
 def _case(*values, id: str):
     return pytest.param(*values, id=id)
 
 
-def _layers(line: str):
-    """torch layer and its translation, from ``layer = <line>``."""
-    both = exec_both(HEADER + f"layer = {line}\n")
-    return both.torch_ns["layer"], both.mx_ns["layer"], both.translation
 
 
-def _weights(shape, seed):
-    return np.random.RandomState(seed).randn(*shape).astype(np.float32)
 
 
 def _mx_fb(fn, x: np.ndarray, w: np.ndarray, train_mode: bool = True):
@@ -63,7 +57,7 @@ def _compare_fb(torch_fn, mx_fn, x, *, what, rtol=RTOL, atol=1e-5, mx_train_mode
     """One forward and backward on each side (a second torch forward would move BatchNorm's statistics)."""
     xt = torch.from_numpy(x.copy()).requires_grad_()
     out = torch_fn(xt)
-    w = _weights(tuple(out.shape), 99)
+    w = random_array(tuple(out.shape), 99)
     (out * torch.from_numpy(w)).sum().backward()
     t_out, t_grad = out.detach().numpy(), xt.grad.numpy()
     m_out, m_grad = _mx_fb(mx_fn, x, w, train_mode=mx_train_mode)
@@ -93,9 +87,9 @@ CONV_CALLS = [
 @pytest.mark.parametrize("line, cin", CONV_CALLS)
 def test_conv2d_matches_torch(line, cin):
     torch.manual_seed(0)
-    conv_t, conv_m, _ = _layers(line)
+    conv_t, conv_m, _ = layer_pair(line)
     copy_params(conv_t, conv_m, initialize=False)  # initialize() was emitted
-    x = _weights((2, cin, 9, 10), 1)
+    x = random_array((2, cin, 9, 10), 1)
     _compare_fb(conv_t, conv_m, x, what=line)
     # parameter gradients (of sum(out * w) from the last call)
     t_grads = [p.grad.numpy() for p in conv_t.parameters()]
@@ -116,7 +110,7 @@ def test_conv2d_matches_torch(line, cin):
 def test_conv2d_initial_distribution_is_torchs(line, fan_in, has_bias):
     torch.manual_seed(0)
     mx.random.seed(0)
-    conv_t, conv_m, _ = _layers(line)
+    conv_t, conv_m, _ = layer_pair(line)
     bound = 1 / math.sqrt(fan_in)
     t_params = [p.detach().numpy() for p in conv_t.parameters()]
     m_params = [p.data().asnumpy() for p in conv_m.collect_params().values()]
@@ -177,8 +171,8 @@ POOL_CALLS = [
 @pytest.mark.parametrize("hw", [(7, 8), (6, 6)], ids=["7x8", "6x6"])
 @pytest.mark.parametrize("line", POOL_CALLS)
 def test_pooling_layer_matches_torch(line, hw):
-    pool_t, pool_m, _ = _layers(line)
-    x = _weights((2, 3, *hw), 2) - 3.0  # negative values: max pooling must pad with -inf
+    pool_t, pool_m, _ = layer_pair(line)
+    x = random_array((2, 3, *hw), 2) - 3.0  # negative values: max pooling must pad with -inf
     _compare_fb(pool_t, pool_m, x, what=line)
 
 
@@ -257,7 +251,7 @@ def test_batchnorm_training_step_matches_torch(line, shape, momentum):
     bn_t, bn_m = both.torch_ns["layer"], both.mx_ns["layer"]
     assert any(d.rule == "T2G205" and d.severity is Severity.WARNING for d in both.translation.diagnostics)
     start = _bn_start(bn_t, bn_m, 3)
-    x = _weights(shape, 4) * 2 + 1
+    x = random_array(shape, 4) * 2 + 1
     bn_t.train()
     # a weighted sum: the gradient of a plain sum through batch norm is ~0
     _compare_fb(bn_t, bn_m, x, what=line, rtol=1e-5, atol=1e-5)
@@ -286,7 +280,7 @@ def test_batchnorm_evaluation_matches_torch_eval(line, shape, momentum):
     bn_t, bn_m = both.torch_ns["layer"], both.mx_ns["layer"]
     _bn_start(bn_t, bn_m, 5)
     bn_t.eval()
-    x = _weights(shape, 6)
+    x = random_array(shape, 6)
     with torch.no_grad():
         t_out = bn_t(torch.from_numpy(x)).numpy()
     assert_same(t_out, bn_m(nd.array(x)).asnumpy(), rtol=1e-4, atol=1e-5, what=f"{line}: inference output")
@@ -323,7 +317,7 @@ def test_why_inference_mode_gradients_are_not_compared():
 def test_batchnorm_running_stats_move_only_on_backward():
     both = exec_both(HEADER + "layer = nn.BatchNorm2d(3)\n")
     bn_m = both.mx_ns["layer"]
-    x = nd.array(_weights((4, 3, 2, 2), 7) + 3)
+    x = nd.array(random_array((4, 3, 2, 2), 7) + 3)
     with autograd.record():
         out = bn_m(x)
     assert not bn_m.running_mean.data().asnumpy().any()
@@ -365,7 +359,7 @@ def _assert_dropout_values(v: np.ndarray, p: float, tol: float = 0.02) -> None:
 def test_dropout_law_matches_torch(line, p):
     torch.manual_seed(0)
     mx.random.seed(0)
-    drop_t, drop_m, _ = _layers(line)
+    drop_t, drop_m, _ = layer_pair(line)
     x = np.ones((400, 50), np.float32)
     t = drop_t(torch.from_numpy(x.copy())).numpy()
     xm = nd.array(x)
@@ -386,7 +380,7 @@ def test_dropout_law_matches_torch(line, p):
 def test_dropout2d_drops_whole_channels():
     mx.random.seed(1)
     torch.manual_seed(1)
-    drop_t, drop_m, r = _layers("nn.Dropout2d(p=0.3)")
+    drop_t, drop_m, r = layer_pair("nn.Dropout2d(p=0.3)")
     assert "axes=(2, 3)" in r.code
     x = np.ones((20, 30, 4, 5), np.float32)
     with autograd.record():
@@ -417,8 +411,8 @@ def test_dropout2d_drops_whole_channels():
     ],
 )
 def test_activation_layers_match_torch(line):
-    act_t, act_m, _ = _layers(line)
-    x = _weights((3, 4, 5), 8)
+    act_t, act_m, _ = layer_pair(line)
+    x = random_array((3, 4, 5), 8)
     x[np.abs(x) < 1e-3] = 0.5
     _compare_fb(lambda v: act_t(v * 1.0), lambda v: act_m(v * 1.0), x, what=line)
 
@@ -428,8 +422,8 @@ def test_activation_layers_match_torch(line):
 )
 @pytest.mark.parametrize("shape", [(2, 3, 4, 5), (2, 7)], ids=["4d", "2d"])
 def test_flatten_layer_matches_torch(line, shape):
-    f_t, f_m, _ = _layers(line)
-    _compare_fb(f_t, f_m, _weights(shape, 9), what=line)
+    f_t, f_m, _ = layer_pair(line)
+    _compare_fb(f_t, f_m, random_array(shape, 9), what=line)
 
 
 # --------------------------------------------------------------------------
@@ -485,7 +479,7 @@ FUNCTIONAL = [
 @pytest.mark.parametrize("expr, shape", FUNCTIONAL)
 def test_functional_matches_torch(expr, shape):
     f_t, f_m, _ = _functions(expr)
-    x = _weights(shape, 10) - (3.0 if "max_pool" in expr else 0.0)
+    x = random_array(shape, 10) - (3.0 if "max_pool" in expr else 0.0)
     x[np.abs(x) < 1e-3] = 0.5
     _compare_fb(f_t, f_m, x, what=expr)
 
@@ -700,7 +694,7 @@ def test_module_subclass_matches_torch():
     assert "class Net(gluon.Block):" in code and "model = Net()\nmodel.initialize()\n" in code
     net_t, net_m = both.torch_ns["model"], both.mx_ns["model"]
     copy_params(net_t, net_m, initialize=False)  # same parameter order, same shapes
-    x = _weights((3, 1, 12, 12), 14)
+    x = random_array((3, 1, 12, 12), 14)
     # inference: torch's eval mode, Gluon outside autograd.record() (dropout off in both)
     net_t.eval()
     with torch.no_grad():
@@ -738,7 +732,7 @@ def test_sequential_cnn_with_batchnorm_matches_torch():
         net_t[1].running_mean.normal_()
         net_t[1].running_var.uniform_(0.5, 2)
     copy_state(net_t, net_m)
-    x = _weights((5, 1, 6, 6), 15)
+    x = random_array((5, 1, 6, 6), 15)
     net_t[4].p = 0.0
     net_m[4]._rate = 0.0  # dropout's randomness off on both sides
     net_t.train()

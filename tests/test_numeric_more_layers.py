@@ -20,32 +20,27 @@ import mxnet as mx  # noqa: E402
 import torch  # noqa: E402
 from mxnet import autograd, nd  # noqa: E402
 
-from numeric_helpers import assert_same, check_translation, copy_params, exec_both  # noqa: E402
+from numeric_helpers import LAYER_HEADER, layer_pair, random_array, assert_same, check_translation, copy_params, exec_both  # noqa: E402
 from torch2gluon import Severity, translate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 
-HEADER = "import torch\nfrom torch import nn\nimport torch.nn.functional as F\n"
+HEADER = LAYER_HEADER
 
 
 def _case(*values, id: str):
     return pytest.param(*values, id=id)
 
 
-def _layers(line: str):
-    both = exec_both(HEADER + f"layer = {line}\n")
-    return both.torch_ns["layer"], both.mx_ns["layer"], both.translation
 
 
-def _rand(shape, seed):
-    return np.random.RandomState(seed).randn(*shape).astype(np.float32)
 
 
 def _compare_fb(torch_fn, mx_fn, x, *, what, rtol=1e-5, atol=1e-5):
     xt = torch.from_numpy(x.copy()).requires_grad_()
     out = torch_fn(xt)
-    w = _rand(tuple(out.shape), 99)
+    w = random_array(tuple(out.shape), 99)
     (out * torch.from_numpy(w)).sum().backward()
     xm = nd.array(x)
     xm.attach_grad()
@@ -92,13 +87,13 @@ RNN_CALLS = [
 
 def _seq(batch_first, seed=1):
     n, t, c = 3, 6, 5
-    return _rand((n, t, c) if batch_first else (t, n, c), seed)
+    return random_array((n, t, c) if batch_first else (t, n, c), seed)
 
 
 @pytest.mark.parametrize("line, batch_first, layers, dirs", RNN_CALLS)
 def test_recurrent_layer_matches_torch(line, batch_first, layers, dirs):
     torch.manual_seed(0)
-    rnn_t, rnn_m, _ = _layers(line)
+    rnn_t, rnn_m, _ = layer_pair(line)
     copy_params(rnn_t, rnn_m, initialize=False)  # initialize() was emitted
     x = _seq(batch_first)
     # output and input gradient, without states
@@ -118,7 +113,7 @@ def test_recurrent_layer_matches_torch(line, batch_first, layers, dirs):
         assert_same(t_state.detach().numpy(), m_state.asnumpy(), rtol=1e-5, atol=1e-6, what=f"{line}: final state")
     assert_same(out_t.detach().numpy(), out_m.asnumpy(), rtol=1e-5, atol=1e-6, what=f"{line}: output with states")
     # given (non-zero) initial states
-    s0 = [_rand(tuple(s.shape), 7 + i) for i, s in enumerate(states)]
+    s0 = [random_array(tuple(s.shape), 7 + i) for i, s in enumerate(states)]
     out_t, _ = rnn_t(torch.from_numpy(x), tuple(torch.from_numpy(s) for s in s0) if len(s0) == 2
                      else torch.from_numpy(s0[0]))
     out_m, _ = rnn_m(nd.array(x), [nd.array(s) for s in s0])
@@ -136,7 +131,7 @@ def test_recurrent_layer_matches_torch(line, batch_first, layers, dirs):
 def test_recurrent_initial_distribution_is_torchs(line, hidden):
     torch.manual_seed(0)
     mx.random.seed(0)
-    rnn_t, rnn_m, _ = _layers(line)
+    rnn_t, rnn_m, _ = layer_pair(line)
     bound = 1 / math.sqrt(hidden)
     t_params = [p.detach().numpy() for p in rnn_t.parameters()]
     m_params = [p.data().asnumpy() for p in rnn_m.collect_params().values()]
@@ -158,7 +153,7 @@ def test_why_recurrent_dropout_gets_a_warning():
     """MXNet 1.9's CPU (oneDNN) RNN kernel ignores dropout between layers, even in training mode."""
     r = translate(HEADER + "layer = nn.LSTM(5, 7, 2, dropout=0.5)\n")
     assert [(d.rule, d.severity) for d in r.diagnostics] == [("T2G220", Severity.WARNING)]
-    _, rnn_m, _ = _layers("nn.LSTM(5, 7, 2, dropout=0.9)")
+    _, rnn_m, _ = layer_pair("nn.LSTM(5, 7, 2, dropout=0.9)")
     x = nd.array(_seq(False))
     with autograd.record():
         a = rnn_m(x)
@@ -249,12 +244,12 @@ EMB_CALLS = [
 @pytest.mark.parametrize("line", EMB_CALLS)
 def test_embedding_matches_torch(line):
     torch.manual_seed(0)
-    emb_t, emb_m, r = _layers(line)
+    emb_t, emb_m, r = layer_pair(line)
     assert any(d.rule == "T2G222" and d.severity is Severity.WARNING for d in r.diagnostics)
     copy_params(emb_t, emb_m, initialize=False)
     idx = np.array([[1, 3, 3], [9, 0, 2]])
     out_t = emb_t(torch.from_numpy(idx))
-    w = _rand(tuple(out_t.shape), 5)
+    w = random_array(tuple(out_t.shape), 5)
     (out_t * torch.from_numpy(w)).sum().backward()
     with autograd.record():
         out_m = emb_m(nd.array(idx))
@@ -266,14 +261,14 @@ def test_embedding_matches_torch(line):
 def test_embedding_initial_distribution_is_standard_normal():
     torch.manual_seed(0)
     mx.random.seed(0)
-    emb_t, emb_m, _ = _layers("nn.Embedding(1000, 64)")
+    emb_t, emb_m, _ = layer_pair("nn.Embedding(1000, 64)")
     for v in (emb_t.weight.detach().numpy(), emb_m.weight.data().asnumpy()):
         assert abs(v.mean()) < 0.01 and abs(v.std() - 1) < 0.01
 
 
 def test_why_embedding_indices_get_a_warning():
     """MXNet reads a row for an index out of range; torch raises."""
-    _, emb_m, _ = _layers("nn.Embedding(10, 4)")
+    _, emb_m, _ = layer_pair("nn.Embedding(10, 4)")
     rows = emb_m(nd.array([12, -1])).asnumpy()
     table = emb_m.weight.data().asnumpy()
     assert np.array_equal(rows, table[[9, 0]])
@@ -316,7 +311,7 @@ def test_layernorm_matches_torch(line):
     assert len(trained) == len(list(ln_t.parameters()))
     for tp, mp in zip(ln_t.parameters(), trained):
         mp.set_data(nd.array(tp.detach().numpy()))
-    x = _rand((2, 3, 6), 4) * 3 + 1
+    x = random_array((2, 3, 6), 4) * 3 + 1
     _compare_fb(ln_t, ln_m, x, what=line)
     for tp, mp in zip(ln_t.parameters(), trained):
         assert_same(tp.grad.numpy(), mp.grad().asnumpy(), rtol=1e-4, atol=1e-5, what=f"{line}: parameter gradient")
@@ -351,9 +346,9 @@ CONV_CALLS = [
 @pytest.mark.parametrize("line, shape", CONV_CALLS)
 def test_convolution_matches_torch(line, shape):
     torch.manual_seed(0)
-    conv_t, conv_m, _ = _layers(line)
+    conv_t, conv_m, _ = layer_pair(line)
     copy_params(conv_t, conv_m, initialize=False)
-    _compare_fb(conv_t, conv_m, _rand(shape, 1), what=line, rtol=1e-4, atol=1e-5)
+    _compare_fb(conv_t, conv_m, random_array(shape, 1), what=line, rtol=1e-4, atol=1e-5)
     for tp, mp in zip(conv_t.parameters(), conv_m.collect_params().values()):
         assert_same(tp.grad.numpy(), mp.grad().asnumpy(), rtol=1e-4, atol=1e-4, what=f"{line}: parameter gradient")
 
@@ -370,7 +365,7 @@ def test_convolution_matches_torch(line, shape):
 def test_convolution_initial_distribution_is_torchs(line, fan_in, has_bias):
     torch.manual_seed(0)
     mx.random.seed(0)
-    conv_t, conv_m, _ = _layers(line)
+    conv_t, conv_m, _ = layer_pair(line)
     bound = 1 / math.sqrt(fan_in)
     t_params = [p.detach().numpy() for p in conv_t.parameters()]
     m_params = [p.data().asnumpy() for p in conv_m.collect_params().values()]
@@ -408,8 +403,8 @@ FREE_CALLS = [
 
 @pytest.mark.parametrize("line", FREE_CALLS)
 def test_parameter_free_layer_matches_torch(line):
-    layer_t, layer_m, _ = _layers(line)
-    x = _rand((3, 4, 5), 2) * 2
+    layer_t, layer_m, _ = layer_pair(line)
+    x = random_array((3, 4, 5), 2) * 2
     _compare_fb(layer_t, layer_m, x, what=line, rtol=1e-5, atol=1e-6)
 
 
@@ -440,10 +435,10 @@ def test_parameter_free_flags(line):
 )
 def test_lazy_linear_matches_torch(line, has_bias):
     torch.manual_seed(0)
-    lin_t, lin_m, r = _layers(line)
+    lin_t, lin_m, r = layer_pair(line)
     warned = [d.rule for d in r.diagnostics if d.severity is Severity.WARNING]
     assert warned == (["T2G226"] if has_bias else [])
-    x = _rand((2, 3, 40), 6)
+    x = random_array((2, 3, 40), 6)
     lin_t(torch.from_numpy(x))  # infer in_features on both sides
     lin_m(nd.array(x))
     copy_params(lin_t, lin_m, initialize=False)
@@ -453,8 +448,8 @@ def test_lazy_linear_matches_torch(line, has_bias):
 def test_lazy_linear_initial_weight_distribution_is_torchs():
     torch.manual_seed(0)
     mx.random.seed(0)
-    lin_t, lin_m, _ = _layers("nn.LazyLinear(64)")
-    x = _rand((2, 400), 6)
+    lin_t, lin_m, _ = layer_pair("nn.LazyLinear(64)")
+    x = random_array((2, 400), 6)
     lin_t(torch.from_numpy(x))
     lin_m(nd.array(x))
     bound = 1 / math.sqrt(400)
