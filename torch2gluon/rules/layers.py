@@ -268,18 +268,107 @@ def is_literal(node: Optional[cst.BaseExpression], value) -> bool:
     return got == value and isinstance(got, bool) == isinstance(value, bool)
 
 
-def literal_pair(node: Optional[cst.BaseExpression]) -> Optional[Tuple[int, int]]:
-    """``3`` -> (3, 3), ``(3, 2)``/``[3, 2]`` -> (3, 2) for int literals, else None."""
+def literal_ints(node: Optional[cst.BaseExpression], n: int) -> Optional[Tuple[int, ...]]:
+    """``3`` -> (3,)*n, a tuple/list of n int literals -> that tuple, else None."""
     if node is None:
         return None
     value = literal(node)
     if isinstance(value, int) and not isinstance(value, bool):
-        return (value, value)
-    if isinstance(node, (cst.Tuple, cst.List)) and len(node.elements) == 2:
+        return (value,) * n
+    if isinstance(node, (cst.Tuple, cst.List)) and len(node.elements) == n:
         items = [literal(e.value) if not isinstance(e, cst.StarredElement) else NotLiteral for e in node.elements]
         if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-            return (items[0], items[1])
+            return tuple(items)
     return None
+
+
+def literal_pair(node: Optional[cst.BaseExpression]) -> Optional[Tuple[int, ...]]:
+    """``3`` -> (3, 3), ``(3, 2)``/``[3, 2]`` -> (3, 2) for int literals, else None."""
+    return literal_ints(node, 2)
+
+
+def default_init_warning(rule: Rule, node: cst.CSTNode) -> None:
+    rule.report(
+        node,
+        "Gluon's default initialisation (uniform ±0.07, zero bias) differs from torch's",
+        severity=Severity.WARNING,
+    )
+
+
+CONV_PARAMS = ["in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
+               "padding_mode", "device", "dtype"]
+CONV_TRANSPOSE_PARAMS = ["in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding",
+                         "groups", "bias", "dilation", "padding_mode", "device", "dtype"]
+
+
+def translate_conv(
+    rule: Rule, original: cst.Call, updated: cst.Call, name: str, target: str, dims: int, transposed: bool
+) -> Optional[cst.BaseExpression]:
+    """Any torch ``Conv{1,2}d``/``ConvTranspose{1,2}d`` -> the Gluon layer ``target``.
+
+    Same weight layout in both; torch's initial distribution U(±1/sqrt(fan_in))
+    is written out, with fan_in from the input channels (the output channels
+    for a transposed convolution) per group times the kernel.
+    """
+    try:
+        b = bind(updated, CONV_TRANSPOSE_PARAMS if transposed else CONV_PARAMS)
+        for key in ("in_channels", "out_channels", "kernel_size"):
+            if key not in b:
+                raise Unbindable(f"needs `{key}`")
+        for key in ("device", "dtype"):
+            if key in b and not is_literal(b[key], None):
+                raise Unbindable(f"argument `{key}` is not translated yet")
+        mode = b.get("padding_mode")
+        if mode is not None and not is_literal(mode, "zeros"):
+            shown = repr(literal(mode)) if literal(mode) is not NotLiteral else code_of(mode)
+            raise Unbindable(f"with `padding_mode={shown}` is not translated yet")
+        padding = b.get("padding")
+        pad_value = literal(padding) if padding is not None else 0
+        if isinstance(pad_value, str):
+            if pad_value == "valid" and not transposed:
+                padding = None
+            elif pad_value == "same":
+                raise Unbindable("with `padding='same'` is not translated (MXNet has no 'same' padding)")
+            else:
+                raise Unbindable(f"with `padding={pad_value!r}` is not valid")
+    except Unbindable as e:
+        return rule.keep(original, name, str(e))
+    args = [arg(b["out_channels"]), arg(b["kernel_size"])]
+    keys = [("stride", "strides", 1), ("padding", "padding", 0)]
+    if transposed:
+        keys.append(("output_padding", "output_padding", 0))
+    keys += [("dilation", "dilation", 1), ("groups", "groups", 1)]
+    for torch_key, mx_key, default in keys:
+        value = padding if torch_key == "padding" else b.get(torch_key)
+        if value is not None and not is_literal(value, default):
+            args.append(arg(value, mx_key))
+    bias = b.get("bias")
+    if bias is not None and not is_literal(bias, True):
+        args.append(arg(bias, "use_bias"))
+    args.append(arg(b["in_channels"], "in_channels"))
+    if rule.ctx.options.init != "torch":
+        default_init_warning(rule, original)
+        return rule.ctx.call(f"mxnet.gluon.nn.{target}", *args)
+    kernel = literal_ints(b["kernel_size"], dims)
+    if kernel is None:
+        rule.report(
+            original,
+            "the kernel size is not a literal, so torch's initial distribution "
+            "U(±1/sqrt(fan_in)) is not written out; Gluon's default (uniform ±0.07, zero bias) is used",
+            severity=Severity.WARNING,
+        )
+        return rule.ctx.call(f"mxnet.gluon.nn.{target}", *args)
+    fan_in = code_of(_parens_if_needed(b["out_channels" if transposed else "in_channels"]))
+    groups = b.get("groups")
+    if groups is not None and not is_literal(groups, 1):
+        fan_in += " // " + code_of(_parens_if_needed(groups))
+    fan_in += "".join(f" * {k}" for k in kernel)
+    for key in ("weight", "bias"):
+        if key == "bias" and is_literal(bias, False):
+            continue
+        bound = cst.parse_expression(f"({fan_in}) ** -0.5")
+        args.append(arg(rule.ctx.call("mxnet.init.Uniform", arg(bound)), f"{key}_initializer"))
+    return rule.ctx.call(f"mxnet.gluon.nn.{target}", *args)
 
 
 def ceil_mode_matches(kernel, stride, padding) -> bool:
@@ -375,75 +464,11 @@ class Convolution(Rule):
         ),
     )
 
-    PARAMS = ["in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
-              "padding_mode", "device", "dtype"]
-
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
         if torch_nn_name(name, "Conv2d") is None:
             return None
-        try:
-            b = bind(updated, self.PARAMS)
-            for key in ("in_channels", "out_channels", "kernel_size"):
-                if key not in b:
-                    raise Unbindable(f"needs `{key}`")
-            for key in ("device", "dtype"):
-                if key in b and not is_literal(b[key], None):
-                    raise Unbindable(f"argument `{key}` is not translated yet")
-            mode = b.get("padding_mode")
-            if mode is not None and not is_literal(mode, "zeros"):
-                shown = repr(literal(mode)) if literal(mode) is not NotLiteral else "..."
-                raise Unbindable(f"with `padding_mode={shown}` is not translated yet")
-            padding = b.get("padding")
-            pad_value = literal(padding) if padding is not None else 0
-            if isinstance(pad_value, str):
-                if pad_value == "valid":
-                    padding = None
-                elif pad_value == "same":
-                    raise Unbindable("with `padding='same'` is not translated (MXNet has no 'same' padding)")
-                else:
-                    raise Unbindable(f"with `padding={pad_value!r}` is not valid")
-        except Unbindable as e:
-            return self.keep(original, name, str(e))
-        args = [arg(b["out_channels"]), arg(b["kernel_size"])]
-        for torch_key, mx_key, default in (
-            ("stride", "strides", 1), ("padding", "padding", 0), ("dilation", "dilation", 1), ("groups", "groups", 1),
-        ):
-            value = padding if torch_key == "padding" else b.get(torch_key)
-            if value is not None and not is_literal(value, default):
-                args.append(arg(value, mx_key))
-        bias = b.get("bias")
-        if bias is not None and not is_literal(bias, True):
-            args.append(arg(bias, "use_bias"))
-        args.append(arg(b["in_channels"], "in_channels"))
-        if self.ctx.options.init == "torch":
-            kernel = literal_pair(b["kernel_size"])
-            if kernel is None:
-                self.report(
-                    original,
-                    "the kernel size is not a literal, so torch's initial distribution "
-                    "U(±1/sqrt(fan_in)) is not written out; Gluon's default (uniform ±0.07, zero bias) is used",
-                    severity=Severity.WARNING,
-                )
-            else:
-                fan_in = code_of(_parens_if_needed(b["in_channels"]))
-                groups = b.get("groups")
-                if groups is not None and not is_literal(groups, 1):
-                    fan_in += " // " + code_of(_parens_if_needed(groups))
-                fan_in += f" * {kernel[0]} * {kernel[1]}"
-                for key in ("weight", "bias"):
-                    if key == "bias" and bias is not None and not is_literal(bias, True):
-                        if is_literal(bias, False):
-                            continue
-                    bound = cst.parse_expression(f"({fan_in}) ** -0.5")
-                    args.append(arg(self.ctx.call("mxnet.init.Uniform", arg(bound)), f"{key}_initializer"))
-        else:
-            self.report(
-                original,
-                "Gluon's default initialisation (uniform ±0.07, zero bias) differs from torch's",
-                severity=Severity.WARNING,
-            )
-        return self.ctx.call("mxnet.gluon.nn.Conv2D", *args)
+        return translate_conv(self, original, updated, name, "Conv2D", 2, False)
 
 
 class Pooling(Rule):

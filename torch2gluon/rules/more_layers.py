@@ -14,38 +14,16 @@ import libcst as cst
 from ..context import arg
 from ..diagnostics import Severity
 from ._base import Example, NotLiteral, Rule, Unbindable, bind, code_of, literal
-from .layers import initialize_standalone, is_literal, torch_nn_name, with_parens
+from .layers import default_init_warning, initialize_standalone, is_literal, torch_nn_name, translate_conv
 
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def literal_ints(node: Optional[cst.BaseExpression], n: int) -> Optional[Tuple[int, ...]]:
-    """``3`` -> (3,)*n, a tuple/list of n int literals -> that tuple, else None."""
-    if node is None:
-        return None
-    value = literal(node)
-    if _is_int(value):
-        return (value,) * n
-    if isinstance(node, (cst.Tuple, cst.List)) and len(node.elements) == n:
-        items = [literal(e.value) if not isinstance(e, cst.StarredElement) else NotLiteral for e in node.elements]
-        if all(_is_int(v) for v in items):
-            return tuple(items)
-    return None
-
-
 def _shown(node: cst.BaseExpression) -> str:
     value = literal(node)
     return repr(value) if value is not NotLiteral else code_of(node)
-
-
-def _default_init_warning(rule: Rule, node: cst.CSTNode) -> None:
-    rule.report(
-        node,
-        "Gluon's default initialisation (uniform ±0.07, zero bias) differs from torch's",
-        severity=Severity.WARNING,
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -310,78 +288,13 @@ class MoreConvolutions(Rule):
         ),
     )
 
-    CONV = ["in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
-            "padding_mode", "device", "dtype"]
-    TRANSPOSED = ["in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "groups",
-                  "bias", "dilation", "padding_mode", "device", "dtype"]
-
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
         kind = torch_nn_name(name, *_CONV_KINDS)
         if kind is None:
             return None
         target, dims, transposed = _CONV_KINDS[kind]
-        try:
-            b = bind(updated, self.TRANSPOSED if transposed else self.CONV)
-            for key in ("in_channels", "out_channels", "kernel_size"):
-                if key not in b:
-                    raise Unbindable(f"needs `{key}`")
-            for key in ("device", "dtype"):
-                if key in b and not is_literal(b[key], None):
-                    raise Unbindable(f"argument `{key}` is not translated yet")
-            mode = b.get("padding_mode")
-            if mode is not None and not is_literal(mode, "zeros"):
-                raise Unbindable(f"with `padding_mode={_shown(mode)}` is not translated yet")
-            padding = b.get("padding")
-            pad_value = literal(padding) if padding is not None else 0
-            if isinstance(pad_value, str):
-                if pad_value == "valid" and not transposed:
-                    padding = None
-                elif pad_value == "same":
-                    raise Unbindable("with `padding='same'` is not translated (MXNet has no 'same' padding)")
-                else:
-                    raise Unbindable(f"with `padding={pad_value!r}` is not valid")
-            bias = b.get("bias")
-            if bias is not None and not (is_literal(bias, True) or is_literal(bias, False)):
-                raise Unbindable("with a `bias` flag decided at run time is not translated")
-        except Unbindable as e:
-            return self.keep(original, name, str(e))
-        args = [arg(b["out_channels"]), arg(b["kernel_size"])]
-        keys = [("stride", "strides", 1), ("padding", "padding", 0)]
-        if transposed:
-            keys.append(("output_padding", "output_padding", 0))
-        keys += [("dilation", "dilation", 1), ("groups", "groups", 1)]
-        for torch_key, mx_key, default in keys:
-            value = padding if torch_key == "padding" else b.get(torch_key)
-            if value is not None and not is_literal(value, default):
-                args.append(arg(value, mx_key))
-        no_bias = is_literal(bias, False)
-        if no_bias:
-            args.append(arg(cst.Name("False"), "use_bias"))
-        args.append(arg(b["in_channels"], "in_channels"))
-        if self.ctx.options.init == "torch":
-            kernel = literal_ints(b["kernel_size"], dims)
-            if kernel is None:
-                self.report(
-                    original,
-                    "the kernel size is not a literal, so torch's initial distribution "
-                    "U(±1/sqrt(fan_in)) is not written out; Gluon's default (uniform ±0.07, zero bias) is used",
-                    severity=Severity.WARNING,
-                )
-            else:
-                fan_in = code_of(with_parens(b["out_channels" if transposed else "in_channels"]))
-                groups = b.get("groups")
-                if groups is not None and not is_literal(groups, 1):
-                    fan_in += " // " + code_of(with_parens(groups))
-                fan_in += "".join(f" * {k}" for k in kernel)
-                for key in ("weight", "bias"):
-                    if key == "bias" and no_bias:
-                        continue
-                    bound = cst.parse_expression(f"({fan_in}) ** -0.5")
-                    args.append(arg(self.ctx.call("mxnet.init.Uniform", arg(bound)), f"{key}_initializer"))
-        else:
-            _default_init_warning(self, original)
-        return self.ctx.call(f"mxnet.gluon.nn.{target}", *args)
+        return translate_conv(self, original, updated, name, target, dims, transposed)
 
 
 # ---------------------------------------------------------------------------
@@ -565,7 +478,7 @@ class LazyLinear(Rule):
                     severity=Severity.WARNING,
                 )
         else:
-            _default_init_warning(self, original)
+            default_init_warning(self, original)
         return self.ctx.call("mxnet.gluon.nn.Dense", *args)
 
 
