@@ -49,7 +49,13 @@ def _is_module(ctx, node: cst.BaseExpression) -> bool:
 
 
 def module_classes(ctx, module: cst.Module) -> Set[str]:
-    """Names of the classes deriving from nn.Module, directly or through a local class."""
+    """Names of the classes deriving from nn.Module, directly or through a local class.
+
+    Several rules ask; it is worked out once per translation.
+    """
+    cached = ctx.memo.get("module_classes")
+    if cached is not None:
+        return cached
     classes: Set[str] = set()
     defs = list(_class_defs(module))
     changed = True
@@ -66,6 +72,7 @@ def module_classes(ctx, module: cst.Module) -> Set[str]:
                     classes.add(d.name.value)
                     changed = True
                     break
+    ctx.memo["module_classes"] = classes
     return classes
 
 
