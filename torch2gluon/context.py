@@ -77,6 +77,8 @@ class Context:
         self.generated: Dict[str, List[cst.Name]] = {}
         # free-form facts rules share, e.g. which variables hold optimizers
         self.bindings: Dict[str, str] = {}
+        # id(FunctionDef) -> parameter -> kind the callers pass, or None (flow.py)
+        self.param_kinds: Dict[int, Dict[str, Optional[str]]] = {}
         # facts about the whole module that several rules derive the same way
         self.memo: Dict[str, object] = {}
         # ids of torch references a rule already reported with its own reason
