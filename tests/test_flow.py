@@ -48,6 +48,21 @@ class Net(nn.Module):
             id="function defined before its caller",
         ),
         pytest.param(
+            "def run(loader, sched):\n    pass\n"
+            "opt = torch.optim.SGD(Net().parameters(), lr=0.1)\n"
+            "run(torch.utils.data.DataLoader([], batch_size=2), torch.optim.lr_scheduler.StepLR(opt, 1))\n",
+            {"loader": "loader", "sched": "scheduler"},
+            id="loaders and schedulers",
+        ),
+        pytest.param(
+            "def run(device, other):\n    pass\n"
+            "use_cuda = torch.cuda.is_available()\n"
+            "device = torch.device('cuda' if use_cuda else 'cpu')\n"
+            "run(device, torch.device('cuda') if use_cuda else Net())\n",
+            {"device": "device", "other": None},
+            id="devices, and a conditional that may be two things",
+        ),
+        pytest.param(
             "def run(net):\n    pass\nrun(nn.Sequential(nn.Linear(2, 2)))\nrun(net=Net().to('cpu'))\n",
             {"net": "model"},
             id="expressions and keywords",

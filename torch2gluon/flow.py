@@ -10,7 +10,7 @@ borrow the global's meaning whatever is passed.
 ``parameter_kinds`` works this out once, before the pass: a parameter gets a
 kind when every call of its function in the module passes a value of that
 kind (a model: an instance of an ``nn.Module`` subclass or of a torch layer;
-an optimizer; a scheduler; a loss function). The engine binds the kinds on
+an optimizer; a scheduler; a loss function; a DataLoader; a torch.device). The engine binds the kinds on
 entering the function and restores the outer bindings on leaving it; every
 other parameter shadows whatever the same name meant outside.
 """
@@ -27,6 +27,8 @@ MODEL = "model"
 OPTIMIZER = "optimizer"
 SCHEDULER = "scheduler"
 LOSS_FN = "loss_fn"
+LOADER = "loader"  # tensor_methods.LOADER: iterating it yields tensors
+DEVICE = "device"  # devices.DEVICE
 
 # methods of a model that return the model itself
 _SELF_RETURNING = {"to", "cuda", "cpu", "float", "double", "half", "train", "eval"}
@@ -52,6 +54,9 @@ def parameter_kinds(ctx, module: cst.Module, module_classes: Set[str]) -> Dict[i
             return name_kind(expr.value, owner, depth + 1)
         if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
             return None
+        if isinstance(expr, cst.IfExp):
+            both = {classify(expr.body, owner, depth + 1), classify(expr.orelse, owner, depth + 1)}
+            return both.pop() if len(both) == 1 else None
         if not isinstance(expr, cst.Call):
             return None
         func = expr.func
@@ -64,10 +69,14 @@ def parameter_kinds(ctx, module: cst.Module, module_classes: Set[str]) -> Dict[i
         name = ctx.call_name(expr)
         if not name:
             return None
+        if name == "torch.device":
+            return DEVICE
         parts = name.split(".")
         last = parts[-1]
         if not last[:1].isupper():
             return None
+        if name in ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"):
+            return LOADER
         if name.startswith("torch.optim.lr_scheduler."):
             return SCHEDULER
         if name.startswith("torch.optim."):
