@@ -3,10 +3,12 @@
 Installed in the child process before the script starts (never imported by
 ``import torch2gluon``):
 
-* **Same start.** torch: at the first optimizer step (before it updates), the
-  optimizer's parameters are saved, in order, to ``ALIGN_DIR/init.npz``.
-  MXNet: when a ``gluon.Trainer`` is made, those values are copied into its
-  trainable parameters by order, after checking that the shapes agree.
+* **Same start.** torch: at each optimizer's first step (before it updates),
+  its parameters are saved, in order, to ``ALIGN_DIR/init_<k>.npz``, k being
+  the order in which the optimizers were made. MXNet: when the k-th
+  ``gluon.Trainer`` is made, those values are copied into its trainable
+  parameters by order, after checking that the shapes agree (the translation
+  makes one Trainer per optimizer, in the same order).
 * **Same samples in the same order.** ``RandomSampler`` of both frameworks
   yields, for the k-th iteration of the i-th sampler made,
   ``numpy.random.RandomState(seed + 1000 * i + k).permutation(n)``.
@@ -15,7 +17,11 @@ Installed in the child process before the script starts (never imported by
 * **Randomness that cannot be aligned.** A framework random function called
   after training started (``randn_like`` in a forward pass, random data
   augmentation) is noted in the record as ``unaligned``; the comparison then
-  reports the run as not alignable instead of passing or failing it.
+  reports the run as not alignable instead of passing or failing it. Random
+  numbers drawn to initialise a model (torch.nn.init, an MXNet Initializer)
+  do not count: a model built during training, say to load a checkpoint
+  into, is either loaded (and the draws do not matter) or used as it is (and
+  its different start shows in the compared values).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import functools
 import os
 from typing import Any, Callable, List
 
-INIT_FILE = "init.npz"
+INIT_FILE = "init_{}.npz"
 
 
 class AlignState:
@@ -33,12 +39,13 @@ class AlignState:
         self.seed = seed
         self.rec = rec
         self.samplers = 0
+        self.optimizers = 0  # torch optimizers / gluon Trainers made so far
+        self.initializing = 0  # inside a parameter initialiser
         self.unaligned: List[str] = []
         self.notes: List[str] = []
 
-    @property
-    def init_path(self) -> str:
-        return os.path.join(self.directory, INIT_FILE)
+    def init_path(self, k: int) -> str:
+        return os.path.join(self.directory, INIT_FILE.format(k))
 
     def permutation(self, sampler: Any, n: int):
         import numpy as np
@@ -62,7 +69,7 @@ class AlignState:
         return self.rec.total_backwards > 0
 
     def random_call(self, name: str) -> None:
-        if self.training() and not self.unaligned:
+        if self.training() and not self.initializing and not self.unaligned:
             self.unaligned.append(f"{name} called during training (after {len(self.rec.steps)} steps)")
 
 
@@ -85,6 +92,20 @@ def _watch(module: Any, names: List[str], state: AlignState, prefix: str) -> Non
             setattr(module, name, make(orig, name))
         except (AttributeError, TypeError):
             pass
+
+
+def _initializing(func: Callable, state: AlignState) -> Callable:
+    """``func`` with the random draws it makes marked as initialisation."""
+
+    @functools.wraps(func)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        state.initializing += 1
+        try:
+            return func(*args, **kwargs)
+        finally:
+            state.initializing -= 1
+
+    return wrapped
 
 
 def _identity(x: Any, *args: Any, **kwargs: Any) -> Any:
@@ -115,18 +136,34 @@ def install_torch(state: AlignState) -> None:
         if hasattr(F, name):
             setattr(F, name, _identity)
 
-    saved = {"done": False}
+    opt_init = torch.optim.Optimizer.__init__
+
+    @functools.wraps(opt_init)
+    def optimizer_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        opt_init(self, *args, **kwargs)
+        if not hasattr(self, "_t2g_index"):
+            self._t2g_index = state.optimizers
+            state.optimizers += 1
+
+    torch.optim.Optimizer.__init__ = optimizer_init  # type: ignore[method-assign]
 
     def pre_hook(opt: Any, args: Any, kwargs: Any) -> None:
-        if saved["done"]:
+        if getattr(opt, "_t2g_saved", False):
             return
-        saved["done"] = True
+        opt._t2g_saved = True
+        path = state.init_path(getattr(opt, "_t2g_index", 0))
         arrays = [p.detach().cpu().numpy() for group in opt.param_groups for p in group["params"]]
-        tmp = state.init_path + ".tmp.npz"
+        tmp = path + ".tmp.npz"
         np.savez(tmp, *arrays)
-        os.replace(tmp, state.init_path)
+        os.replace(tmp, path)
 
     register_optimizer_step_pre_hook(pre_hook)
+    import torch.nn.init as torch_init
+
+    for name in dir(torch_init):
+        func = getattr(torch_init, name)
+        if not name.startswith("_") and callable(func) and getattr(func, "__module__", "") == torch_init.__name__:
+            setattr(torch_init, name, _initializing(func, state))
     _watch(torch, ["rand", "randn", "rand_like", "randn_like", "randint", "randint_like", "bernoulli",
                    "normal", "multinomial", "poisson"], state, "torch.")
     _watch(torch.Tensor, ["normal_", "uniform_", "bernoulli_", "exponential_", "geometric_", "cauchy_",
@@ -161,10 +198,14 @@ def install_mxnet(state: AlignState) -> None:
         # order torch's parameters() has) is the dict's own insertion order.
         given = args[0] if args else kwargs.get("params")
         ordered = list(given.values()) if hasattr(given, "values") else list(self._params)
-        if not os.path.exists(state.init_path):
-            state.unaligned.append("the torch run saved no initial parameters (did it take an optimizer step?)")
+        k = state.optimizers
+        state.optimizers += 1
+        path = state.init_path(k)
+        if not os.path.exists(path):
+            which = "" if k == 0 else f" for optimizer {k + 1}"
+            state.unaligned.append(f"the torch run saved no initial parameters{which} (did it take an optimizer step?)")
             return
-        with np.load(state.init_path) as data:
+        with np.load(path) as data:
             values = [data[f"arr_{i}"] for i in range(len(data.files))]
         params = [p for p in ordered if p.grad_req != "null"]
         if len(params) != len(values):
@@ -178,9 +219,11 @@ def install_mxnet(state: AlignState) -> None:
                 state.unaligned.append(f"parameter {i} ({p.name}) has shape {shape}, torch's has {v.shape}")
                 return
             p.set_data(mxnet.nd.array(v, dtype=v.dtype))
-        state.notes.append(f"copied {len(values)} initial parameters from the torch run")
+        state.notes.append(f"copied {len(values)} initial parameters from the torch run" + (f" (optimizer {k + 1})" if k else ""))
 
     trainer_cls.__init__ = trainer_init  # type: ignore[method-assign]
+    initializer = mxnet.initializer.Initializer
+    initializer.__call__ = _initializing(initializer.__call__, state)  # type: ignore[method-assign]
 
     _watch(mxnet.ndarray.random, ["uniform", "normal", "randint", "randn", "exponential", "gamma", "poisson",
                                   "multinomial", "shuffle", "bernoulli", "uniform_like", "normal_like"],

@@ -129,7 +129,9 @@ def compare_metrics(a: RunResult, b: RunResult, rtol: float, last_only: bool = F
     A printed value is rounded, so half a unit in its last printed digit is
     allowed on top of ``rtol``. With ``last_only`` (natural mode, where the
     runs see different samples in a different order, so single-batch values
-    are not comparable) only the last value of each metric is compared.
+    are not comparable) only the last value of each metric is compared, and
+    for a metric printed more than ``SMOOTHED`` times (a running batch loss)
+    the mean of its last ``SMOOTHED`` values.
     """
     ma, mb = printed_metrics(a), printed_metrics(b)
     if last_only:
@@ -158,11 +160,25 @@ def compare_metrics(a: RunResult, b: RunResult, rtol: float, last_only: bool = F
     return result
 
 
+SMOOTHED = 10
+
+
 def _last_of_each(metrics: List[Metric]) -> List[Metric]:
-    last = {}
+    by_name: dict = {}
     for m in metrics:
-        last[m.name] = m
-    return [m for m in metrics if last[m.name] is m]
+        by_name.setdefault(m.name, []).append(m)
+    out = []
+    for m in metrics:
+        values = by_name[m.name]
+        if values[-1] is not m:
+            continue
+        if len(values) > SMOOTHED:
+            tail = values[-SMOOTHED:]
+            mean = sum(v.value for v in tail) / len(tail)
+            m = Metric(m.name, mean, max(v.decimals for v in tail), m.step,
+                       f"mean of the last {len(tail)} printed {m.name} values, up to: {m.line}")
+        out.append(m)
+    return out
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:
