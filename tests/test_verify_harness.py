@@ -404,3 +404,25 @@ def test_compare_epoch_means() -> None:
     # No detected epochs: the whole run is one epoch.
     assert split_epochs([1.0, 2.0, 3.0], []) == [[1.0, 2.0, 3.0]]
     assert split_epochs([1.0, 2.0, 3.0], [0, 0, 2, 3]) == [[1.0, 2.0], [3.0]]
+
+
+def _printing(values: list) -> RunResult:
+    run = _fake([1.0] * len(values), [0])
+    run.record["printed"] = [(i + 1, f"step {i + 1} loss {v:.4f} test loss 0.5") for i, v in enumerate(values)]
+    return run
+
+
+def test_natural_mode_compares_a_running_batch_loss_by_its_recent_mean() -> None:
+    from torch2gluon.verify.compare import SMOOTHED, compare_metrics
+
+    noisy = [0.40, 0.30] * SMOOTHED  # mean 0.35, the last value 0.30
+    other = [0.30, 0.40] * SMOOTHED  # mean 0.35, the last value 0.40
+    assert compare_metrics(_printing(noisy), _printing(other), rtol=0.1, last_only=True).passed
+    # a metric printed a few times is compared by its last value
+    assert not compare_metrics(_printing([0.4, 0.3]), _printing([0.3, 0.4]), rtol=0.1, last_only=True).passed
+    # and a real shift in the running loss still shows
+    shifted = [v * 1.2 for v in noisy]
+    result = compare_metrics(_printing(noisy), _printing(shifted), rtol=0.1, last_only=True)
+    assert not result.passed and "mean of the last" in result.describe()
+    # aligned mode keeps comparing every value
+    assert not compare_metrics(_printing(noisy), _printing(other), rtol=0.1).passed
