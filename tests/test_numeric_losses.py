@@ -218,3 +218,40 @@ def test_hyperparameters_are_read_when_the_loss_is_built():
     )
     code = translate(src).code
     assert "weight=w:" in code, code
+
+
+FUNCTIONAL = [
+    ("reg", "F.mse_loss(a, b)"),
+    ("reg", "F.mse_loss(a, b, reduction='sum')"),
+    ("reg", "F.mse_loss(input=a, target=b, reduction='none')"),
+    ("reg", "F.l1_loss(b, a) if False else F.l1_loss(a, b)"),
+    ("reg", "F.smooth_l1_loss(a * 1.0, b)"),  # an expression used three times: evaluated once
+    ("reg", "F.smooth_l1_loss(a, b, beta=0.5, reduction='sum')"),
+    ("reg", "F.huber_loss(a, b, delta=2.0)"),
+    ("bce", "F.binary_cross_entropy(a, b)"),
+    ("bce", "F.binary_cross_entropy(a, b, wf, reduction='sum')"),
+    ("logits", "F.binary_cross_entropy_with_logits(a, b)"),
+    ("logits", "F.binary_cross_entropy_with_logits(a, b, pos_weight=wf)"),
+    ("kl", "F.kl_div(a, b, reduction='batchmean')"),
+    ("kl_log", "F.kl_div(a, b, None, None, 'sum', True)"),
+    ("ce", "F.cross_entropy(a, b, w, ignore_index=2)"),
+    ("ce", "F.cross_entropy(a, b, label_smoothing=0.2, reduction='none')"),
+    ("nll", "F.nll_loss(a, b, weight=w, reduction='sum')"),
+]
+
+
+@pytest.mark.parametrize("kind, call", [pytest.param(k, c, id=c) for k, c in FUNCTIONAL])
+def test_functional_losses_match_torch(kind, call):
+    both = _run(kind, f"lambda a, b: {call.replace('F.', 'nn.functional.')}")
+    assert "functional" not in both.translation.code, both.translation.code
+
+
+def test_functional_loss_with_an_expression_used_twice_evaluates_it_once():
+    r = translate("import torch.nn.functional as F\nloss = F.smooth_l1_loss(model(x), y)\n")
+    assert r.code.count("model(x)") == 1 and not r.diagnostics, r.code
+
+
+def test_functional_loss_options_without_a_translation_are_flagged():
+    r = translate("import torch.nn.functional as F\nloss = F.mse_loss(a, b, weight=w)\nl2 = F.l1_loss(a, b, size_average=False)\n")
+    assert [d.rule for d in r.diagnostics] == ["T2G705", "T2G705"]
+    assert "F.mse_loss(a, b, weight=w)" in r.code and "F.l1_loss(a, b, size_average=False)" in r.code

@@ -9,7 +9,9 @@ import libcst as cst
 from ..context import arg
 from ..diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
+from .._cst import walk
 from .layers import ceil_mode_matches, is_literal, with_parens
+from .losses import loss_elements
 
 F = "torch.nn.functional."
 
@@ -388,6 +390,67 @@ class Flatten(Rule):
         return self.ctx.call("mxnet.nd.reshape", arg(b["input"]), arg(cst.parse_expression("(-1,)"), "shape"))
 
 
+_REG = ["input", "target", "size_average", "reduce", "reduction"]
+# functional loss -> (the loss class whose per-element formula it shares, its parameters)
+FUNCTIONAL_LOSSES = {
+    F + "nll_loss": ("torch.nn.NLLLoss", ["input", "target", "weight", "size_average", "ignore_index", "reduce", "reduction"]),
+    F + "cross_entropy": (
+        "torch.nn.CrossEntropyLoss",
+        ["input", "target", "weight", "size_average", "ignore_index", "reduce", "reduction", "label_smoothing"],
+    ),
+    F + "mse_loss": ("torch.nn.MSELoss", _REG + ["weight"]),
+    F + "l1_loss": ("torch.nn.L1Loss", _REG + ["weight"]),
+    F + "smooth_l1_loss": ("torch.nn.SmoothL1Loss", _REG + ["beta"]),
+    F + "huber_loss": ("torch.nn.HuberLoss", ["input", "target", "reduction", "delta", "weight"]),
+    F + "binary_cross_entropy": ("torch.nn.BCELoss", ["input", "target", "weight", "size_average", "reduce", "reduction"]),
+    F + "binary_cross_entropy_with_logits": (
+        "torch.nn.BCEWithLogitsLoss",
+        ["input", "target", "weight", "size_average", "reduce", "reduction", "pos_weight"],
+    ),
+    F + "kl_div": ("torch.nn.KLDivLoss", _REG + ["log_target"]),
+}
+
+_PRIMARY = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString)
+
+
+def inline(template: cst.BaseExpression, values: Dict[str, cst.BaseExpression], nd) -> cst.BaseExpression:
+    """``template`` (over ``ND`` and the names in ``values``) with the script's expressions put in.
+
+    An expression is put in where its name stands when it is a plain name or
+    attribute, or when the template uses it once (an expression that is not
+    a primary gets parentheses); otherwise the template becomes a lambda
+    called on the expressions, so each is evaluated once, as in torch.
+    """
+    uses: Dict[str, int] = {}
+    for node in walk(template):
+        if isinstance(node, cst.Name) and node.value in values:
+            uses[node.value] = uses.get(node.value, 0) + 1
+    simple = all(
+        uses.get(k, 0) <= 1 or isinstance(v, (cst.Name, cst.Integer, cst.Float, cst.SimpleString))
+        or (isinstance(v, cst.Attribute) and isinstance(v.value, cst.Name))
+        for k, v in values.items()
+    )
+    if simple:
+        put = {k: v if isinstance(v, _PRIMARY) or v.lpar else with_parens(v) for k, v in values.items()}
+        return template.visit(_Put(nd, put))
+    lam = cst.parse_expression(f"lambda {', '.join(values)}: 0").with_changes(body=template.visit(_Put(nd, {})))
+    lam = lam.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return cst.Call(func=lam, args=[arg(v) for v in values.values()])
+
+
+class _Put(cst.CSTTransformer):
+    def __init__(self, nd, values) -> None:
+        self.nd, self.values = nd, values
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name):
+        if updated.value == "ND":
+            return self.nd()
+        return self.values.get(updated.value, updated)
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute):
+        return updated.with_changes(attr=original.attr)  # `.dtype` of a put-in value stays an attribute name
+
+
 _LOSS_DEFAULTS = {
     "weight": None,
     "size_average": None,
@@ -398,7 +461,7 @@ _LOSS_DEFAULTS = {
 
 
 class FunctionalLosses(Rule):
-    """``F.nll_loss``/``F.cross_entropy`` become ``nd.pick`` expressions with torch's reduction.
+    """Functional losses become ``nd`` expressions that give torch's value and gradient.
 
     ## What it does
     ``F.nll_loss(logp, y)`` becomes ``-nd.pick(logp, y, axis=1).mean()`` and
@@ -407,19 +470,29 @@ class FunctionalLosses(Rule):
     ``reduction='sum'`` ends in ``.sum()`` and ``reduction='none'`` keeps the
     per-element values.
 
+    ``F.mse_loss``, ``F.l1_loss``, ``F.smooth_l1_loss``, ``F.huber_loss``,
+    ``F.binary_cross_entropy``, ``F.binary_cross_entropy_with_logits``,
+    ``F.kl_div``, and ``nll_loss``/``cross_entropy`` with class weights,
+    ``ignore_index`` or ``label_smoothing`` become the same per-element
+    formula the loss objects get (T2G301), reduced as torch reduces it. The
+    script's expressions are put in where they stand; when the formula needs
+    one several times and it is not a plain name, the formula becomes a
+    lambda called on them, so ``model(x)`` still runs once.
+
     ## Why
-    The result is torch's value: the mean over the batch (and any further
-    axes after the class axis 1), as a shape-(1,) array. The training-loop rule
-    steps the trainer with ``loss.shape[0]``, which is then 1, so the update
-    uses the mean gradient, as in torch (measured equal to 1e-7).
+    The result is torch's value: the mean over all elements (or the sum, or
+    the batch mean for ``kl_div``'s ``'batchmean'``), as a shape-(1,) array.
+    The training-loop rule steps the trainer with ``loss.shape[0]``, which is
+    then 1, so the update uses the mean gradient, as in torch (values and
+    input gradients measured equal to 1e-5 for every loss and reduction).
 
     ## Flags
-    Class weights, ``ignore_index`` other than -100, ``label_smoothing``,
-    the deprecated ``size_average``/``reduce`` and reductions other than
-    ``'mean'``/``'sum'``/``'none'``. Labels are class indices: torch's
-    probability targets for ``cross_entropy`` (a float tensor shaped like the
-    input) are not recognised, and MXNet's ``pick`` clips an out-of-range
-    label where torch raises (-100 is not ignored).
+    The deprecated ``size_average``/``reduce``, reductions that are not
+    literals, ``weight`` of ``mse_loss``/``l1_loss``/``huber_loss``.
+    Labels are class indices: torch's probability targets for
+    ``cross_entropy`` (a float tensor shaped like the input) are not
+    recognised, and MXNet's ``pick`` clips an out-of-range label where torch
+    raises.
 
     ## Fix safety
     Safe for class-index labels in range.
@@ -427,7 +500,7 @@ class FunctionalLosses(Rule):
 
     code = "T2G705"
     name = "functional-losses"
-    summary = "F.nll_loss/F.cross_entropy -> -nd.pick(...).mean()"
+    summary = "F.nll_loss/cross_entropy/mse_loss/... -> nd expressions with torch's reduction"
     examples = (
         Example(
             "import torch.nn.functional as F\nloss = F.nll_loss(output, target)\n"
@@ -440,10 +513,25 @@ class FunctionalLosses(Rule):
         ),
         Example(
             "import torch.nn.functional as F\nloss = F.nll_loss(output, target, weight=w)\n",
-            "import torch.nn.functional as F\n# torch2gluon: T2G705: `torch.nn.functional.nll_loss` argument `weight` "
-            "is not translated yet; left as is\nloss = F.nll_loss(output, target, weight=w)\n",
+            "from mxnet import nd\n\nloss = (-nd.pick(output, target, axis=1) * nd.take(w, target)).sum() / (\n"
+            "    nd.take(w, target)\n).sum()\n",
+            id="class weights divide by the targets' weights",
+        ),
+        Example(
+            "import torch.nn.functional as F\nloss = F.mse_loss(model(x), y)\n"
+            "l1 = F.smooth_l1_loss(model(x), y, reduction='sum')\n",
+            "from mxnet import nd\n\nloss = nd.square(model(x) - y).mean()\nl1 = (\n"
+            "    lambda input, target: nd.where(\n        nd.abs(input - target) < 1.0,\n"
+            "        0.5 * nd.square(input - target) / 1.0,\n        nd.abs(input - target) - 0.5,\n"
+            "    ).sum()\n)(model(x), y)\n",
+            id="regression losses; an expression needed three times is evaluated once",
+        ),
+        Example(
+            "import torch.nn.functional as F\nloss = F.mse_loss(a, b, weight=w)\n",
+            "import torch.nn.functional as F\n# torch2gluon: T2G705: `torch.nn.functional.mse_loss` argument `weight` "
+            "is not translated yet; left as is\nloss = F.mse_loss(a, b, weight=w)\n",
             diagnostics=("T2G705",),
-            id="class weights are flagged",
+            id="mse_loss weights are flagged",
         ),
     )
 
@@ -456,20 +544,44 @@ class FunctionalLosses(Rule):
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
-        if name not in (F + "nll_loss", F + "cross_entropy"):
+        if name not in FUNCTIONAL_LOSSES:
             return None
+        cls, params_list = FUNCTIONAL_LOSSES[name]
         try:
-            b = bind(updated, self.NLL if name.endswith("nll_loss") else self.CE)
+            b = bind(updated, params_list)
             if "input" not in b or "target" not in b:
                 raise Unbindable("needs `input` and `target`")
-            for key, default in _LOSS_DEFAULTS.items():
-                if key in b and not is_literal(b[key], default):
-                    raise Unbindable(f"argument `{key}` is not translated yet")
+            for key in ("size_average", "reduce"):
+                if key in b and not is_literal(b[key], None):
+                    raise Unbindable(f"argument `{key}` (deprecated) is not translated; use `reduction`")
+            if cls not in ("torch.nn.CrossEntropyLoss", "torch.nn.NLLLoss", "torch.nn.BCELoss",
+                           "torch.nn.BCEWithLogitsLoss") and "weight" in b and not is_literal(b["weight"], None):
+                raise Unbindable("argument `weight` is not translated yet")
             reduction = literal(b["reduction"]) if "reduction" in b else "mean"
-            if reduction not in ("mean", "sum", "none"):
-                raise Unbindable("with a reduction other than 'mean', 'sum' or 'none' is not translated")
+            allowed = ("mean", "sum", "none") + (("batchmean",) if name == F + "kl_div" else ())
+            if reduction not in allowed:
+                raise Unbindable("is translated only with a literal `reduction` of " + ", ".join(map(repr, allowed)))
+            plain = all(is_literal(b[k], d) for k, d in _LOSS_DEFAULTS.items() if k in b)
+            if name in (F + "nll_loss", F + "cross_entropy") and plain:
+                return self._pick(name, b, reduction)
+            elem, params, den = loss_elements(cls, b, reduction)
         except Unbindable as e:
             return self.keep(original, name, str(e))
+        parsed = cst.parse_expression(elem)
+        if not isinstance(parsed, _PRIMARY) and not parsed.lpar:
+            elem = f"({elem})"
+        if reduction == "none":
+            body = elem
+        elif reduction == "sum":
+            body = f"{elem}.sum()"
+        elif den is None:
+            body = f"{elem}.mean()"
+        else:
+            body = f"{elem}.sum() / {den}"
+        values = {"input": b["input"], "target": b["target"], **params}
+        return inline(cst.parse_expression(body), values, lambda: self.ctx.ref("mxnet.nd"))
+
+    def _pick(self, name: str, b, reduction: str) -> cst.BaseExpression:
         scores = b["input"]
         if name.endswith("cross_entropy"):
             scores = self.ctx.call("mxnet.nd.log_softmax", arg(scores), arg(cst.Integer("1"), "axis"))

@@ -32,7 +32,12 @@ _SIGNATURES = {
     _N + "KLDivLoss": (("size_average", None), ("reduce", None), ("reduction", "mean"), ("log_target", False)),
 }
 _LOSS_CLASSES = tuple(_SIGNATURES)
-_FUNCTIONAL_LOSSES = ("torch.nn.functional.nll_loss", "torch.nn.functional.cross_entropy")
+# the functional losses (translated by T2G705); their results are loss values too
+FUNCTIONAL_LOSS_NAMES = tuple(
+    "torch.nn.functional." + n
+    for n in ("nll_loss", "cross_entropy", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+              "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div")
+)
 def _is_default(node: cst.BaseExpression, default) -> bool:
     value = literal(node)
     return value == default and type(value) is type(default)
@@ -53,7 +58,7 @@ class _Fill(cst.CSTTransformer):
         return updated
 
 
-def _elementwise(cls: str, b, reduction: str):
+def loss_elements(cls: str, b, reduction: str):
     """torch's per-element loss for ``cls`` as template code over ``input`` and
     ``target``, the lambda parameters it needs (name -> script expression), and
     the denominator of its ``'mean'`` when that is not the element count."""
@@ -265,7 +270,7 @@ class Losses(Rule):
             return False
         if isinstance(node.func, cst.Name) and self.ctx.bindings.get(node.func.value) == "loss_fn":
             return True
-        if self.ctx.call_name(node) in _FUNCTIONAL_LOSSES:
+        if self.ctx.call_name(node) in FUNCTIONAL_LOSS_NAMES:
             for a in node.args:
                 if a.keyword is not None and a.keyword.value == "reduction" and literal(a.value) == "none":
                     return False
@@ -345,7 +350,7 @@ class Losses(Rule):
                 # torch's classes are on axis 1 for inputs of any rank; Gluon's default
                 # is the last axis, which is the same only for (N, C) inputs
                 return self.ctx.call("mxnet.gluon.loss.SoftmaxCrossEntropyLoss", arg(cst.Integer("1"), "axis"))
-            elem, params, den = _elementwise(name, b, reduction)
+            elem, params, den = loss_elements(name, b, reduction)
         except Unbindable as e:
             return self.keep(original, name, str(e))
         if reduction == "none":

@@ -18,6 +18,7 @@ import libcst as cst
 from ..context import Context, arg
 from ..diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, code_of, literal, NotLiteral
+from .losses import FUNCTIONAL_LOSS_NAMES
 from .tensors import DTYPES, _literal_kind
 
 TENSOR = "tensor"
@@ -50,7 +51,6 @@ TENSOR_FUNCS = {
     "torch.as_tensor", "torch.flatten", "torch.relu", "torch.sigmoid", "torch.tanh", "torch.softmax",
     "torch.log_softmax", "torch.eq", "torch.ne", "torch.gt", "torch.lt", "torch.ge", "torch.le",
 }
-_FUNCTIONAL_LOSSES = ("torch.nn.functional.nll_loss", "torch.nn.functional.cross_entropy")
 
 
 # -- what is evidently a tensor -------------------------------------------------
@@ -128,7 +128,7 @@ def _is_loss(ctx: Context, node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.Call):
         if isinstance(node.func, cst.Name) and ctx.bindings.get(node.func.value) == "loss_fn":
             return True
-        return ctx.call_name(node) in _FUNCTIONAL_LOSSES
+        return ctx.call_name(node) in FUNCTIONAL_LOSS_NAMES
     return False
 
 
