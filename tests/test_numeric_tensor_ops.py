@@ -103,6 +103,16 @@ CASES = [
     ("torch.sqrt(torch.abs(y))", True), ("torch.abs(x)", True),
     ("torch.pow(x, 2)", True), ("torch.pow(input=x, exponent=3)", True), ("torch.pow(exponent=2, input=y)", True),
     ("torch.pow(x, y)", True),
+    # std/var: Bessel's correction by default, dims, keepdim, unbiased/correction
+    ("x.std()", True), ("x.std(1)", True), ("x.std(dim=0, keepdim=True)", True), ("x.std(keepdim=True, dim=1)", True),
+    ("x.var(1, False)", True), ("x.var(dim=(0, 1), unbiased=False)", True), ("x.var(0, correction=0)", True),
+    ("a3.var((0, 2), keepdim=True)", True), ("torch.std(x)", True), ("torch.var(x, 1)", True),
+    ("torch.std(x * 2, dim=1, keepdim=True)", True), ("x.var(correction=2)", True),
+    # matmul/@ for every rank pairing dot and batch_dot cover
+    ("x @ y.t()", True), ("torch.matmul(x, y.t())", True), ("torch.matmul(input=x, other=y.t())", True),
+    ("torch.matmul(other=y.t(), input=x)", True), ("a3 @ torch.ones(4, 2)", True), ("x @ torch.ones(3)", True),
+    ("torch.ones(2) @ x", True), ("a3 @ a3.permute(0, 2, 1)", True),
+    ("torch.ones(2, 2, 3, 4) @ torch.ones(2, 2, 4, 5)", True),
 ]
 
 
@@ -161,12 +171,11 @@ def test_statements(src, names):
 @pytest.mark.parametrize(
     "src, rule",
     [
-        ("r = x.std(dim=0)\n", "T2G102"),
-        ("r = x.var(1)\n", "T2G102"),
         ("r = x.max(dim=1)[0]\n", "T2G102"),
+        ("r = x.std(dim=d)\n", "T2G102"),
+        ("r = x.var(1, unbiased=u)\n", "T2G102"),
+        ("r = torch.matmul(x, y.t(), out=z)\n", "T2G103"),
         ("r = torch.max(x, 1)\n", "T2G103"),
-        ("r = torch.matmul(x, y.t())\n", "T2G103"),
-        ("r = x @ y.t()\n", "T2G102"),
         ("r = torch.where(x > 0)\n", "T2G103"),
         ("r = torch.where(x > 0, x, 0.0)\n", "T2G103"),
         ("r = torch.ones(2, 1).expand(-1, 3)\n", "T2G102"),

@@ -235,6 +235,64 @@ def axis_args(b: Dict[str, cst.BaseExpression]) -> List[cst.Arg]:
     return out
 
 
+def matmul(ctx: Context, a: cst.BaseExpression, b: cst.BaseExpression) -> cst.BaseExpression:
+    """torch's matmul: ``nd.dot`` when the right operand has at most two axes
+    (any left rank: dot contracts a's last axis with b's first), else
+    ``nd.batch_dot`` (equal batch axes; torch's broadcasting of batch axes is
+    an error there, not a different result)."""
+    from .functional import inline
+
+    expr = inline(
+        cst.parse_expression("ND.dot(A, B) if B.ndim <= 2 else ND.batch_dot(A, B)"),
+        {"A": a, "B": b},
+        lambda: ctx.ref("mxnet.nd"),
+    )
+    return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]) if not expr.lpar else expr
+
+
+def variance(ctx: Context, x: cst.BaseExpression, call: cst.Call, params: List[str], which: str) -> cst.BaseExpression:
+    """torch's ``x.var``/``x.std`` (Bessel's correction by default) from NDArray sums.
+
+    MXNet 1.9's NDArray has no std/var (``nd.moments`` is the biased one).
+    """
+    from .functional import inline  # functional imports this module's neighbours
+
+    b = bind(call, params + ["correction"])
+    correction = 1
+    if "unbiased" in b:
+        u = literal(b["unbiased"])
+        if not isinstance(u, bool):
+            raise Unbindable("with `unbiased` that is not a literal True/False is not translated")
+        correction = int(u)
+    if "correction" in b:
+        c = literal(b["correction"])
+        if not isinstance(c, (int, float)) or isinstance(c, bool):
+            raise Unbindable("with `correction` that is not a number literal is not translated")
+        correction = c
+    keep = literal(b["keepdim"]) if "keepdim" in b else False
+    if not isinstance(keep, bool):
+        raise Unbindable("with `keepdim` that is not a literal True/False is not translated")
+    dims = literal(b["dim"]) if "dim" in b else None
+    if isinstance(b.get("dim"), (cst.Tuple, cst.List)):
+        dims = tuple(literal(e.value) for e in b["dim"].elements)
+    if isinstance(dims, int) and not isinstance(dims, bool):
+        dims = (dims,)
+    if dims is not None and not (isinstance(dims, (tuple, list)) and all(isinstance(d, int) and not isinstance(d, bool) for d in dims)):
+        raise Unbindable("with a `dim` that is not an int or a tuple of ints written out is not translated")
+    if dims is None:
+        axis, n = "", "X.size"
+    else:
+        axis = f"axis={dims[0]}" if len(dims) == 1 else f"axis={tuple(dims)!r}"
+        n = " * ".join(f"X.shape[{d}]" for d in dims)
+    mean = f"X.mean({axis}{', ' if axis else ''}keepdims=True)"
+    reduce_args = ", ".join(a for a in (axis, "keepdims=True" if keep else "") if a)
+    count = f"({n} - {correction!r})" if correction else (f"({n})" if " * " in n else n)
+    template = f"ND.square(X - {mean}).sum({reduce_args}) / {count}"
+    if which == "std":
+        template = f"ND.sqrt({template})"
+    return inline(cst.parse_expression(template), {"X": x}, lambda: ctx.ref("mxnet.nd"))
+
+
 def is_number(node: cst.BaseExpression) -> bool:
     v = literal(node)
     return isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -507,7 +565,7 @@ class TensorMethods(_Split, Rule):
         if isinstance(original.operator, cst.MatrixMultiply) and (
             is_tensor(self.ctx, original.left) or is_tensor(self.ctx, original.right)
         ):
-            self.report(original, "NDArray has no `@`: use nd.dot for 2-D operands or nd.batch_dot for 3-D ones; left as is")
+            return matmul(self.ctx, updated.left, updated.right)
         return None
 
     def leave_Comparison(self, original: cst.Comparison, updated: cst.Comparison):
@@ -638,7 +696,7 @@ class TensorMethods(_Split, Rule):
                 raise Unbindable("of a boolean tensor is an error in torch")
             return out
         if m in ("std", "var"):
-            raise Unbindable("has no NDArray twin in MXNet 1.9")
+            return variance(ctx, recv, updated, ["dim", "unbiased", "keepdim"], m)
         if m in ("argmax", "argmin"):
             b = bind(updated, ["dim", "keepdim"])
             if "dim" not in b or literal(b["dim"]) is None:
@@ -719,7 +777,10 @@ class TensorFunctions(_Split, Rule):
     ## What it does
     ``torch.cat(seq, dim)`` -> ``nd.concat(*seq, dim=d)`` (always with the dim:
     ``nd.concat`` defaults to 1, torch to 0), ``torch.stack`` ->
-    ``nd.stack(*seq, axis=d)``, ``torch.mm`` -> ``nd.dot``, ``torch.bmm`` ->
+    ``nd.stack(*seq, axis=d)``, ``torch.matmul``/``@`` -> ``nd.dot`` when the
+    right operand has at most two axes and ``nd.batch_dot`` otherwise (decided
+    at run time), ``torch.std``/``torch.var`` (and the methods) -> sums of
+    squared deviations over ``n - correction``, ``torch.mm`` -> ``nd.dot``, ``torch.bmm`` ->
     ``nd.batch_dot``, ``torch.where(c, a, b)`` -> ``nd.where``,
     ``exp/log/sqrt/abs/pow``, ``clamp``, ``sum/mean/argmax/argmin(x, dim,
     keepdim)``, ``max/min(x)`` and ``max/min(a, b)`` (``nd.maximum``),
@@ -730,8 +791,7 @@ class TensorFunctions(_Split, Rule):
     torch's int64, comparisons cast as in T2G102.
 
     ## Flags
-    ``torch.matmul`` (``nd.dot`` or ``nd.batch_dot`` depending on the ranks,
-    which are not known here), ``torch.where(c)`` with one argument or with
+    ``torch.where(c)`` with one argument or with
     Python numbers for ``a``/``b``, ``torch.max(x, d)`` other than as
     ``v, i = ...``, ``out=``/``dtype=`` arguments.
 
@@ -755,10 +815,10 @@ class TensorFunctions(_Split, Rule):
             id="max with dim and reductions",
         ),
         Example(
-            "import torch\ndef f(a, b):\n    return torch.matmul(a, b)\n",
-            "import torch\ndef f(a, b):\n    # torch2gluon: T2G103: `torch.matmul` is nd.dot for 2-D operands and nd.batch_dot for 3-D ones; the ranks are not known here; left as is\n    return torch.matmul(a, b)\n",
-            diagnostics=("T2G103",),
-            id="matmul is flagged",
+            "import torch\ndef f(a, b):\n    return torch.matmul(a, b), torch.std(a, dim=1)\n",
+            "from mxnet import nd\n\n\ndef f(a, b):\n    return (nd.dot(a, b) if b.ndim <= 2 else nd.batch_dot(a, b)), nd.sqrt(\n"
+            "        nd.square(a - a.mean(axis=1, keepdims=True)).sum(axis=1) / (a.shape[1] - 1)\n    )\n",
+            id="matmul by the right operand's rank; std with Bessel's correction",
         ),
     )
 
@@ -795,7 +855,10 @@ class TensorFunctions(_Split, Rule):
             b = bind(updated, ["input", "mat2"])
             return ctx.call("mxnet.nd.dot" if name == "torch.mm" else "mxnet.nd.batch_dot", arg(b["input"]), arg(b["mat2"]))
         if name == "torch.matmul":
-            raise Unbindable("is nd.dot for 2-D operands and nd.batch_dot for 3-D ones; the ranks are not known here")
+            b = bind(updated, ["input", "other", "out"])
+            if "out" in b:
+                raise Unbindable("argument `out` is not translated")
+            return matmul(ctx, b["input"], b["other"])
         if name == "torch.where":
             b = bind(updated, ["condition", "input", "other"])
             if len(b) != 3:
@@ -820,6 +883,12 @@ class TensorFunctions(_Split, Rule):
             if name == "torch.sum" and is_bool(ctx, bind(original, ["input", "dim", "keepdim", "dtype"])["input"]):
                 out = astype(out, "int64")
             return out
+        if name in ("torch.std", "torch.var"):
+            first = updated.args[0] if updated.args and updated.args[0].keyword is None else None
+            if first is None:
+                raise Unbindable("without the tensor as the first argument is not translated")
+            rest = updated.with_changes(args=updated.args[1:])
+            return variance(ctx, first.value, rest, ["dim", "unbiased", "keepdim"], name[6:])
         if name in ("torch.argmax", "torch.argmin"):
             b = bind(updated, ["input", "dim", "keepdim"])
             fn = "mxnet.nd." + name[6:]
