@@ -35,7 +35,7 @@ TORCH_ONLY = {
 TENSOR_RESULT = TORCH_ONLY | {
     "sum", "mean", "prod", "max", "min", "argmax", "argmin", "reshape", "squeeze", "flatten",
     "transpose", "clone", "detach", "repeat", "abs", "exp", "log", "sqrt", "pow", "to", "type", "int",
-    "softmax", "log_softmax", "relu", "sigmoid", "tanh", "cpu", "cuda",
+    "softmax", "log_softmax", "relu", "sigmoid", "tanh", "cpu", "cuda", "std", "var",
 }
 COMPARE_METHODS = {"eq": cst.Equal, "ne": cst.NotEqual, "gt": cst.GreaterThan, "lt": cst.LessThan,
                    "ge": cst.GreaterThanEqual, "le": cst.LessThanEqual}
@@ -43,7 +43,7 @@ COMPARE_OPS = (cst.Equal, cst.NotEqual, cst.GreaterThan, cst.LessThan, cst.Great
 CAST_METHODS = {"float": "float32", "double": "float64", "long": "int64", "half": "float16", "int": "int32"}
 
 TENSOR_FUNCS = {
-    "torch.cat", "torch.concat", "torch.stack", "torch.mm", "torch.bmm", "torch.matmul", "torch.where",
+    "torch.cat", "torch.concat", "torch.stack", "torch.mm", "torch.bmm", "torch.matmul", "torch.where", "torch.std", "torch.var",
     "torch.exp", "torch.log", "torch.sqrt", "torch.abs", "torch.pow", "torch.clamp", "torch.max", "torch.min",
     "torch.sum", "torch.mean", "torch.argmax", "torch.argmin", "torch.tensor", "torch.ones", "torch.zeros",
     "torch.full", "torch.eye", "torch.arange", "torch.rand", "torch.randn", "torch.ones_like",
