@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Set
 
 import libcst as cst
 
 from ..context import arg
 from ..diagnostics import Severity
-from ._base import Example, Rule, Unbindable, bind, literal
+from ._base import Example, Rule, Unbindable, bind, code_of, literal
 
 _DATASETS = {
     "torchvision.datasets.MNIST": "mxnet.gluon.data.vision.datasets.MNIST",
@@ -29,7 +30,10 @@ _IMAGE_TRANSFORMS = {
     "Resize": "mxnet.gluon.data.vision.transforms.Resize",
     "CenterCrop": "mxnet.image.fixed_crop",  # written out: see _center_crop
     "RandomHorizontalFlip": "mxnet.gluon.nn.Lambda",  # written out: see _image_transform
+    "RandomCrop": "mxnet.image.fixed_crop",  # written out: see _random_crop (Gluon 1.9 has none)
 }
+# torchvision padding_mode -> OpenCV border type (mx.image.copyMakeBorder)
+_BORDERS = {"constant": 0, "edge": 1, "reflect": 4, "symmetric": 2}
 _TENSOR_DATASETS = ("torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset")
 _SUBSETS = ("torch.utils.data.Subset", "torch.utils.data.dataset.Subset")
 _RANDOM_SPLITS = ("torch.utils.data.random_split", "torch.utils.data.dataset.random_split")
@@ -42,6 +46,8 @@ _LOADER_PARAMS = [
 ]
 # DataLoader arguments that change speed, not which batches come out.
 _LOADER_SPEED_ONLY = ("prefetch_factor", "persistent_workers", "pin_memory_device", "in_order")
+_DATASET_BASES = ("torch.utils.data.Dataset", "torch.utils.data.dataset.Dataset")
+_GENERATORS = ("torch.Generator", "torch._C.Generator")
 
 
 def _unwrap_single(node: cst.BaseExpression) -> cst.BaseExpression:
@@ -68,6 +74,21 @@ class _Placeholder(cst.CSTTransformer):
         return self.replacement if original.value == self.name else updated
 
 
+def _getitem_returns(cls: cst.ClassDef):
+    """The values ``__getitem__`` of ``cls`` returns (its own returns, not nested functions')."""
+    for stmt in cls.body.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "__getitem__":
+            stack = list(stmt.body.body) if isinstance(stmt.body, cst.IndentedBlock) else [stmt.body]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                    continue
+                if isinstance(node, cst.Return) and node.value is not None:
+                    yield node.value
+                    continue
+                stack.extend(node.children)
+
+
 class Data(Rule):
     """torchvision datasets and transforms and the DataLoader become ``gluon.data``.
 
@@ -77,40 +98,62 @@ class Data(Rule):
     ``transforms.Compose``/``ToTensor``/``Normalize((m,), (s,))`` become their
     ``gluon.data.vision.transforms`` twins (``Normalize(m, s)``);
     ``torch.utils.data.DataLoader`` becomes ``gluon.data.DataLoader`` with
-    ``drop_last`` as ``last_batch``. ``TensorDataset(x, y, ...)`` ->
+    ``drop_last`` as ``last_batch`` and ``collate_fn`` as ``batchify_fn``
+    (both get the list of samples); ``num_workers`` and ``pin_memory`` are
+    kept, ``prefetch_factor``/``persistent_workers``/``pin_memory_device``/
+    ``in_order`` (speed only) are dropped with a note. ``TensorDataset(x, y, ...)`` ->
     ``gluon.data.ArrayDataset(x, y, ...)``; ``Subset(ds, idx)`` ->
     ``gluon.data.SimpleDataset(idx).transform(ds.__getitem__)`` (lazy, like
-    ``Subset``); ``CIFAR10`` like ``MNIST``. Transforms: ``Resize(n)`` ->
+    ``Subset``); ``random_split(ds, lengths)`` -> a list of such subsets, cut
+    from a numpy permutation; ``class D(torch.utils.data.Dataset)`` ->
+    ``class D(gluon.data.Dataset)``; ``CIFAR10``/``FashionMNIST`` like
+    ``MNIST``. Transforms: ``Resize(n)`` ->
     ``Resize(n, keep_ratio=True)``, ``Resize((h, w))`` -> ``Resize((w, h))``;
-    ``CenterCrop`` and ``RandomHorizontalFlip(p)`` are written out as
-    ``nn.Lambda``s (see Why); ``Lambda(f)`` -> ``nn.Lambda(f)``.
+    ``CenterCrop``, ``RandomCrop`` and ``RandomHorizontalFlip(p)`` are written
+    out as ``nn.Lambda``s (see Why); ``Lambda(f)`` -> ``nn.Lambda(f)``.
 
     ## Why
     A Gluon dataset's ``transform=`` receives ``(data, label)``;
     ``transform_first`` applies the transform to the image alone, like
     torchvision's ``transform=``. Gluon's DataLoader has no default batch size
     (torch's is 1), so it is written out. Gluon's ``CenterCrop`` floors the
-    margin where torchvision rounds it (one pixel off for some sizes), and
+    margin where torchvision rounds it (one pixel off for some sizes),
     MXNet 1.9.1's ``RandomFlipLeftRight`` leaves the middle column of an odd
-    width unwritten, so both are spelled out with torchvision's arithmetic;
-    the flip draws from MXNet's seeded generator. Gluon's ``ArrayDataset`` of a
-    single array yields bare items where ``TensorDataset`` yields 1-tuples.
+    width unwritten, and Gluon 1.9 has no ``RandomCrop``: they are spelled out
+    with torchvision's arithmetic (``RandomCrop`` pads with
+    ``mx.image.copyMakeBorder``, the OpenCV border of the same
+    ``padding_mode``); random draws come from MXNet's seeded generator.
+    Gluon's ``ArrayDataset`` of a single array yields bare items where
+    ``TensorDataset`` yields 1-tuples. ``random_split``'s lengths follow
+    torch's rule (fractions: floor each, then one more to each split, round
+    robin, until the remainder is used up); its permutation comes from numpy
+    (``np.random``, seeded by the translated ``torch.manual_seed``, or
+    ``RandomState(s)`` for ``generator=torch.Generator().manual_seed(s)``).
+    Torch's default collate and Gluon's default batchify both make int64
+    batches of Python ints and float64 batches of Python floats.
 
     ## Flags
-    ``target_transform``, samplers, ``collate_fn``, worker hooks,
-    ``random_split`` (torch's generator decides the split), a one-tensor
-    ``TensorDataset``, ``Resize``/``CenterCrop`` with a size that is not a
-    literal (or with ``interpolation``/``max_size``/``antialias``), image
-    transforms placed after ``ToTensor`` (they would see CHW tensors), and
-    other transforms are left as is with an error for now. ``download=False`` is
-    noted: Gluon downloads a missing dataset itself.
+    ``target_transform``, samplers, worker hooks, the loader's ``generator``
+    and ``timeout``, ``random_split`` with lengths that are not a literal list
+    or with another generator, a one-tensor ``TensorDataset``,
+    ``Resize``/``CenterCrop``/``RandomCrop`` with a size that is not a literal
+    (or with ``interpolation``/``max_size``/``antialias``/``pad_if_needed``),
+    image transforms placed after ``ToTensor`` (they would see CHW tensors),
+    a ``Dataset`` whose ``__getitem__`` returns a dict (Gluon's batchify does
+    not collate dicts), and other transforms are left as is with an error.
+    Warnings: ``random_split`` holds other samples than torch's; a
+    ``Dataset``'s ``__getitem__`` returning indexed items or calls (MXNet has
+    no 0-d arrays: a 0-d item is shape (1,), so its batch is (B, 1) where
+    torch's is (B,)). ``download=False`` is noted: Gluon downloads a missing
+    dataset itself.
 
     ## Fix safety
     Safe: the same pixels and labels reach the model (labels are int32 in
     Gluon, int64 in torch), except ``Resize``: OpenCV's bilinear resize and
     PIL's antialiased one give the same shape and close, not equal, values.
-    Random flips draw from another generator than torch's. CIFAR-10 files are
-    not interchangeable (Gluon reads the binary version from its own root).
+    Random flips, crops and splits draw from another generator than torch's.
+    CIFAR-10 files are not interchangeable (Gluon reads the binary version
+    from its own root).
     """
 
     code = "T2G601"
@@ -155,15 +198,83 @@ class Data(Rule):
         Example(
             (
                 "from torch.utils.data import DataLoader\n"
-                "loader = DataLoader(ds, batch_size=4, collate_fn=pad)\n"
+                "loader = DataLoader(ds, batch_size=4, collate_fn=pad, persistent_workers=True)\n"
+            ),
+            (
+                "from mxnet import gluon\n\n"
+                "loader = gluon.data.DataLoader(ds, batch_size=4, batchify_fn=pad)\n"
+            ),
+            id="collate_fn becomes batchify_fn, speed-only arguments dropped",
+        ),
+        Example(
+            (
+                "from torch.utils.data import DataLoader\n"
+                "loader = DataLoader(ds, batch_size=4, sampler=s)\n"
             ),
             (
                 "from torch.utils.data import DataLoader\n"
-                "# torch2gluon: T2G601: `torch.utils.data.DataLoader` argument `collate_fn` is not translated yet; left as is\n"
-                "loader = DataLoader(ds, batch_size=4, collate_fn=pad)\n"
+                "# torch2gluon: T2G601: `torch.utils.data.DataLoader` argument `sampler` is not translated yet; left as is\n"
+                "loader = DataLoader(ds, batch_size=4, sampler=s)\n"
             ),
             diagnostics=("T2G601",),
-            id="collate_fn is flagged",
+            id="sampler is flagged",
+        ),
+        Example(
+            (
+                "import torch\n"
+                "from torch.utils.data import Dataset\n\n\n"
+                "class Pairs(Dataset):\n"
+                "    def __init__(self, x, y):\n"
+                "        self.x, self.y = x, y\n\n"
+                "    def __len__(self):\n"
+                "        return len(self.y)\n\n"
+                "    def __getitem__(self, i):\n"
+                "        return self.x[i], self.y[i]\n"
+            ),
+            (
+                "from mxnet import gluon\n\n\n"
+                "# torch2gluon: T2G601: MXNet has no 0-d arrays: an item that is a 0-d tensor in torch (`t[i]` of a "
+                "1-D tensor, `torch.tensor(label)`) is a shape-(1,) NDArray here, so its batch is (B, 1) where "
+                "torch's is (B,); return a Python or numpy scalar for scalar items (`.asscalar()`)\n"
+                "class Pairs(gluon.data.Dataset):\n"
+                "    def __init__(self, x, y):\n"
+                "        self.x, self.y = x, y\n\n"
+                "    def __len__(self):\n"
+                "        return len(self.y)\n\n"
+                "    def __getitem__(self, i):\n"
+                "        return self.x[i], self.y[i]\n"
+            ),
+            diagnostics=("T2G601",),
+            id="Dataset subclass, with the 0-d item warning",
+        ),
+        Example(
+            (
+                "from torchvision import transforms\n"
+                "t = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.ToTensor()])\n"
+            ),
+            (
+                "import mxnet as mx\n"
+                "from mxnet import nd\n"
+                "from mxnet.gluon import nn\n"
+                "from mxnet.gluon.data.vision import transforms\n\n"
+                "t = transforms.Compose(\n"
+                "    [\n"
+                "        nn.Lambda(\n"
+                "            lambda img: (\n"
+                "                lambda p: mx.image.fixed_crop(\n"
+                "                    p,\n"
+                "                    int(nd.random.randint(0, p.shape[1] - 32 + 1).asscalar()),\n"
+                "                    int(nd.random.randint(0, p.shape[0] - 32 + 1).asscalar()),\n"
+                "                    32,\n"
+                "                    32,\n"
+                "                )\n"
+                "            )(mx.image.copyMakeBorder(img, 4, 4, 4, 4, type=0))\n"
+                "        ),\n"
+                "        transforms.ToTensor(),\n"
+                "    ]\n"
+                ")\n"
+            ),
+            id="RandomCrop with padding written out",
         ),
         Example(
             (
@@ -205,17 +316,48 @@ class Data(Rule):
         ),
         Example(
             (
+                "import torch\n"
                 "from torch.utils.data import random_split\n"
-                "train, val = random_split(ds, [50000, 10000])\n"
+                "train, val = random_split(ds, [50000, 10000], generator=torch.Generator().manual_seed(42))\n"
             ),
             (
-                "from torch.utils.data import random_split\n"
-                "# torch2gluon: T2G601: `torch.utils.data.random_split` draws its permutation from torch's generator; "
-                "no Gluon call gives the same split (use `torch.utils.data.Subset` with indices of your own); left as is\n"
-                "train, val = random_split(ds, [50000, 10000])\n"
+                "import numpy as np\n"
+                "from mxnet import gluon\n\n"
+                "# torch2gluon: T2G601: `torch.utils.data.random_split` draws its permutation from numpy's generator "
+                "here, not torch's: the splits have the same sizes, but hold other samples\n"
+                "train, val = [\n"
+                "    gluon.data.SimpleDataset(split_idx.tolist()).transform(ds.__getitem__)\n"
+                "    for split_idx in np.split(np.random.RandomState(42).permutation(len(ds)), [50000])\n"
+                "]\n"
             ),
             diagnostics=("T2G601",),
-            id="random_split is flagged",
+            id="random_split with lengths and a seeded generator",
+        ),
+        Example(
+            (
+                "from torch.utils.data import random_split\n"
+                "train, val = random_split(ds, [0.8, 0.2])\n"
+            ),
+            (
+                "import numpy as np\n"
+                "from mxnet import gluon\n\n"
+                "# torch2gluon: T2G601: `torch.utils.data.random_split` draws its permutation from numpy's generator "
+                "here, not torch's: the splits have the same sizes, but hold other samples\n"
+                "train, val = [\n"
+                "    gluon.data.SimpleDataset(split_idx.tolist()).transform(ds.__getitem__)\n"
+                "    for split_sizes in [np.floor(len(ds) * np.array([0.8, 0.2])).astype(\"int64\")]\n"
+                "    for split_idx in np.split(\n"
+                "        np.random.permutation(len(ds)),\n"
+                "        np.cumsum(\n"
+                "            split_sizes\n"
+                "            + (len(ds) - split_sizes.sum()) // 2\n"
+                "            + (np.arange(2) < (len(ds) - split_sizes.sum()) % 2)\n"
+                "        )[:-1],\n"
+                "    )\n"
+                "]\n"
+            ),
+            diagnostics=("T2G601",),
+            id="random_split with fractions: torch's floor and round-robin remainder",
         ),
     )
 
@@ -247,8 +389,7 @@ class Data(Rule):
                 indices = self.ctx.call("mxnet.gluon.data.SimpleDataset", arg(b["indices"]))
                 return cst.Call(func=cst.Attribute(value=indices, attr=cst.Name("transform")), args=[arg(getitem)])
             if name in _RANDOM_SPLITS:
-                raise Unbindable("draws its permutation from torch's generator; no Gluon call gives the same split "
-                                 "(use `torch.utils.data.Subset` with indices of your own)")
+                return self._random_split(original, updated)
             if name in _NORMALIZE:
                 b = bind(updated, ["mean", "std", "inplace"])
                 if "mean" not in b or "std" not in b:
@@ -261,7 +402,7 @@ class Data(Rule):
             if name in _DATASETS:
                 return self._dataset(original, updated, name)
             if name in _LOADERS:
-                return self._loader(updated)
+                return self._loader(original, updated)
         except Unbindable as e:
             return self.keep(original, name, str(e))
         return None
@@ -304,6 +445,8 @@ class Data(Rule):
             return self.ctx.call("mxnet.gluon.nn.Lambda", arg(func))
         if short == "CenterCrop":
             return self._center_crop(updated)
+        if short == "RandomCrop":
+            return self._random_crop(updated)
         params = ["size", "interpolation", "max_size", "antialias"]
         b = bind(updated, params)
         if set(b) != {"size"}:
@@ -348,6 +491,70 @@ class Data(Rule):
         func = cst.parse_expression(code).visit(_Placeholder("CROP", self.ctx.ref("mxnet.image.fixed_crop")))
         return self.ctx.call("mxnet.gluon.nn.Lambda", arg(func))
 
+    def _random_crop(self, updated: cst.Call) -> cst.BaseExpression:
+        """torchvision's RandomCrop: pad (OpenCV border), then crop at a random offset.
+
+        The offsets are drawn from MXNet's seeded generator (other values than
+        torch's); sizes, padding and padding mode are torch's.
+        """
+        b = bind(updated, ["size", "padding", "pad_if_needed", "fill", "padding_mode"])
+        size = b.get("size")
+        if isinstance(size, (cst.List, cst.Tuple)) and len(size.elements) == 1:
+            size = size.elements[0].value
+        if isinstance(size, (cst.List, cst.Tuple)) and len(size.elements) == 2:
+            h, w = literal(size.elements[0].value), literal(size.elements[1].value)
+        else:
+            h = w = literal(size)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (h, w)):
+            raise Unbindable("is only translated with a literal int or (h, w) size")
+        if literal(b.get("pad_if_needed", cst.Name("False"))) is not False:
+            raise Unbindable("is not translated with `pad_if_needed`")
+        padding = b.get("padding")
+        pads = None if padding is None else literal(padding)
+        if isinstance(padding, (cst.List, cst.Tuple)):
+            pads = [literal(e.value) if not isinstance(e, cst.StarredElement) else None for e in padding.elements]
+        if pads is None:
+            left = top = right = bottom = 0
+        elif isinstance(pads, int) and not isinstance(pads, bool):
+            left = top = right = bottom = pads
+        elif isinstance(pads, list) and len(pads) in (1, 2, 4) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in pads
+        ):
+            if len(pads) == 1:
+                left = top = right = bottom = pads[0]
+            elif len(pads) == 2:
+                left = right = pads[0]
+                top = bottom = pads[1]
+            else:
+                left, top, right, bottom = pads
+        else:
+            raise Unbindable("is only translated with a literal int, (lr, tb) or (l, t, r, b) padding")
+        mode = literal(b.get("padding_mode", cst.SimpleString("'constant'")))
+        if mode not in _BORDERS:
+            raise Unbindable("is only translated with a literal `padding_mode`")
+        fill = literal(b.get("fill", cst.Integer("0")))
+        if not (isinstance(fill, (int, float)) and not isinstance(fill, bool)):
+            raise Unbindable("is only translated with a literal number as `fill`")
+        if (left, top, right, bottom) == (0, 0, 0, 0):
+            padded = "img"
+        else:
+            extra = ", value=" + repr(fill) if fill and mode == "constant" else ""
+            padded = f"PAD(img, {top}, {bottom}, {left}, {right}, type={_BORDERS[mode]}{extra})"
+        code = (
+            f"lambda img: (lambda p: CROP(p, int(RANDINT(0, p.shape[1] - {w} + 1).asscalar()), "
+            f"int(RANDINT(0, p.shape[0] - {h} + 1).asscalar()), {w}, {h}))({padded})"
+        )
+        ctx = self.ctx
+
+        class _Fill(cst.CSTTransformer):
+            def leave_Name(inner, o: cst.Name, u: cst.Name) -> cst.BaseExpression:
+                target = {"PAD": "mxnet.image.copyMakeBorder", "CROP": "mxnet.image.fixed_crop",
+                          "RANDINT": "mxnet.nd.random.randint"}.get(o.value)
+                return ctx.ref(target) if target else u
+
+        func = cst.parse_expression(code).visit(_Fill())
+        return self.ctx.call("mxnet.gluon.nn.Lambda", arg(func))
+
     def _dataset(self, original: cst.Call, updated: cst.Call, name: str) -> cst.BaseExpression:
         b = bind(updated, ["root", "train", "transform", "target_transform", "download"])
         if "target_transform" in b:
@@ -370,17 +577,28 @@ class Data(Rule):
             call = cst.Call(func=cst.Attribute(value=call, attr=cst.Name("transform_first")), args=[arg(transform)])
         return call
 
-    def _loader(self, updated: cst.Call) -> cst.BaseExpression:
+    def _loader(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         b = bind(updated, _LOADER_PARAMS)
         for key in b:
-            if key not in ("dataset", "batch_size", "shuffle", "num_workers", "pin_memory", "drop_last") + _LOADER_SPEED_ONLY:
+            if key not in ("dataset", "batch_size", "shuffle", "num_workers", "pin_memory", "drop_last", "collate_fn") + _LOADER_SPEED_ONLY:
                 raise Unbindable(f"argument `{key}` is not translated yet")
+        dropped = [key for key in _LOADER_SPEED_ONLY if key in b]
+        if dropped:
+            self.report(
+                original,
+                "DataLoader argument(s) " + ", ".join(f"`{k}`" for k in dropped)
+                + " change speed, not the batches; dropped (Gluon prefetches `2 * num_workers` batches)",
+                severity=Severity.INFO,
+            )
         if "dataset" not in b:
             raise Unbindable("needs a dataset")
         args = [arg(b["dataset"]), arg(b.get("batch_size") or cst.Integer("1"), "batch_size")]
         for key in ("shuffle", "num_workers", "pin_memory"):
             if key in b:
                 args.append(arg(b[key], key))
+        if "collate_fn" in b and literal(b["collate_fn"]) is not None:
+            # Gluon's batchify_fn, like collate_fn, gets the list of samples
+            args.append(arg(b["collate_fn"], "batchify_fn"))
         if "drop_last" in b:
             value = literal(b["drop_last"])
             if value is True:
@@ -390,3 +608,125 @@ class Data(Rule):
                     arg(cst.parse_expression(f'"discard" if {cst.Module([]).code_for_node(b["drop_last"])} else "keep"'), "last_batch")
                 )
         return self.ctx.call("mxnet.gluon.data.DataLoader", *args)
+
+    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> Optional[cst.ClassDef]:
+        """``class D(torch.utils.data.Dataset)`` -> ``class D(gluon.data.Dataset)``."""
+        bases = list(updated.bases)
+        hit = False
+        for i, base in enumerate(original.bases):
+            if base.keyword is None and self.ctx.torch_name(base.value) in _DATASET_BASES:
+                bases[i] = bases[i].with_changes(value=self.ctx.ref("mxnet.gluon.data.Dataset"))
+                hit = True
+        if not hit:
+            return None
+        for ret in _getitem_returns(original):
+            items = [e.value for e in ret.elements] if isinstance(ret, (cst.Tuple, cst.List)) else [ret]
+            if isinstance(ret, cst.Dict):
+                self.report(
+                    original,
+                    "`__getitem__` returns a dict: Gluon's default batchify does not collate dicts "
+                    "(torch's does); return a tuple",
+                )
+            elif any(isinstance(e, (cst.Subscript, cst.Call)) for e in items):
+                self.report(
+                    original,
+                    "MXNet has no 0-d arrays: an item that is a 0-d tensor in torch (`t[i]` of a 1-D tensor, "
+                    "`torch.tensor(label)`) is a shape-(1,) NDArray here, so its batch is (B, 1) where torch's "
+                    "is (B,); return a Python or numpy scalar for scalar items (`.asscalar()`)",
+                    severity=Severity.WARNING,
+                )
+                break
+        return updated.with_changes(bases=bases)
+
+    def _random_split(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        """``random_split(ds, lengths, generator)`` as index lists into ``ds``.
+
+        The permutation comes from numpy's generator (``np.random``, which the
+        translated ``torch.manual_seed`` seeds, or a ``RandomState`` seeded
+        like the script's ``torch.Generator().manual_seed(s)``): the splits
+        are disjoint, cover the dataset and have torch's sizes (fractions:
+        floor, then the remainder one by one, round robin), but hold other
+        samples than torch's.
+        """
+        b = bind(updated, ["dataset", "lengths", "generator"])
+        if "dataset" not in b or "lengths" not in b:
+            raise Unbindable("needs a dataset and lengths")
+        lengths = b["lengths"]
+        if not isinstance(lengths, (cst.List, cst.Tuple)) or not lengths.elements or any(
+            isinstance(e, cst.StarredElement) for e in lengths.elements
+        ):
+            raise Unbindable("is only translated with a literal list of lengths or fractions")
+        values = [literal(e.value) for e in lengths.elements]
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        if numbers and math.isclose(sum(values), 1) and sum(values) <= 1:
+            fractions = True  # torch's test: even [1, 0] are fractions
+        elif numbers and all(isinstance(v, int) for v in values):
+            fractions = False
+        else:
+            raise Unbindable("is only translated with literal int lengths or literal fractions that sum to 1")
+        seed = self._generator_seed(b.get("generator"))
+        dataset = b["dataset"]
+        pre = ""
+        if isinstance(dataset, (cst.Name, cst.Attribute)):
+            ds = code_of(dataset)
+        else:
+            ds = "split_ds"
+            pre = f"for split_ds in [{code_of(dataset)}] "
+        rng = "NP.random" if seed is None else f"NP.random.RandomState({code_of(seed)})"
+        perm = f"{rng}.permutation(len({ds}))"
+        if fractions:
+            fr = ", ".join(code_of(e.value.with_changes(lpar=[], rpar=[])) for e in lengths.elements)
+            rest = f"(len({ds}) - split_sizes.sum())"
+            pre += f"for split_sizes in [NP.floor(len({ds}) * NP.array([{fr}])).astype('int64')] "
+            cuts = (
+                f"NP.cumsum(split_sizes + {rest} // {len(values)} "
+                f"+ (NP.arange({len(values)}) < {rest} % {len(values)}))[:-1]"
+            )
+        else:
+            offsets, total = [], 0
+            for v in values[:-1]:
+                total += v
+                offsets.append(str(total))
+            cuts = f"[{', '.join(offsets)}]"
+        code = (
+            f"[SIMPLE(split_idx.tolist()).transform({ds}.__getitem__) "
+            f"{pre}for split_idx in NP.split({perm}, {cuts})]"
+        )
+        names: list = []
+
+        class _Fill(cst.CSTTransformer):
+            def leave_Name(inner, o: cst.Name, u: cst.Name) -> cst.BaseExpression:
+                if o.value == "NP":
+                    names.append(cst.Name("np"))
+                    return names[-1]
+                if o.value == "SIMPLE":
+                    return self.ctx.ref("mxnet.gluon.data.SimpleDataset")
+                return u
+
+        result = cst.parse_expression(code).visit(_Fill())
+        self.ctx.plain_import("numpy", "np", names)
+        self.report(
+            original,
+            "`torch.utils.data.random_split` draws its permutation from numpy's generator here, not torch's: "
+            "the splits have the same sizes, but hold other samples",
+            severity=Severity.WARNING,
+        )
+        return result
+
+    def _generator_seed(self, node: Optional[cst.BaseExpression]) -> Optional[cst.BaseExpression]:
+        """``torch.Generator().manual_seed(s)`` -> ``s``; no generator -> None."""
+        if node is None or literal(node) is None:
+            return None
+        if (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "manual_seed"
+            and isinstance(node.func.value, cst.Call)
+            and not node.func.value.args
+            and self.ctx.torch_name(node.func.value.func) in _GENERATORS
+            and len(node.args) == 1
+            and not node.args[0].star
+            and node.args[0].keyword in (None,)
+        ):
+            return node.args[0].value
+        raise Unbindable("is only translated with `generator=torch.Generator().manual_seed(seed)` or no generator")
