@@ -243,6 +243,45 @@ def test_speed_only_arguments_are_dropped_with_a_note():
     assert len(both.torch_ns["batches"]) == len(both.mx_ns["batches"]) == 2
 
 
+@pytest.mark.parametrize("use_cuda", [False, True])
+def test_loader_options_spread_from_a_dict_built_here(use_cuda):
+    """pytorch/examples' `DataLoader(ds, **train_kwargs)`, the dict updated on CUDA."""
+    X = np.arange(14, dtype=np.float32).reshape(7, 2)
+    src = HEADER + f"""
+def loaders(use_cuda):
+    train_kwargs = {{'batch_size': 3}}
+    if use_cuda:
+        cuda_kwargs = {{'num_workers': 1, 'pin_memory': False, 'shuffle': False}}
+        train_kwargs.update(cuda_kwargs)
+    return DataLoader(TensorDataset(X, X), **train_kwargs)
+
+batches = [b[0] for b in loaders({use_cuda})]
+"""
+    both = exec_both(src, inputs={"X": X})
+    assert "gluon.data.DataLoader(" in both.translation.code and "**train_kwargs" in both.translation.code
+    assert [t.shape[0] for t in both.torch_ns["batches"]] == [m.shape[0] for m in both.mx_ns["batches"]] == [3, 3, 1]
+    for t, m in zip(both.torch_ns["batches"], both.mx_ns["batches"]):
+        assert_same(t.numpy(), m.asnumpy(), what="batch")
+
+
+@pytest.mark.parametrize(
+    "build, why",
+    [
+        ("kw = {'batch_size': 2}\nkw['drop_last'] = True\n", "'drop_last'"),
+        ("kw = {'batch_size': 2}\nkw.update({'sampler': s})\n", "'sampler'"),
+        ("kw = {'shuffle': True}\n", "batch_size"),
+        ("kw = make_kwargs()\n", "dict literals"),
+        ("kw = {'batch_size': 2}\ntweak(kw)\n", "may change it"),
+        ("kw = {'batch_size': 2}\nkw.setdefault('drop_last', True)\n", "changed"),
+    ],
+)
+def test_loader_options_spread_from_elsewhere_are_flagged(build, why):
+    r = translate(HEADER + build + "loader = DataLoader(ds, **kw)\n")
+    errors = [d for d in r.diagnostics if d.severity is Severity.ERROR and d.rule == "T2G601"]
+    assert errors and why in errors[0].message, r.diagnostics
+    assert "loader = DataLoader(ds, **kw)" in r.code
+
+
 @pytest.mark.parametrize("arg", ["sampler=s", "batch_sampler=s", "worker_init_fn=f", "generator=g", "timeout=5"])
 def test_untranslated_loader_arguments_are_flagged(arg):
     r = translate(HEADER + f"loader = DataLoader(ds, batch_size=2, {arg})\n")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Optional, Set
+from typing import List, Optional, Set, Tuple
 
 import libcst as cst
 
+from .._cst import walk
 from ..context import arg
 from ..diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
@@ -44,6 +45,8 @@ _LOADER_PARAMS = [
     "pin_memory", "drop_last", "timeout", "worker_init_fn", "multiprocessing_context", "generator",
     "prefetch_factor", "persistent_workers", "pin_memory_device", "in_order",
 ]
+# DataLoader arguments Gluon's DataLoader takes under the same name and meaning
+_SAME_IN_GLUON = ("batch_size", "shuffle", "num_workers", "pin_memory")
 # DataLoader arguments that change speed, not which batches come out.
 _LOADER_SPEED_ONLY = ("prefetch_factor", "persistent_workers", "pin_memory_device", "in_order")
 _DATASET_BASES = ("torch.utils.data.Dataset", "torch.utils.data.dataset.Dataset")
@@ -101,7 +104,13 @@ class Data(Rule):
     ``drop_last`` as ``last_batch`` and ``collate_fn`` as ``batchify_fn``
     (both get the list of samples); ``num_workers`` and ``pin_memory`` are
     kept, ``prefetch_factor``/``persistent_workers``/``pin_memory_device``/
-    ``in_order`` (speed only) are dropped with a note. ``TensorDataset(x, y, ...)`` ->
+    ``in_order`` (speed only) are dropped with a note. ``DataLoader(ds,
+    **kwargs)`` keeps the ``**kwargs`` when the dict is built in the same
+    function from dict literals (``kwargs = {...}``, ``kwargs.update({...})``,
+    ``kwargs["k"] = v``) and every key it may hold is one Gluon's DataLoader
+    takes with the same meaning (``batch_size``, ``shuffle``, ``num_workers``,
+    ``pin_memory``), ``batch_size`` always among them; otherwise it is
+    flagged. ``TensorDataset(x, y, ...)`` ->
     ``gluon.data.ArrayDataset(x, y, ...)``; ``Subset(ds, idx)`` ->
     ``gluon.data.SimpleDataset(idx).transform(ds.__getitem__)`` (lazy, like
     ``Subset``); ``random_split(ds, lengths)`` -> a list of such subsets, cut
@@ -216,6 +225,19 @@ class Data(Rule):
                 "# torch2gluon: T2G601: `torch.utils.data.DataLoader` argument `sampler` is not translated yet; left as is\n"
                 "loader = DataLoader(ds, batch_size=4, sampler=s)\n"
             ),
+        Example(
+            (
+                "import torch\n\ndef make(ds, cuda):\n    kwargs = {'batch_size': 64}\n    if cuda:\n"
+                "        kwargs.update({'num_workers': 1, 'pin_memory': True})\n"
+                "    return torch.utils.data.DataLoader(ds, **kwargs)\n"
+            ),
+            (
+                "from mxnet import gluon\n\n\ndef make(ds, cuda):\n    kwargs = {'batch_size': 64}\n    if cuda:\n"
+                "        kwargs.update({'num_workers': 1, 'pin_memory': True})\n"
+                "    return gluon.data.DataLoader(ds, **kwargs)\n"
+            ),
+            id="options spread from a dict built here, every key the same in Gluon",
+        ),
             diagnostics=("T2G601",),
             id="sampler is flagged",
         ),
@@ -410,6 +432,74 @@ class Data(Rule):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self._after_tensor: Set[int] = set()
+        self._bodies: List[cst.CSTNode] = []  # the module and the functions the pass is in
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._bodies.append(node)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._bodies.append(node.body)
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> None:
+        self._bodies.pop()
+        return None
+
+    def _dict_keys(self, name: str, seen: Tuple[str, ...] = ()) -> Tuple[Set[str], Set[str]]:
+        """The keys a ``**name`` may spread: (keys it always has, keys it may have).
+
+        ``name`` must be built in the enclosing function (or module) from dict
+        literals with string keys: ``name = {...}``, ``name.update({...})`` or
+        ``name.update(other)`` with ``other`` such a dict, ``name["k"] = v``.
+        Any other use that could change it raises Unbindable.
+        """
+        body = self._bodies[-1] if self._bodies else None
+        if body is None:
+            raise Unbindable("`**` arguments cannot be matched statically")
+        always: Optional[Set[str]] = None
+        maybe: Set[str] = set()
+
+        def literal_keys(node: cst.BaseExpression) -> Set[str]:
+            if isinstance(node, cst.Dict):
+                keys = set()
+                for e in node.elements:
+                    k = literal(e.key) if isinstance(e, cst.DictElement) else None
+                    if not isinstance(k, str):
+                        raise Unbindable(f"`**{name}`: a key that is not a string literal")
+                    keys.add(k)
+                return keys
+            if isinstance(node, cst.Name) and node.value not in seen + (name,):
+                return self._dict_keys(node.value, seen + (name,))[1]
+            raise Unbindable(f"`**{name}` is not built from dict literals here")
+
+        for node in walk(body):
+            if isinstance(node, cst.Assign):
+                for t in node.targets:
+                    if isinstance(t.target, cst.Name) and t.target.value == name:
+                        keys = literal_keys(node.value)
+                        always = keys if always is None else always & keys
+                        maybe |= keys
+                    elif isinstance(t.target, cst.Subscript) and isinstance(t.target.value, cst.Name) and t.target.value.value == name:
+                        k = literal(t.target.slice[0].slice.value) if isinstance(t.target.slice[0].slice, cst.Index) else None
+                        if not isinstance(k, str):
+                            raise Unbindable(f"`**{name}`: a key that is not a string literal")
+                        maybe.add(k)
+            elif isinstance(node, (cst.AugAssign, cst.AnnAssign)) and isinstance(node.target, cst.Name) and node.target.value == name:
+                raise Unbindable(f"`**{name}` is changed in a way torch2gluon does not follow")
+            elif isinstance(node, cst.Call):
+                f = node.func
+                if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value == name:
+                    if f.attr.value == "update" and len(node.args) == 1 and not node.args[0].star and node.args[0].keyword is None:
+                        maybe |= literal_keys(node.args[0].value)
+                    elif f.attr.value not in ("get", "items", "keys", "values", "copy"):
+                        raise Unbindable(f"`**{name}` is changed in a way torch2gluon does not follow")
+                elif not (isinstance(f, cst.Attribute) and f.attr.value == "update") and any(
+                    isinstance(a.value, cst.Name) and a.value.value == name and not a.star for a in node.args
+                ):  # another dict's `.update(name)` leaves it as it is
+                    raise Unbindable(f"`**{name}` is passed to a function that may change it")
+        if always is None:
+            raise Unbindable(f"`**{name}` is not built from dict literals here")
+        return always, maybe
+
 
     def visit_Call(self, node: cst.Call) -> None:
         """Image transforms listed after ``ToTensor`` in a ``Compose([...])``."""
@@ -578,6 +668,23 @@ class Data(Rule):
         return call
 
     def _loader(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        spread = [a for a in updated.args if a.star == "**"]
+        if spread:
+            # The canonical examples' `DataLoader(ds, **train_kwargs)`: kept as
+            # it is when every key the dict may hold means the same in Gluon.
+            if len(spread) != 1 or not isinstance(spread[0].value, cst.Name) or any(a.star == "*" for a in updated.args):
+                raise Unbindable("`**` arguments cannot be matched statically")
+            always, maybe = self._dict_keys(spread[0].value.value)
+            other = sorted(maybe - set(_SAME_IN_GLUON))
+            if other:
+                raise Unbindable(f"`**{spread[0].value.value}` may hold {', '.join(map(repr, other))}, which is not passed on as it is")
+            rest = updated.with_changes(args=[a for a in updated.args if a.star != "**"])
+            b = bind(rest, _LOADER_PARAMS)
+            if set(b) - {"dataset", "batch_size", "shuffle", "num_workers", "pin_memory"} or "dataset" not in b:
+                raise Unbindable("`**` arguments next to other options are not translated")
+            if "batch_size" not in b and "batch_size" not in always:
+                raise Unbindable(f"`**{spread[0].value.value}` may lack `batch_size` (torch's default 1; Gluon needs it)")
+            return self.ctx.call("mxnet.gluon.data.DataLoader", *rest.args, spread[0])
         b = bind(updated, _LOADER_PARAMS)
         for key in b:
             if key not in ("dataset", "batch_size", "shuffle", "num_workers", "pin_memory", "drop_last", "collate_fn") + _LOADER_SPEED_ONLY:
