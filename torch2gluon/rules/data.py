@@ -225,6 +225,9 @@ class Data(Rule):
                 "# torch2gluon: T2G601: `torch.utils.data.DataLoader` argument `sampler` is not translated yet; left as is\n"
                 "loader = DataLoader(ds, batch_size=4, sampler=s)\n"
             ),
+            diagnostics=("T2G601",),
+            id="sampler is flagged",
+        ),
         Example(
             (
                 "import torch\n\ndef make(ds, cuda):\n    kwargs = {'batch_size': 64}\n    if cuda:\n"
@@ -237,9 +240,6 @@ class Data(Rule):
                 "    return gluon.data.DataLoader(ds, **kwargs)\n"
             ),
             id="options spread from a dict built here, every key the same in Gluon",
-        ),
-            diagnostics=("T2G601",),
-            id="sampler is flagged",
         ),
         Example(
             (
