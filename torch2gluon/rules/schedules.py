@@ -8,8 +8,8 @@ import libcst as cst
 
 from .._cst import walk
 from ..context import expr
-from ._base import Example, Rule, Unbindable, bind, code_of
-from .optim import LR_KIND
+from ._base import Example, Rule, Unbindable, bind, code_of, literal
+from .optim import LR_GROUPS, LR_KIND, OPTIMIZER_CLASS
 
 _PARAMS = {
     "StepLR": ["optimizer", "step_size", "gamma", "last_epoch"],
@@ -17,10 +17,15 @@ _PARAMS = {
     "ExponentialLR": ["optimizer", "gamma", "last_epoch"],
     "CosineAnnealingLR": ["optimizer", "T_max", "eta_min", "last_epoch"],
     "LambdaLR": ["optimizer", "lr_lambda", "last_epoch"],
+    "OneCycleLR": [
+        "optimizer", "max_lr", "total_steps", "epochs", "steps_per_epoch", "pct_start", "anneal_strategy",
+        "cycle_momentum", "base_momentum", "max_momentum", "div_factor", "final_div_factor", "three_phase",
+        "last_epoch",
+    ],
 }
 _DEFAULTS = {"gamma": "0.1", "eta_min": "0.0"}
 _REQUIRED = {"StepLR": ("step_size",), "MultiStepLR": ("milestones",), "ExponentialLR": ("gamma",),
-             "CosineAnnealingLR": ("T_max",), "LambdaLR": ("lr_lambda",)}
+             "CosineAnnealingLR": ("T_max",), "LambdaLR": ("lr_lambda",), "OneCycleLR": ("max_lr",)}
 
 # torch's closed forms of the learning rate after `e` calls of step(); `s` is the dict
 _CLOSED_FORM = {
@@ -29,6 +34,22 @@ _CLOSED_FORM = {
     "ExponentialLR": 's["base_lr"] * s["gamma"] ** s["last_epoch"]',
     "CosineAnnealingLR": 's["eta_min"] + (s["base_lr"] - s["eta_min"]) * (1 + np.cos(np.pi * s["last_epoch"] / s["T_max"])) / 2',
     "LambdaLR": 's["base_lr"] * s["lr_lambda"](s["last_epoch"])',
+}
+
+# OneCycleLR: torch's phase loop (get_lr) over the phases stored in the dict,
+# each (start_step, end_step, lr from, lr to, momentum from, momentum to)
+_ONE_CYCLE_VALUE = (
+    'lambda s, what: next(s["anneal"](s[p[i]], s[p[i + 1]], (s["last_epoch"] - p[0]) / (p[1] - p[0])) '
+    'for i in [2 if what == "lr" else 4] for n, p in enumerate(s["phases"]) '
+    'if s["last_epoch"] <= p[1] or n == len(s["phases"]) - 1)'
+)
+_ANNEAL = {
+    "cos": "lambda start, end, pct: end + (start - end) / 2.0 * (np.cos(np.pi * pct) + 1)",
+    "linear": "lambda start, end, pct: (end - start) * pct + start",
+}
+_ONE_CYCLE_DEFAULTS = {
+    "pct_start": "0.3", "anneal_strategy": "'cos'", "cycle_momentum": "True", "base_momentum": "0.85",
+    "max_momentum": "0.95", "div_factor": "25.0", "final_div_factor": "10000.0", "three_phase": "False",
 }
 
 
@@ -42,7 +63,21 @@ class Schedules(Rule):
     ``sched["last_epoch"] += 1`` and ``sched["trainer"].set_learning_rate(...)``
     with torch's closed form of the learning rate. ``sched.get_last_lr()``
     becomes ``[sched["trainer"].learning_rate]``. Covered: ``StepLR``,
-    ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, ``LambdaLR``.
+    ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, ``LambdaLR``,
+    ``OneCycleLR``.
+
+    ``OneCycleLR`` (stepped after every batch) keeps torch's defaults written
+    out in the dict (``pct_start`` 0.3, ``div_factor`` 25, ``final_div_factor``
+    1e4, cosine annealing) and its phases (two, or three with
+    ``three_phase=True``); a ``"value"`` function repeats torch's phase loop,
+    so the learning rate equals torch's at every step. With
+    ``cycle_momentum=True`` (the default) on Adam, beta1 is cycled too through
+    ``trainer.optimizer.beta1``: MXNet's Adam reads beta1 and its bias
+    correction at every update, as torch does.
+
+    On parameter groups (``lr_mult``), StepLR, MultiStepLR, ExponentialLR,
+    CosineAnnealingLR with ``eta_min=0`` and a single ``lr_lambda`` scale every
+    group by the same factor, so one Trainer learning rate is exact.
 
     ## Why
     torch counts ``scheduler.step()`` calls (usually one per epoch), MXNet's
@@ -58,7 +93,14 @@ class Schedules(Rule):
     the learning rate), an optimizer not created by a translated
     ``torch.optim`` call in this file, ``last_epoch``, a list of
     ``lr_lambda``, ``step(epoch)``, other schedulers, and a scheduler not
-    assigned to a plain name are left as is with an error.
+    assigned to a plain name are left as is with an error. So are
+    ``CosineAnnealingLR`` with ``eta_min`` and ``OneCycleLR`` on parameter
+    groups with different learning rates (not one common factor), and
+    ``OneCycleLR`` with ``cycle_momentum=True`` on SGD (torch then turns it into
+    momentum SGD with a changing learning rate; ``cycle_momentum=False`` is
+    translated), on RMSprop (non-centered momentum) or without momentum/betas
+    (torch raises), lists of ``max_lr``/momenta, or a strategy or phase flag
+    known only at run time.
 
     ## Fix safety
     Exact for plain SGD, Adam, RMSprop without momentum and Adagrad: the
@@ -67,7 +109,7 @@ class Schedules(Rule):
 
     code = "T2G402"
     name = "lr-schedules"
-    summary = "torch.optim.lr_scheduler.* -> dict + trainer.set_learning_rate at each step()"
+    summary = "torch.optim.lr_scheduler.* (incl. OneCycleLR) -> dict + trainer.set_learning_rate at each step()"
     examples = (
         Example(
             "import torch\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\n"
@@ -103,12 +145,35 @@ class Schedules(Rule):
             diagnostics=("T2G402",),
             id="momentum sgd is flagged",
         ),
+        Example(
+            'import torch\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\nsched = torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=100, cycle_momentum=False)\nsched.step()\n',
+            'import numpy as np\nfrom mxnet import gluon\n\nopt = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})\nsched = {\n    "trainer": opt,\n    "last_epoch": 0,\n    "total_steps": 100,\n    "pct_start": 0.3,\n    "initial_lr": 0.1 / 25.0,\n    "max_lr": 0.1,\n    "min_lr": 0.1 / 25.0 / 10000.0,\n    "anneal": lambda start, end, pct: end\n    + (start - end) / 2.0 * (np.cos(np.pi * pct) + 1),\n    "value": lambda s, what: next(\n        s["anneal"](s[p[i]], s[p[i + 1]], (s["last_epoch"] - p[0]) / (p[1] - p[0]))\n        for i in [2 if what == "lr" else 4]\n        for n, p in enumerate(s["phases"])\n        if s["last_epoch"] <= p[1] or n == len(s["phases"]) - 1\n    ),\n}\nsched["phases"] = [\n    (\n        0.0,\n        float(sched["pct_start"] * sched["total_steps"]) - 1,\n        "initial_lr",\n        "max_lr",\n        "max_momentum",\n        "base_momentum",\n    ),\n    (\n        float(sched["pct_start"] * sched["total_steps"]) - 1,\n        sched["total_steps"] - 1,\n        "max_lr",\n        "min_lr",\n        "base_momentum",\n        "max_momentum",\n    ),\n]\nsched["trainer"].set_learning_rate(sched["value"](sched, "lr"))\nsched["last_epoch"] += 1\nsched["trainer"].set_learning_rate(sched["value"](sched, "lr"))\n',
+            id='one cycle, plain SGD without momentum cycling',
+        ),
+        Example(
+            'import torch\nopt = torch.optim.Adam(net.parameters())\nsched = torch.optim.lr_scheduler.OneCycleLR(opt, 0.01, epochs=10, steps_per_epoch=50)\nsched.step()\n',
+            'import numpy as np\nfrom mxnet import gluon\n\nopt = gluon.Trainer(\n    net.collect_params(),\n    "adam",\n    {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-08},\n)\nsched = {\n    "trainer": opt,\n    "last_epoch": 0,\n    "total_steps": 10 * 50,\n    "pct_start": 0.3,\n    "initial_lr": 0.01 / 25.0,\n    "max_lr": 0.01,\n    "min_lr": 0.01 / 25.0 / 10000.0,\n    "base_momentum": 0.85,\n    "max_momentum": 0.95,\n    "anneal": lambda start, end, pct: end\n    + (start - end) / 2.0 * (np.cos(np.pi * pct) + 1),\n    "value": lambda s, what: next(\n        s["anneal"](s[p[i]], s[p[i + 1]], (s["last_epoch"] - p[0]) / (p[1] - p[0]))\n        for i in [2 if what == "lr" else 4]\n        for n, p in enumerate(s["phases"])\n        if s["last_epoch"] <= p[1] or n == len(s["phases"]) - 1\n    ),\n}\nsched["phases"] = [\n    (\n        0.0,\n        float(sched["pct_start"] * sched["total_steps"]) - 1,\n        "initial_lr",\n        "max_lr",\n        "max_momentum",\n        "base_momentum",\n    ),\n    (\n        float(sched["pct_start"] * sched["total_steps"]) - 1,\n        sched["total_steps"] - 1,\n        "max_lr",\n        "min_lr",\n        "base_momentum",\n        "max_momentum",\n    ),\n]\nsched["trainer"].set_learning_rate(sched["value"](sched, "lr"))\nsched["trainer"].optimizer.beta1 = sched["value"](sched, "momentum")\nsched["last_epoch"] += 1\nsched["trainer"].set_learning_rate(sched["value"](sched, "lr"))\nsched["trainer"].optimizer.beta1 = sched["value"](sched, "momentum")\n',
+            id='one cycle on Adam cycles beta1',
+        ),
+        Example(
+            'import torch\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\nsched = torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=100)\n',
+            'import torch\nfrom mxnet import gluon\n\nopt = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})\n# torch2gluon: T2G402: `torch.optim.lr_scheduler.OneCycleLR` with `cycle_momentum=True` (the default) makes SGD a momentum SGD with a changing learning rate, which MXNet\'s momentum state (lr-scaled) does not follow; pass `cycle_momentum=False` for plain SGD; left as is\nsched = torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=100)\n',
+            diagnostics=('T2G402',),
+            id='one cycle cycling SGD momentum is flagged',
+        ),
+        Example(
+            "import torch\nopt = torch.optim.Adam([{'params': a.parameters()}, {'params': b.parameters(), 'lr': 0.01}], lr=0.1)\nsched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 10, eta_min=1e-4)\n",
+            'import torch\nfrom mxnet import gluon\n\nb.collect_params().setattr("lr_mult", 0.01 / 0.1)\nopt = gluon.Trainer(\n    [*a.collect_params().values(), *b.collect_params().values()],\n    "adam",\n    {"learning_rate": 0.1, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-08},\n)\n# torch2gluon: T2G402: `torch.optim.lr_scheduler.CosineAnnealingLR` with `eta_min` on parameter groups with different learning rates is not translated (torch anneals each group towards eta_min, not by one common factor); left as is\nsched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 10, eta_min=1e-4)\n',
+            diagnostics=('T2G402',),
+            id='cosine with eta_min on groups with different lr is flagged',
+        ),
     )
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self._mine: Dict[int, str] = {}  # id of the assigned call -> target name
         self._kinds: Dict[str, str] = {}  # scheduler variable -> class name
+        self._cycle_beta1: set = set()  # OneCycleLR variables that cycle Adam's beta1
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         if len(node.body) == 1 and isinstance(node.body[0], cst.Assign):
@@ -149,15 +214,25 @@ class Schedules(Rule):
                 if call.args:
                     self.report(original, f"`{var}.step(epoch)` is not translated; left as is")
                     return None
-                form = _CLOSED_FORM[self._kinds[var]].replace('s["', f'{var}["')
-                setter = cst.parse_statement(f'{var}["trainer"].set_learning_rate({form})\n')
-                if "np." in form:
-                    self._numpy(setter)
                 return [
                     cst.parse_statement(f'{var}["last_epoch"] += 1\n').with_changes(leading_lines=updated.leading_lines),
-                    setter,
+                    *self._setters(var),
                 ]
         return None
+
+    def _setters(self, var: str) -> List[cst.BaseStatement]:
+        """The statements that set torch's learning rate (and OneCycleLR's beta1) for ``var["last_epoch"]``."""
+        kind = self._kinds[var]
+        if kind == "OneCycleLR":
+            out = [cst.parse_statement(f'{var}["trainer"].set_learning_rate({var}["value"]({var}, "lr"))\n')]
+            if var in self._cycle_beta1:
+                out.append(cst.parse_statement(f'{var}["trainer"].optimizer.beta1 = {var}["value"]({var}, "momentum")\n'))
+            return out
+        form = _CLOSED_FORM[kind].replace('s["', f'{var}["')
+        setter = cst.parse_statement(f'{var}["trainer"].set_learning_rate({form})\n')
+        if "np." in form:
+            self._numpy(setter)
+        return [setter]
 
     def _numpy(self, stmt: cst.CSTNode) -> None:
         """numpy gives cos and pi (float64, like torch's Python math); its
@@ -183,6 +258,17 @@ class Schedules(Rule):
             if not isinstance(opt, cst.Name) or LR_KIND + opt.value not in self.ctx.bindings:
                 raise Unbindable("on an optimizer not created by a translated `torch.optim` call is not translated")
             kind = self.ctx.bindings.get(LR_KIND + opt.value, "unknown")
+            grouped = LR_GROUPS + opt.value in self.ctx.bindings
+            if grouped and cls == "CosineAnnealingLR" and b.get("eta_min") is not None and literal(b["eta_min"]) not in (0, 0.0):
+                raise Unbindable(
+                    "with `eta_min` on parameter groups with different learning rates is not translated "
+                    "(torch anneals each group towards eta_min, not by one common factor)"
+                )
+            if grouped and cls == "OneCycleLR":
+                raise Unbindable("on parameter groups with different learning rates is not translated (OneCycleLR sets every group's own max_lr)")
+            cycle_beta1 = False
+            if cls == "OneCycleLR":
+                cycle_beta1 = self._check_one_cycle(b, self.ctx.bindings.get(OPTIMIZER_CLASS + opt.value, ""))
             if kind == "in-state":
                 raise Unbindable(
                     "on an optimizer whose MXNet state holds lr-scaled values (momentum): a learning-rate change is not neutral"
@@ -196,6 +282,10 @@ class Schedules(Rule):
             return None
         self._kinds[target] = cls
         self.ctx.bindings[target] = "scheduler"
+        if cls == "OneCycleLR":
+            if cycle_beta1:
+                self._cycle_beta1.add(target)
+            return self._one_cycle(updated, b, opt.value, target)
         parts = [f'"trainer": {opt.value}', f'"base_lr": {opt.value}.learning_rate', '"last_epoch": 0']
         for p in _PARAMS[cls][1:-1]:
             value = b.get(p)
@@ -207,4 +297,79 @@ class Schedules(Rule):
         if cls == "LambdaLR":  # torch sets base_lr * lr_lambda(0) at construction
             form = _CLOSED_FORM[cls].replace('s["', f'{target}["')
             out.append(cst.parse_statement(f'{target}["trainer"].set_learning_rate({form})\n'))
+        return out
+
+    def _check_one_cycle(self, b: Dict[str, cst.BaseExpression], optimizer_class: str) -> bool:
+        """Raise for what OneCycleLR cannot follow; True if it cycles Adam's beta1."""
+        for key in ("total_steps", "epochs", "steps_per_epoch"):
+            if key in b and literal(b[key]) is None:
+                del b[key]
+        if "total_steps" not in b and not ("epochs" in b and "steps_per_epoch" in b):
+            raise Unbindable("needs `total_steps` or `epochs` and `steps_per_epoch`")
+        if "total_steps" in b and ("epochs" in b or "steps_per_epoch" in b):
+            raise Unbindable("with `total_steps` and `epochs`/`steps_per_epoch` is not translated")
+        for key in ("max_lr", "base_momentum", "max_momentum"):
+            if isinstance(b.get(key), (cst.List, cst.Tuple)):
+                raise Unbindable(f"with a list of `{key}` (parameter groups) is not translated")
+        strategy = literal(b["anneal_strategy"]) if "anneal_strategy" in b else "cos"
+        if strategy not in _ANNEAL:
+            raise Unbindable("with an `anneal_strategy` other than a literal 'cos' or 'linear' is not translated")
+        three = literal(b["three_phase"]) if "three_phase" in b else False
+        if three not in (True, False):
+            raise Unbindable("with a `three_phase` flag decided at run time is not translated")
+        cycle = literal(b["cycle_momentum"]) if "cycle_momentum" in b else True
+        if cycle not in (True, False):
+            raise Unbindable("with a `cycle_momentum` flag decided at run time is not translated")
+        if not cycle:
+            return False
+        if optimizer_class in ("torch.optim.Adam", "torch.optim.AdamW"):
+            return True  # MXNet's Adam reads beta1 (and its bias correction) at every update
+        if optimizer_class == "torch.optim.SGD":
+            raise Unbindable(
+                "with `cycle_momentum=True` (the default) makes SGD a momentum SGD with a changing learning rate, "
+                "which MXNet's momentum state (lr-scaled) does not follow; pass `cycle_momentum=False` for plain SGD"
+            )
+        if optimizer_class == "torch.optim.RMSprop":
+            raise Unbindable("with `cycle_momentum=True` (the default) cycles RMSprop's momentum, which MXNet's RMSProp cannot follow")
+        raise Unbindable("with `cycle_momentum=True` needs an optimizer with momentum or betas (torch raises a ValueError here)")
+
+    def _one_cycle(self, updated, b: Dict[str, cst.BaseExpression], opt: str, target: str) -> List[cst.BaseStatement]:
+        def get(key: str) -> str:
+            return code_of(b[key]) if key in b else _ONE_CYCLE_DEFAULTS[key]
+
+        total = code_of(b["total_steps"]) if "total_steps" in b else f"{code_of(b['epochs'])} * {code_of(b['steps_per_epoch'])}"
+        strategy = literal(b["anneal_strategy"]) if "anneal_strategy" in b else "cos"
+        cycle = target in self._cycle_beta1
+        parts = [
+            f'"trainer": {opt}', '"last_epoch": 0', f'"total_steps": {total}', f'"pct_start": {get("pct_start")}',
+            f'"initial_lr": {code_of(b["max_lr"])} / {get("div_factor")}', f'"max_lr": {code_of(b["max_lr"])}',
+            f'"min_lr": {code_of(b["max_lr"])} / {get("div_factor")} / {get("final_div_factor")}',
+        ]
+        if cycle:
+            parts += [f'"base_momentum": {get("base_momentum")}', f'"max_momentum": {get("max_momentum")}']
+        parts.append(f'"anneal": {_ANNEAL[strategy]}')
+        parts.append(f'"value": {_ONE_CYCLE_VALUE}')
+        v = target
+        end1 = f'float({v}["pct_start"] * {v}["total_steps"]) - 1'
+        last = f'{v}["total_steps"] - 1'
+        if (literal(b["three_phase"]) if "three_phase" in b else False):
+            end2 = f'float(2 * {v}["pct_start"] * {v}["total_steps"]) - 2'
+            phases = [
+                f'(0.0, {end1}, "initial_lr", "max_lr", "max_momentum", "base_momentum")',
+                f'({end1}, {end2}, "max_lr", "initial_lr", "base_momentum", "max_momentum")',
+                f'({end2}, {last}, "initial_lr", "min_lr", "max_momentum", "max_momentum")',
+            ]
+        else:
+            phases = [
+                f'(0.0, {end1}, "initial_lr", "max_lr", "max_momentum", "base_momentum")',
+                f'({end1}, {last}, "max_lr", "min_lr", "base_momentum", "max_momentum")',
+            ]
+        stmt = cst.parse_statement(f"{target} = {{{', '.join(parts)}}}\n").with_changes(
+            leading_lines=updated.leading_lines, trailing_whitespace=updated.trailing_whitespace
+        )
+        out: List[cst.BaseStatement] = [stmt, cst.parse_statement(f'{v}["phases"] = [{", ".join(phases)}]\n')]
+        # torch's constructor takes the first step: the learning rate (and beta1) of step 0
+        out += self._setters(target)
+        if strategy == "cos":
+            self._numpy(stmt)
         return out
