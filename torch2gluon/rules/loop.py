@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
 from .._cst import PreservingTransformer
+from .._cst import walk as _walk
 from ..context import arg, names_in
 from ..diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
+from .grads import ACCUMULATES, CLIPS, UPDATES, free_name, params_owner
 
 _VARIABLE = ("torch.autograd.Variable", "torch.autograd.variable.Variable")
 
@@ -66,6 +68,35 @@ def _is_self_assignment(stmt: cst.BaseStatement) -> bool:
     return left is not None and left == right
 
 
+def _dotted(node: cst.BaseExpression) -> bool:
+    """``model`` or ``self.model``: a plain name or attribute chain."""
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return isinstance(node, cst.Name)
+
+
+def _statement(like: Optional[cst.BaseStatement], code: str) -> cst.SimpleStatementLine:
+    """``code`` as a statement line, with ``like``'s comments and trailing whitespace."""
+    new = cst.parse_statement(code)
+    assert isinstance(new, cst.SimpleStatementLine)
+    if like is not None and isinstance(like, cst.SimpleStatementLine):
+        new = new.with_changes(leading_lines=like.leading_lines, trailing_whitespace=like.trailing_whitespace)
+    return new
+
+
+def _is_trainer_assignment(stmt: cst.BaseStatement, name: str) -> bool:
+    """``name = gluon.Trainer(...)`` (what T2G401 made of the optimizer)."""
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return False
+    small = stmt.body[0]
+    return (
+        isinstance(small, cst.Assign) and len(small.targets) == 1
+        and isinstance(small.targets[0].target, cst.Name) and small.targets[0].target.value == name
+        and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute)
+        and small.value.func.attr.value == "Trainer"
+    )
+
+
 def _is_record(stmt: cst.BaseStatement) -> bool:
     if not isinstance(stmt, cst.With) or len(stmt.items) != 1:
         return False
@@ -98,6 +129,26 @@ class TrainingLoop(Rule):
     inference mode outside it, which is where the torch script trains and
     evaluates.
 
+    Gradient accumulation (a block that calls ``backward`` twice, or without
+    an optimizer step after it, e.g. ``if (i + 1) % k == 0: opt.step();
+    opt.zero_grad()``), in a script with one optimizer built from
+    ``model.parameters()``:
+
+    - right after the ``gluon.Trainer`` is made, the parameters that are not
+      frozen get ``grad_req = "add"`` so that backward adds to the gradients;
+    - each ``loss.backward()`` becomes
+      ``loss.backward(out_grad=nd.ones_like(loss) / loss.shape[0])``: the
+      gradient of the batch mean, torch's, whatever the size of each
+      micro-batch (a fixed ``step(n)`` cannot rescale micro-batches of
+      different sizes);
+    - ``opt.zero_grad()`` / ``model.zero_grad()`` become
+      ``model.collect_params().zero_grad()`` and ``opt.step()`` becomes
+      ``opt.step(1)``: torch's summed micro-batch gradients, applied as is.
+
+    The same exact backward and ``step(1)`` are used in a block that clips the
+    gradients (T2G502) or updates the parameters by hand (T2G504) after
+    ``backward``, so that the gradients seen there are torch's.
+
     ## Why
     A Gluon loss is one value per sample and ``backward`` sums them, so
     ``trainer.step(n)`` must divide by the number of samples in *this* batch:
@@ -109,12 +160,16 @@ class TrainingLoop(Rule):
     ## Flags
     ``torch.no_grad()`` in a script that never calls ``.eval()`` is a warning:
     the forward pass then runs in inference mode in Gluon.
-    A block with two ``backward`` calls, ``zero_grad`` or ``step`` away from
-    the block that calls ``backward`` (gradient accumulation), a loss computed
-    outside the block, and other uses of the per-sample loss are reported.
+    Gradient accumulation with several optimizers or an optimizer over other
+    parameters, a loss computed outside the block that calls ``backward``,
+    a clip or a hand-written update away from the block that calls
+    ``backward``, a hand-written update whose gradients nothing zeroes, and
+    other uses of the per-sample loss are reported.
 
     ## Fix safety
-    Safe for the one-backward-per-step loop; the rest is reported.
+    Safe for the one-backward-per-step loop and for the accumulation forms
+    above (checked numerically, micro-batches of different sizes); the rest is
+    reported.
     """
 
     code = "T2G501"
@@ -217,7 +272,101 @@ class TrainingLoop(Rule):
                 "        opt.zero_grad()\n"
             ),
             diagnostics=("T2G501", "T2G501", "T2G501"),
-            id="gradient accumulation is flagged",
+            id="gradient accumulation without a known optimizer is flagged",
+        ),
+        Example(
+            (
+                "import torch\n"
+                "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                "for epoch in range(2):\n"
+                "    opt.zero_grad()\n"
+                "    for i, (x, y) in enumerate(loader):\n"
+                "        loss = crit(model(x), y) / 4\n"
+                "        loss.backward()\n"
+                "        if (i + 1) % 4 == 0:\n"
+                "            opt.step()\n"
+                "            opt.zero_grad()\n"
+                "            print(loss.item() * 4)\n"
+            ),
+            (
+                "from mxnet import autograd, gluon, nd\n\n"
+                "opt = gluon.Trainer(model.collect_params(), \"sgd\", {\"learning_rate\": 0.1})\n"
+                "for p in model.collect_params().values():\n"
+                "    if p.grad_req != \"null\":\n"
+                "        p.grad_req = \"add\"\n"
+                "for epoch in range(2):\n"
+                "    model.collect_params().zero_grad()\n"
+                "    for i, (x, y) in enumerate(loader):\n"
+                "        with autograd.record():\n"
+                "            loss = crit(model(x), y) / 4\n"
+                "        loss.backward(out_grad=nd.ones_like(loss) / loss.shape[0])\n"
+                "        if (i + 1) % 4 == 0:\n"
+                "            opt.step(1)\n"
+                "            model.collect_params().zero_grad()\n"
+                "            print(loss.mean().asscalar() * 4)\n"
+            ),
+            id="gradient accumulation",
+        ),
+        Example(
+            (
+                "import torch\n"
+                "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                "for x, y in loader:\n"
+                "    opt.zero_grad()\n"
+                "    loss = crit(model(x), y)\n"
+                "    loss.backward()\n"
+                "    loss2 = crit(model(2 * x), y)\n"
+                "    loss2.backward()\n"
+                "    opt.step()\n"
+            ),
+            (
+                "from mxnet import autograd, gluon, nd\n\n"
+                "opt = gluon.Trainer(model.collect_params(), \"sgd\", {\"learning_rate\": 0.1})\n"
+                "for p in model.collect_params().values():\n"
+                "    if p.grad_req != \"null\":\n"
+                "        p.grad_req = \"add\"\n"
+                "for x, y in loader:\n"
+                "    model.collect_params().zero_grad()\n"
+                "    with autograd.record():\n"
+                "        loss = crit(model(x), y)\n"
+                "    loss.backward(out_grad=nd.ones_like(loss) / loss.shape[0])\n"
+                "    with autograd.record():\n"
+                "        loss2 = crit(model(2 * x), y)\n"
+                "    loss2.backward(out_grad=nd.ones_like(loss2) / loss2.shape[0])\n"
+                "    opt.step(1)\n"
+            ),
+            id="two backward calls before one step",
+        ),
+        Example(
+            (
+                "import torch\n"
+                "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                "for i, (x, y) in enumerate(loader):\n"
+                "    loss = crit(model(x), y) / k\n"
+                "    if (i + 1) % k == 0:\n"
+                "        loss.backward()\n"
+                "        opt.step()\n"
+                "        model.zero_grad()\n"
+                "    else:\n"
+                "        loss.backward()\n"
+            ),
+            (
+                "from mxnet import autograd, gluon, nd\n\n"
+                "opt = gluon.Trainer(model.collect_params(), \"sgd\", {\"learning_rate\": 0.1})\n"
+                "for p in model.collect_params().values():\n"
+                "    if p.grad_req != \"null\":\n"
+                "        p.grad_req = \"add\"\n"
+                "for i, (x, y) in enumerate(loader):\n"
+                "    with autograd.record():\n"
+                "        loss = crit(model(x), y) / k\n"
+                "    if (i + 1) % k == 0:\n"
+                "        loss.backward(out_grad=nd.ones_like(loss) / loss.shape[0])\n"
+                "        opt.step(1)\n"
+                "        model.collect_params().zero_grad()\n"
+                "    else:\n"
+                "        loss.backward(out_grad=nd.ones_like(loss) / loss.shape[0])\n"
+            ),
+            id="gradient accumulation, backward in both branches",
         ),
     )
 
@@ -254,12 +403,19 @@ class TrainingLoop(Rule):
         )
         return cst.RemovalSentinel.REMOVE
 
+    def visit_With(self, node: cst.With) -> None:
+        # a no_grad block that only loops over parameters (a hand-written
+        # update) runs no model: no mode to warn about
+        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+        if body and all(isinstance(s, cst.For) and params_owner(s.iter) is not None for s in body):
+            self._quiet.update(id(i.item) for i in node.items)
+
     def leave_WithItem(self, original: cst.WithItem, updated: cst.WithItem) -> Optional[cst.WithItem]:
         if self.ctx.call_name(original.item) != "torch.no_grad" or not isinstance(updated.item, cst.Call):
             return None
         if updated.item.args:
             return None
-        if not self._has_eval:
+        if not self._has_eval and id(original.item) not in self._quiet:
             self.report(
                 original,
                 "outside `autograd.record()` Gluon runs the model in inference mode (dropout off, BatchNorm "
@@ -286,6 +442,54 @@ class TrainingLoop(Rule):
         return b["data"]
 
     def leave_block(self, original_block: cst.CSTNode, body: List[cst.BaseStatement]):
+        result = self._accumulate(original_block, body) if self._accum is not None else self._block(body)
+        if isinstance(original_block, cst.Module):
+            self._unscaled_clips()
+        return result
+
+    def _unscaled_clips(self) -> None:
+        """Report the gradient clips (T2G502) made where the gradients are not torch's."""
+        pending = self.ctx.memo.get(CLIPS) or {}
+        if self._accum is None:
+            for original in pending.values():  # type: ignore[union-attr]
+                self.report(
+                    original,
+                    "the gradients clipped here are not known to be torch's (Gluon's are the sum over the batch "
+                    "until `trainer.step(n)`): clip between `loss.backward()` and the optimizer step of one block",
+                )
+        pending.clear()  # type: ignore[union-attr]
+        updates = self.ctx.memo.get(UPDATES) or {}
+        for original, _ in updates.values():  # type: ignore[union-attr]
+            self.report(
+                original,
+                "the gradients read in this update are not known to be torch's (Gluon's are the sum over the batch "
+                "until `trainer.step(n)`): update after `loss.backward()` in the same block, and zero the gradients there",
+            )
+        updates.clear()  # type: ignore[union-attr]
+
+    def _updates_in(self, stmts: List[cst.BaseStatement]) -> List[int]:
+        pending = self.ctx.memo.get(UPDATES) or {}
+        return [id(n) for s in stmts for n in _walk(s) if id(n) in pending] if pending else []
+
+    def _clips_in(self, stmts: List[cst.BaseStatement]) -> List[int]:
+        pending = self.ctx.memo.get(CLIPS) or {}
+        return [id(n) for s in stmts for n in _walk(s) if id(n) in pending] if pending else []
+
+    def _exact_backward(self, stmt: cst.BaseStatement, loss: str) -> cst.BaseStatement:
+        """``loss.backward(out_grad=nd.ones_like(loss) / loss.shape[0])``: the
+        gradient of the batch mean, torch's, whatever the batch size."""
+        grad = cst.BinaryOperation(
+            left=cst.Call(func=self.ctx.ref("mxnet.nd.ones_like"), args=[arg(cst.Name(loss))]),
+            operator=cst.Divide(),
+            right=cst.parse_expression(f"{loss}.shape[0]"),
+        )
+        call = _method_call(stmt, "backward")
+        new_call = call.with_changes(args=[arg(grad, "out_grad")])  # type: ignore[union-attr]
+        new = stmt.with_changes(body=[stmt.body[0].with_changes(value=new_call)])  # type: ignore[union-attr]
+        self.ctx.origin[id(new)] = (new, self.ctx.original(stmt))
+        return new
+
+    def _block(self, body: List[cst.BaseStatement]):
         backward = [i for i, s in enumerate(body) if _method_call(s, "backward") is not None]
         changed = False
         if any(_is_self_assignment(s) for s in body):
@@ -314,12 +518,34 @@ class TrainingLoop(Rule):
             if (c := _method_call(body[i], "step")) is not None and not c.args
             and (_receiver(c) in self._optimizers(body) or self.ctx.bindings.get(_receiver(c) or "") == "optimizer")
         ]
-        if not steps:
+        updates = self._updates_in(body[b + 1 :])
+        if not steps and not updates:
             self.report(
                 body[b],
                 f"no optimizer step follows `{loss}.backward()` in this block (gradient accumulation is not translated yet); left as is",
             )
             return body if changed else None
+        if updates and not (
+            any(self.ctx.memo[UPDATES][k][1] for k in updates)  # type: ignore[index]
+            or any(_method_call(s, "zero_grad") is not None for s in body)
+        ):
+            # torch would add each backward's gradient to the last
+            self.report(
+                body[b],
+                f"nothing zeroes the gradients the update after `{loss}.backward()` reads (torch accumulates them, "
+                "Gluon overwrites them); left as is",
+            )
+            for key in updates:
+                self.ctx.memo[UPDATES].pop(key)  # type: ignore[union-attr]
+            return body if changed else None
+        for key in updates:
+            self.ctx.memo[UPDATES].pop(key)  # type: ignore[union-attr]
+
+        # Clipping between backward and step needs torch's gradients there.
+        clips = self._clips_in(body[b + 1 : steps[-1] if steps else len(body)])
+        for key in clips:
+            self.ctx.memo[CLIPS].pop(key)  # type: ignore[union-attr]
+        clips = clips + updates
 
         # Drop zero_grad: Gluon overwrites gradients on every backward.
         zero = {i for i, s in enumerate(body) if _method_call(s, "zero_grad") is not None}
@@ -342,8 +568,193 @@ class TrainingLoop(Rule):
             leading_lines=first.leading_lines,
         )
         self.ctx.origin[id(with_stmt)] = (with_stmt, self.ctx.original(first))
-        after = [self._after_backward(s, loss) for s in body[b + 1 :]]
-        return [*body[:start], with_stmt, body[b], *after]
+        after = [self._after_backward(s, loss, exact=bool(clips)) for s in body[b + 1 :]]
+        back = self._exact_backward(body[b], loss) if clips else body[b]
+        return [*body[:start], with_stmt, back, *after]
+
+    # -- gradient accumulation ------------------------------------------------
+    _accum: Optional[Tuple[str, str]] = None  # (optimizer name, model code)
+    _quiet: Set[int] = set()
+
+    def visit_Module(self, node: cst.Module) -> None:
+        """Decide once whether the script accumulates gradients.
+
+        It does when some block calls ``backward`` twice, or calls it without
+        an optimizer step following in the same block. With exactly one
+        optimizer built from ``model.parameters()`` the whole script is then
+        translated with ``grad_req = "add"`` (see ``_accumulate``); otherwise
+        the blocks are reported as before.
+        """
+        self._accum = None
+        self._quiet = set()
+        # id(statement) -> (statement, loss): a backward whose loss is not
+        # computed in its own block, for the block around it to take over
+        self._deferred: Dict[int, Tuple[cst.BaseStatement, str]] = {}
+        self._accum_at: Optional[cst.CSTNode] = None
+        self._grad_req_set = False
+        opts: Dict[str, Optional[str]] = {}
+        blocks: List[List[cst.BaseStatement]] = [list(node.body)]
+        for n in _walk(node):
+            if isinstance(n, cst.IndentedBlock):
+                blocks.append(list(n.body))
+            if not isinstance(n, cst.Assign) or len(n.targets) != 1 or not isinstance(n.targets[0].target, cst.Name):
+                continue
+            name = self.ctx.call_name(n.value) or ""
+            if not name.startswith("torch.optim.") or name.startswith("torch.optim.lr_scheduler"):
+                continue
+            model = None
+            call = n.value
+            first = next((a.value for a in call.args if a.keyword is None or a.keyword.value == "params"), None)  # type: ignore[union-attr]
+            if (
+                isinstance(first, cst.Call) and not first.args and isinstance(first.func, cst.Attribute)
+                and first.func.attr.value == "parameters" and _dotted(first.func.value)
+            ):
+                model = code_of(first.func.value)
+            opts[n.targets[0].target.value] = model
+        accumulates = None
+        for body in blocks:
+            backward = [
+                i for i, s in enumerate(body)
+                if (c := _method_call(s, "backward")) is not None and not c.args and _receiver(c) is not None
+            ]
+            if not backward:
+                continue
+            stepped = any(
+                (c := _method_call(s, "step")) is not None and not c.args and _receiver(c) in opts
+                for s in body[backward[0] + 1 :]
+            )
+            if len(backward) > 1 or not stepped:
+                accumulates = body[backward[0]]
+                break
+        if accumulates is None or len(opts) != 1:
+            return
+        (opt, model), = opts.items()
+        if model is None:
+            return
+        self._accum = (opt, model)
+        self._accum_at = accumulates
+        self.ctx.memo[ACCUMULATES] = True
+
+    def _accumulate(self, original_block: cst.CSTNode, body: List[cst.BaseStatement]):
+        """The accumulating script: parameters get ``grad_req = "add"``, each
+        ``loss.backward()`` adds torch's (batch-mean) gradient, ``zero_grad``
+        zeroes them explicitly and ``step`` applies them as they are."""
+        opt, model = self._accum  # type: ignore[misc]
+        out: List[cst.BaseStatement] = []
+        changed = False
+        for s in body:
+            c = _method_call(s, "zero_grad")
+            if c is not None and not c.args and _receiver(c) in (opt, model):
+                new = _statement(s, f"{model}.collect_params().zero_grad()")
+                self.ctx.origin[id(new)] = (new, self.ctx.original(s))
+                out.append(new)
+                changed = True
+                continue
+            c = _method_call(s, "step")
+            if c is not None and not c.args and _receiver(c) == opt:
+                # the gradients are torch's already (see the backward below)
+                new = _statement(s, f"{opt}.step(1)")
+                self.ctx.origin[id(new)] = (new, self.ctx.original(s))
+                out.append(new)
+                changed = True
+                continue
+            out.append(s)
+            if _is_trainer_assignment(s, opt) and not self._grad_req_set:
+                # frozen parameters ("null") stay frozen
+                p = free_name(self.ctx.source, ("p", "param", "parameter", "p_"))
+                out.append(
+                    cst.parse_statement(
+                        f"for {p} in {model}.collect_params().values():\n"
+                        f'    if {p}.grad_req != "null":\n'
+                        f'        {p}.grad_req = "add"\n'
+                    )
+                )
+                self._grad_req_set = True
+                changed = True
+        body = out
+        backward = [i for i, s in enumerate(body) if _method_call(s, "backward") is not None]
+        # compound statements whose blocks call backward on a loss computed here
+        backward += [
+            i for i, s in enumerate(body)
+            if not isinstance(s, cst.SimpleStatementLine) and any(id(n) in self._deferred for n in _walk(s))
+        ]
+        backward.sort()
+        if backward and not (backward[0] > 0 and _is_record(body[backward[0] - 1])):
+            new_body = self._record_each(body, backward)
+            if new_body is not None:
+                body, changed = new_body, True
+        if isinstance(original_block, cst.Module):
+            for stmt, loss in self._deferred.values():
+                self.report(
+                    stmt,
+                    f"`{loss}` is not computed in this block or a block around it, so its forward pass cannot "
+                    "be wrapped in `autograd.record()`; left as is",
+                )
+            self._deferred.clear()
+        if isinstance(original_block, cst.Module) and not self._grad_req_set:
+            self.report(
+                self._accum_at,  # type: ignore[arg-type]
+                f"gradient accumulation needs `grad_req = \"add\"` on the parameters of `{model}`, but no "
+                f"`gluon.Trainer` assignment to `{opt}` was found to set it after; the translation would "
+                "overwrite the gradients",
+            )
+        return body if changed else None
+
+    def _record_each(self, body: List[cst.BaseStatement], backward: List[int]) -> Optional[List[cst.BaseStatement]]:
+        """Wrap each backward's forward pass in ``autograd.record()``; backward
+        of the per-sample loss with ``out_grad = 1/n`` gives torch's gradient of
+        the batch mean, whatever the size of each micro-batch."""
+        plans = []
+        for b in backward:
+            nested = [v for n in _walk(body[b]) if (v := self._deferred.get(id(n))) is not None]
+            if nested:  # an if/else that calls backward in its blocks
+                losses = {loss for _, loss in nested}
+                loss = losses.pop()
+                start = self._region_start(body, b, loss) if not losses else b
+                if start == b:
+                    continue  # perhaps a block further out computes it (else reported at the end)
+                plans.append((start, b, loss))
+                continue
+            call = _method_call(body[b], "backward")
+            loss = _receiver(call)  # type: ignore[arg-type]
+            if loss is None or call.args:  # type: ignore[union-attr]
+                self.report(body[b], "only `name.backward()` without arguments is translated; left as is")
+                return None
+            start = self._region_start(body, b, loss)
+            if start == b:
+                # perhaps computed in a block around this one (if/else on the step)
+                self._deferred[id(body[b])] = (body[b], loss)
+                continue
+            plans.append((start, b, loss))
+        if not plans:
+            return None
+        out: List[cst.BaseStatement] = list(body[: plans[0][0]])
+        for k, (start, b, loss) in enumerate(plans):
+            region = body[start:b]
+            # zeroing gradients is no part of the forward pass
+            hoisted = [s for s in region if _method_call(s, "zero_grad") is not None]
+            region = [s for s in region if _method_call(s, "zero_grad") is None]
+            out.extend(hoisted)
+            first = region[0]
+            with_stmt = cst.With(
+                items=[cst.WithItem(item=cst.Call(func=self.ctx.ref("mxnet.autograd.record")))],
+                body=cst.IndentedBlock(body=[first.with_changes(leading_lines=[]), *region[1:]]),
+                leading_lines=first.leading_lines,
+            )
+            self.ctx.origin[id(with_stmt)] = (with_stmt, self.ctx.original(first))
+            out.append(with_stmt)
+            if _method_call(body[b], "backward") is not None:
+                back = self._exact_backward(body[b], loss)
+            else:
+                back = body[b].visit(_ExactNested(self, loss))  # type: ignore[assignment]
+            out.append(back)
+            end = plans[k + 1][0] if k + 1 < len(plans) else len(body)
+            for s in body[b + 1 : end]:
+                if _method_call(s, "step") is not None or _method_call(s, "zero_grad") is not None:
+                    out.append(s)
+                else:
+                    out.append(s.visit(_LossReads(loss, self, s)))  # type: ignore[arg-type]
+        return out
 
     def _optimizers(self, body: List[cst.BaseStatement]) -> Set[str]:
         """Receivers of zero_grad() in this block: optimizers (or models)."""
@@ -403,10 +814,11 @@ class TrainingLoop(Rule):
                 start = j
         return start
 
-    def _after_backward(self, stmt: cst.BaseStatement, loss: str) -> cst.BaseStatement:
+    def _after_backward(self, stmt: cst.BaseStatement, loss: str, exact: bool = False) -> cst.BaseStatement:
         step = _method_call(stmt, "step")
         if step is not None and not step.args:
-            new_call = step.with_changes(args=[arg(cst.parse_expression(f"{loss}.shape[0]"))])
+            size = cst.Integer("1") if exact else cst.parse_expression(f"{loss}.shape[0]")
+            new_call = step.with_changes(args=[arg(size)])
             small = stmt.body[0].with_changes(value=new_call)  # type: ignore[union-attr]
             new = stmt.with_changes(body=[small])  # type: ignore[union-attr]
             self.ctx.origin[id(new)] = (new, self.ctx.original(stmt))
@@ -414,6 +826,21 @@ class TrainingLoop(Rule):
         fixer = _LossReads(loss, self, stmt)
         new = stmt.visit(fixer)
         return new  # type: ignore[return-value]
+
+
+class _ExactNested(cst.CSTTransformer):
+    """Makes the deferred backward calls inside a compound statement exact."""
+
+    def __init__(self, rule: "TrainingLoop", loss: str) -> None:
+        super().__init__()
+        self.rule = rule
+        self.loss = loss
+
+    def leave_SimpleStatementLine(self, original, updated):
+        if id(original) in self.rule._deferred:
+            del self.rule._deferred[id(original)]
+            return self.rule._exact_backward(original, self.loss)
+        return updated
 
 
 class _LossReads(PreservingTransformer):
@@ -434,7 +861,7 @@ class _LossReads(PreservingTransformer):
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         self.ok.add(id(node.attr))
-        if self._is_loss(node.value) and node.attr.value in ("item", "mean", "shape", "backward", "detach"):
+        if self._is_loss(node.value) and node.attr.value in ("item", "mean", "shape", "backward", "detach", "asscalar"):
             self.ok.add(id(node.value))
 
     def visit_Name(self, node: cst.Name) -> None:
@@ -450,6 +877,8 @@ class _LossReads(PreservingTransformer):
         func = updated.func
         if isinstance(func, cst.Attribute) and self._is_loss(func.value) and not updated.args:
             if func.attr.value == "item":
+                return cst.parse_expression(f"{self.loss}.mean().asscalar()")
+            if func.attr.value == "asscalar":  # another rule's translation of .item()
                 return cst.parse_expression(f"{self.loss}.mean().asscalar()")
         return updated
 

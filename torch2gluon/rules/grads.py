@@ -1,0 +1,645 @@
+"""Code that reads or changes gradients between ``backward`` and ``step``."""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, List, Optional
+
+import libcst as cst
+
+from ..context import arg
+from ._base import Example, Rule, Unbindable, bind, code_of, literal
+
+_NORM = ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad.clip_grad_norm_")
+_VALUE = ("torch.nn.utils.clip_grad_value_", "torch.nn.utils.clip_grad.clip_grad_value_")
+
+# ctx.memo[CLIPS]: id(translated node) -> original call, for the clipping
+# calls T2G502 translated. The training-loop rule (T2G501) takes each one out
+# when it makes the gradients at that point equal to torch's (backward of the
+# batch mean, ``trainer.step(1)``) and reports those it could not.
+CLIPS = "t2g502-clips"
+
+
+def free_name(source: str, candidates) -> str:
+    """The first of ``candidates`` the source never spells as a word (for a
+    loop variable the translation adds)."""
+    for n in candidates:
+        if not re.search(rf"\b{n}\b", source):
+            return n
+    return candidates[-1] + "_t2g"
+
+
+def params_owner(node: Optional[cst.BaseExpression]) -> Optional[cst.BaseExpression]:
+    """``model`` of ``model.parameters()`` (a name or attribute chain), else None."""
+    if not (
+        isinstance(node, cst.Call) and not node.args and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "parameters"
+    ):
+        return None
+    owner = node.func.value
+    inner = owner
+    while isinstance(inner, (cst.Attribute, cst.Subscript)):
+        if isinstance(inner, cst.Subscript) and not all(
+            isinstance(e.slice, cst.Index) and isinstance(e.slice.value, (cst.Integer, cst.SimpleString, cst.Name))
+            for e in inner.slice
+        ):
+            return None
+        inner = inner.value
+    return owner if isinstance(inner, cst.Name) else None
+
+
+def grads_of(owner: cst.BaseExpression) -> cst.BaseExpression:
+    """``[p.grad() for p in owner.collect_params().values() if p.grad_req != "null"]``."""
+    return cst.parse_expression(
+        f'[p.grad() for p in {code_of(owner)}.collect_params().values() if p.grad_req != "null"]'
+    )
+
+
+class GradientClipping(Rule):
+    """``clip_grad_norm_`` / ``clip_grad_value_`` clip Gluon's gradients the same way.
+
+    ## What it does
+    ``torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)`` becomes
+    ``gluon.utils.clip_global_norm([p.grad() for p in
+    model.collect_params().values() if p.grad_req != "null"], max_norm)``,
+    which returns the total norm before clipping as a NumPy float32 (torch: a
+    0-d tensor; ``float()`` and ``.item()`` work on both). The statement
+    ``torch.nn.utils.clip_grad_value_(model.parameters(), c)`` becomes a loop
+    that clips each gradient to [-c, c] in place.
+
+    ## Why
+    Trainer's ``clip_gradient`` is an element-wise clip, not a global norm.
+    A Gluon gradient is the sum over the batch (batch size times torch's mean
+    gradient) until ``trainer.step(n)`` divides it, so a threshold compared
+    with it would clip a different amount: the training-loop rule (T2G501)
+    therefore backpropagates the batch mean in that block
+    (``loss.backward(out_grad=nd.ones_like(loss) / loss.shape[0])``) and steps
+    with ``trainer.step(1)``; the gradients being clipped are then torch's.
+
+    ## Flags
+    ``norm_type`` other than 2, ``error_if_nonfinite=True``, parameters other
+    than ``model.parameters()``, ``clip_grad_value_`` used as a value, and a
+    clip that is not between ``loss.backward()`` and the optimizer step of the
+    same block (or in a script that accumulates gradients) are reported.
+
+    ## Fix safety
+    torch divides by ``total_norm + 1e-6``, MXNet by ``total_norm + 1e-8``:
+    the clipped gradients differ by a relative ~1e-6/total_norm, below 1e-5
+    for any threshold above 0.1.
+    """
+
+    code = "T2G502"
+    name = "gradient-clipping"
+    summary = "clip_grad_norm_/clip_grad_value_ -> gluon.utils.clip_global_norm / clip on the gradients"
+    examples = (
+        Example(
+            (
+                "import torch\n"
+                "for x, y in loader:\n"
+                "    opt.zero_grad()\n"
+                "    loss = crit(model(x), y)\n"
+                "    loss.backward()\n"
+                "    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"
+                "    opt.step()\n"
+            ),
+            (
+                "from mxnet import autograd, gluon, nd\n\n"
+                "for x, y in loader:\n"
+                "    with autograd.record():\n"
+                "        loss = crit(model(x), y)\n"
+                "    loss.backward(out_grad=nd.ones_like(loss) / loss.shape[0])\n"
+                "    gluon.utils.clip_global_norm(\n"
+                '        [p.grad() for p in model.collect_params().values() if p.grad_req != "null"], 1.0\n'
+                "    )\n"
+                "    opt.step(1)\n"
+            ),
+            id="clip_grad_norm_ between backward and step",
+        ),
+        Example(
+            (
+                "from torch.nn.utils import clip_grad_value_\n"
+                "for x, y in loader:\n"
+                "    opt.zero_grad()\n"
+                "    loss = crit(model(x), y)\n"
+                "    loss.backward()\n"
+                "    clip_grad_value_(model.parameters(), clip_value=0.5)\n"
+                "    opt.step()\n"
+            ),
+            (
+                "from mxnet import autograd, nd\n\n"
+                "for x, y in loader:\n"
+                "    with autograd.record():\n"
+                "        loss = crit(model(x), y)\n"
+                "    loss.backward(out_grad=nd.ones_like(loss) / loss.shape[0])\n"
+                "    for g in [\n"
+                '        p.grad() for p in model.collect_params().values() if p.grad_req != "null"\n'
+                "    ]:\n"
+                "        nd.clip(g, -0.5, 0.5, out=g)\n"
+                "    opt.step(1)\n"
+            ),
+            id="clip_grad_value_, keyword",
+        ),
+        Example(
+            (
+                "import torch\n"
+                "def clip(model):\n"
+                "    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"
+            ),
+            (
+                "from mxnet import gluon\n\n\n"
+                "def clip(model):\n"
+                "    # torch2gluon: T2G501: the gradients clipped here are not known to be torch's (Gluon's are the sum over the batch until `trainer.step(n)`): clip between `loss.backward()` and the optimizer step of one block\n"
+                "    gluon.utils.clip_global_norm(\n"
+                '        [p.grad() for p in model.collect_params().values() if p.grad_req != "null"], 1.0\n'
+                "    )\n"
+            ),
+            diagnostics=("T2G501",),
+            id="clip away from the training step is flagged",
+        ),
+        Example(
+            "import torch\ntorch.nn.utils.clip_grad_norm_(model.parameters(), 1.0, norm_type=1)\n",
+            "import torch\n# torch2gluon: T2G502: `torch.nn.utils.clip_grad_norm_` with `norm_type` other than 2 is not translated; left as is\ntorch.nn.utils.clip_grad_norm_(model.parameters(), 1.0, norm_type=1)\n",
+            diagnostics=("T2G502",),
+            id="norm_type 1 is flagged",
+        ),
+    )
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._statement_calls: Dict[int, cst.Call] = {}
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.ctx.call_name(node) in _NORM + _VALUE:
+            # `net.parameters()` in the call is this rule's to translate
+            for i, a in enumerate(node.args):
+                if (a.keyword is None and i == 0) or (a.keyword is not None and a.keyword.value == "parameters"):
+                    if isinstance(a.value, cst.Call) and isinstance(a.value.func, cst.Attribute):
+                        self.ctx.handled.add(id(a.value.func))
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        if len(node.body) == 1 and isinstance(node.body[0], cst.Expr) and isinstance(node.body[0].value, cst.Call):
+            self._statement_calls[id(node.body[0].value)] = node.body[0].value
+
+    def _bound(self, original: cst.Call, updated: cst.Call, name: str, params):
+        b = bind(updated, params)
+        owner = params_owner(b.get("parameters"))
+        if owner is None:
+            raise Unbindable("with parameters other than `model.parameters()` is not translated yet")
+        return b, owner
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        name = self.ctx.call_name(original)
+        if name not in _NORM + _VALUE:
+            return None
+        try:
+            if name in _NORM:
+                b, owner = self._bound(
+                    original, updated, name, ["parameters", "max_norm", "norm_type", "error_if_nonfinite", "foreach"]
+                )
+                if "max_norm" not in b:
+                    raise Unbindable("without `max_norm` cannot be matched")
+                if "norm_type" in b and literal(b["norm_type"]) not in (2, 2.0):
+                    raise Unbindable("with `norm_type` other than 2 is not translated")
+                if "error_if_nonfinite" in b and literal(b["error_if_nonfinite"]) is not False:
+                    raise Unbindable("with `error_if_nonfinite` is not translated")
+            else:
+                b, owner = self._bound(original, updated, name, ["parameters", "clip_value", "foreach"])
+                if "clip_value" not in b:
+                    raise Unbindable("without `clip_value` cannot be matched")
+                if id(original) not in self._statement_calls:
+                    raise Unbindable("is translated only as a statement of its own")
+        except Unbindable as e:
+            return self.keep(original, name, str(e))
+        if name in _VALUE:
+            return None  # the statement hook below makes the loop
+        new = self.ctx.call(
+            "mxnet.gluon.utils.clip_global_norm",
+            arg(grads_of(owner)),
+            arg(b["max_norm"]),
+        )
+        self.ctx.memo.setdefault(CLIPS, {})[id(new)] = original  # type: ignore[union-attr]
+        return new
+
+    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        if len(original.body) != 1 or not isinstance(original.body[0], cst.Expr):
+            return None
+        call = original.body[0].value
+        if not isinstance(call, cst.Call) or self.ctx.call_name(call) not in _VALUE:
+            return None
+        new_call = updated.body[0].value  # type: ignore[union-attr]
+        if not isinstance(new_call, cst.Call) or self.ctx.torch_name(new_call.func) is None:
+            return None  # already reported
+        try:
+            b, owner = self._bound(call, new_call, "", ["parameters", "clip_value", "foreach"])
+        except Unbindable:
+            return None
+        value = b["clip_value"]
+        atom = isinstance(value, (cst.Name, cst.Attribute, cst.Integer, cst.Float))
+        neg = cst.UnaryOperation(
+            operator=cst.Minus(),
+            expression=value if atom else value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]),
+        )
+        g = free_name(self.ctx.source, ("g", "grad", "grad_", "clipped_grad"))
+        clip_call = self.ctx.call("mxnet.nd.clip", arg(cst.Name(g)), arg(neg), arg(value), arg(cst.Name(g), "out"))
+        loop = cst.For(
+            target=cst.Name(g),
+            iter=grads_of(owner),
+            body=cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Expr(clip_call)])]),
+            leading_lines=original.leading_lines,
+        )
+        self.ctx.memo.setdefault(CLIPS, {})[id(loop)] = call  # type: ignore[union-attr]
+        return loop
+
+
+
+# ctx.memo[UPDATES]: id(translated for loop) -> (original for loop, zeroes the
+# gradients). T2G501 makes the gradients read there torch's (or reports it).
+UPDATES = "t2g504-updates"
+# ctx.memo[ACCUMULATES]: True when T2G501 translates the script with
+# grad_req "add" (so unfreezing must restore "add", not "write").
+ACCUMULATES = "t2g501-accumulates"
+
+
+def _params_loop(node: cst.For) -> Optional[cst.BaseExpression]:
+    """``owner`` of ``for p in owner.parameters():`` (no else, a plain target)."""
+    if not isinstance(node.target, cst.Name) or node.orelse is not None or node.asynchronous is not None:
+        return None
+    if not isinstance(node.body, cst.IndentedBlock):
+        return None
+    return params_owner(node.iter)
+
+
+def _is_attr(node: cst.CSTNode, p: str, *attrs: str) -> bool:
+    """``p.a1.a2...`` exactly."""
+    for a in reversed(attrs):
+        if not (isinstance(node, cst.Attribute) and node.attr.value == a):
+            return False
+        node = node.value
+    return isinstance(node, cst.Name) and node.value == p
+
+
+def _freeze(stmt: cst.CSTNode, p: str) -> Optional[cst.BaseExpression]:
+    """The requires_grad value ``stmt`` gives ``p``, if that is all it does."""
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return None
+    small = stmt.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1 and _is_attr(small.targets[0].target, p, "requires_grad"):
+        return small.value
+    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and _is_attr(small.value.func, p, "requires_grad_"):
+        call = small.value
+        try:
+            b = bind(call, ["requires_grad"])
+        except Unbindable:
+            return None
+        return b.get("requires_grad", cst.Name("True"))
+    return None
+
+
+class Freezing(Rule):
+    """Freezing parameters: ``requires_grad = False`` becomes ``grad_req = "null"``.
+
+    ## What it does
+    ``for p in model.features.parameters(): p.requires_grad = False`` (or
+    ``p.requires_grad_(False)``) becomes ``for p in
+    model.features.collect_params().values(): p.grad_req = "null"``;
+    ``True`` gives ``"write"`` back (``"add"`` when the script accumulates
+    gradients, see T2G501), and a value known only at run time gives
+    ``"write" if value else "null"``.
+
+    ## Why
+    A Gluon parameter with ``grad_req = "null"`` gets no gradient and
+    ``Trainer.step`` leaves it alone, as torch's optimizers skip parameters
+    without a gradient (weight decay and momentum included).
+
+    ## Flags
+    A loop over the parameters that does anything else with them as well, and
+    ``named_parameters()`` (Gluon's parameter names differ), are left to
+    other rules and reported.
+
+    ## Fix safety
+    Safe.
+    """
+
+    code = "T2G503"
+    name = "freezing"
+    summary = "p.requires_grad = False over model.parameters() -> p.grad_req = 'null' over collect_params()"
+    examples = (
+        Example(
+            (
+                "import torch\n"
+                "for p in model.features.parameters():\n"
+                "    p.requires_grad = False\n"
+                "for param in model.classifier.parameters():\n"
+                "    param.requires_grad_(True)\n"
+            ),
+            (
+                "for p in model.features.collect_params().values():\n"
+                '    p.grad_req = "null"\n'
+                "for param in model.classifier.collect_params().values():\n"
+                '    param.grad_req = "write"\n'
+            ),
+            id="freeze and unfreeze",
+        ),
+        Example(
+            (
+                "import torch\n"
+                "for p in model.parameters():\n"
+                "    p.requires_grad = train_all\n"
+            ),
+            (
+                "for p in model.collect_params().values():\n"
+                '    p.grad_req = "write" if train_all else "null"\n'
+            ),
+            id="a flag known at run time",
+        ),
+    )
+
+    def _plan(self, node: cst.For) -> Optional[cst.BaseExpression]:
+        owner = _params_loop(node)
+        if owner is None:
+            return None
+        p = node.target.value  # type: ignore[union-attr]
+        body = node.body.body  # type: ignore[union-attr]
+        if body and all(_freeze(s, p) is not None for s in body):
+            return owner
+        return None
+
+    def visit_For(self, node: cst.For) -> None:
+        if self._plan(node) is not None:
+            self.ctx.handled.add(id(node.iter.func))  # type: ignore[union-attr]
+
+    def leave_For(self, original: cst.For, updated: cst.For) -> Optional[cst.For]:
+        owner = self._plan(original)
+        if owner is None:
+            return None
+        p = original.target.value  # type: ignore[union-attr]
+        on = '"add"' if self.ctx.memo.get(ACCUMULATES) else '"write"'
+        stmts = []
+        for s in original.body.body:  # type: ignore[union-attr]
+            value = _freeze(s, p)
+            flag = literal(value)
+            if flag is True:
+                req = on
+            elif flag is False:
+                req = '"null"'
+            else:
+                req = f'{on} if {code_of(value)} else "null"'  # type: ignore[arg-type]
+            stmts.append(_line(s, f"{p}.grad_req = {req}"))
+        return updated.with_changes(
+            iter=cst.parse_expression(f"{code_of(owner)}.collect_params().values()"),
+            body=updated.body.with_changes(body=stmts),
+        )
+
+
+def _line(like: cst.CSTNode, code: str) -> cst.SimpleStatementLine:
+    new = cst.parse_statement(code)
+    assert isinstance(new, cst.SimpleStatementLine)
+    if isinstance(like, cst.SimpleStatementLine):
+        new = new.with_changes(leading_lines=like.leading_lines, trailing_whitespace=like.trailing_whitespace)
+    return new
+
+
+_OPS = {cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/", cst.Power: "**"}
+_AUG = {cst.AddAssign: "+", cst.SubtractAssign: "-", cst.MultiplyAssign: "*", cst.DivideAssign: "/"}
+
+
+class _Update:
+    """Translates the body of ``for p in model.parameters():`` when it only
+    updates ``p`` from ``p.grad`` with arithmetic (else ``ok`` is False)."""
+
+    def __init__(self, rule: Rule, p: str) -> None:
+        self.rule = rule
+        self.p = p
+        self.zeroes = False
+        self.ok = True
+
+    def expr(self, node: cst.BaseExpression) -> Optional[str]:
+        p = self.p
+        if isinstance(node, cst.Name):
+            if node.value == p:
+                return f"{p}.data()"
+            if node.value in self.rule.ctx.torch_roots:
+                return None
+            return node.value
+        if _is_attr(node, p, "data"):
+            return f"{p}.data()"
+        if _is_attr(node, p, "grad") or _is_attr(node, p, "grad", "data"):
+            return f"{p}.grad()"
+        if isinstance(node, (cst.Integer, cst.Float)):
+            return node.value
+        if isinstance(node, cst.Attribute):
+            root = node
+            while isinstance(root, cst.Attribute):
+                root = root.value
+            if isinstance(root, cst.Name) and root.value not in self.rule.ctx.torch_roots and root.value != p:
+                return code_of(node.with_changes(lpar=[], rpar=[]))
+            return None
+        if isinstance(node, cst.BinaryOperation) and type(node.operator) in _OPS:
+            left, right = self.expr(node.left), self.expr(node.right)
+            if left is None or right is None:
+                return None
+            return f"({left} {_OPS[type(node.operator)]} {right})"
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+            inner = self.expr(node.expression)
+            return None if inner is None else f"(-{inner})"
+        return None
+
+    def target(self, node: cst.BaseExpression) -> bool:
+        return (isinstance(node, cst.Name) and node.value == self.p) or _is_attr(node, self.p, "data")
+
+    def statement(self, stmt: cst.BaseStatement) -> Optional[List[cst.BaseStatement]]:
+        p = self.p
+        if isinstance(stmt, cst.If) and stmt.orelse is None and isinstance(stmt.body, cst.IndentedBlock):
+            t = stmt.test
+            if (
+                isinstance(t, cst.Comparison) and len(t.comparisons) == 1
+                and _is_attr(t.left, p, "grad") and isinstance(t.comparisons[0].operator, cst.IsNot)
+                and isinstance(t.comparisons[0].comparator, cst.Name) and t.comparisons[0].comparator.value == "None"
+            ):
+                inner = self.block(stmt.body.body)
+                if inner is None:
+                    return None
+                head = cst.parse_statement(f'if {p}.grad_req != "null":\n    pass\n')
+                return [head.with_changes(body=head.body.with_changes(body=inner), leading_lines=stmt.leading_lines)]  # type: ignore[attr-defined]
+            return None
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            return None
+        small = stmt.body[0]
+        code = None
+        if isinstance(small, cst.AugAssign) and type(small.operator) in _AUG and self.target(small.target):
+            e = self.expr(small.value)
+            if e is not None:
+                code = f"{p}.set_data({p}.data() {_AUG[type(small.operator)]} {e})"
+        elif isinstance(small, cst.Assign) and len(small.targets) == 1:
+            t = small.targets[0].target
+            if _is_attr(t, p, "grad") and isinstance(small.value, cst.Name) and small.value.value == "None":
+                code, self.zeroes = f"{p}.zero_grad()", True
+            elif _is_attr(t, p, "data"):
+                e = self.expr(small.value)
+                if e is not None:
+                    code = f"{p}.set_data({e})"
+        elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute):
+            call, method = small.value, small.value.func.attr.value
+            recv = call.func.value  # type: ignore[attr-defined]
+            if method == "zero_" and not call.args and (_is_attr(recv, p, "grad") or _is_attr(recv, p, "grad", "data")):
+                code, self.zeroes = f"{p}.zero_grad()", True
+            elif self.target(recv) and method in ("add_", "sub_", "mul_", "div_", "copy_"):
+                try:
+                    b = bind(call, ["other", "alpha"] if method in ("add_", "sub_") else ["other"])
+                except Unbindable:
+                    return None
+                e = self.expr(b["other"]) if "other" in b else None
+                if e is not None and "alpha" in b:
+                    a = self.expr(b["alpha"])
+                    e = None if a is None else f"({a} * {e})"
+                if e is not None:
+                    op = {"add_": "+", "sub_": "-", "mul_": "*", "div_": "/"}.get(method)
+                    code = f"{p}.set_data({e})" if op is None else f"{p}.set_data({p}.data() {op} {e})"
+        if code is None:
+            return None
+        new = cst.parse_statement(code)
+        return [new.with_changes(leading_lines=stmt.leading_lines, trailing_whitespace=stmt.trailing_whitespace)]  # type: ignore[attr-defined]
+
+    def block(self, body) -> Optional[List[cst.BaseStatement]]:
+        out: List[cst.BaseStatement] = []
+        for s in body:
+            new = self.statement(s)
+            if new is None:
+                return None
+            out.extend(new)
+        return out
+
+
+class ManualUpdates(Rule):
+    """A hand-written update over ``model.parameters()`` becomes ``set_data``.
+
+    ## What it does
+    In ``for p in model.parameters():`` (usually under ``torch.no_grad()``),
+    ``p -= lr * p.grad``, ``p.data -= lr * p.grad.data``,
+    ``p.add_(p.grad, alpha=-lr)``, ``p.data.sub_(lr * p.grad)`` and the like
+    become ``p.set_data(p.data() - lr * p.grad())`` over
+    ``model.collect_params().values()``; ``p.grad.zero_()`` and
+    ``p.grad = None`` become ``p.zero_grad()``; ``if p.grad is not None:``
+    becomes ``if p.grad_req != "null":``.
+
+    ## Why
+    A Gluon parameter is not an array: its value is ``p.data()``, its
+    gradient ``p.grad()``, and ``set_data`` writes it. The gradient read here
+    must be torch's (the batch mean), so the training-loop rule (T2G501)
+    backpropagates ``loss`` with ``out_grad = 1 / batch size`` in that block.
+
+    ## Flags
+    Any other use of ``p`` in the loop (a torch function, a method call, an
+    index) is left as is and reported, as is an update whose gradients torch
+    would accumulate (nothing zeroes them in that block).
+
+    ## Fix safety
+    Safe: only arithmetic on the value and the gradient is translated.
+    """
+
+    code = "T2G504"
+    name = "manual-updates"
+    summary = "p -= lr * p.grad over model.parameters() -> p.set_data(p.data() - lr * p.grad())"
+    examples = (
+        Example(
+            (
+                "import torch\n"
+                "for x, y in loader:\n"
+                "    loss = crit(model(x), y)\n"
+                "    loss.backward()\n"
+                "    with torch.no_grad():\n"
+                "        for p in model.parameters():\n"
+                "            p -= lr * p.grad\n"
+                "            p.grad.zero_()\n"
+            ),
+            (
+                "from mxnet import autograd, nd\n\n"
+                "for x, y in loader:\n"
+                "    with autograd.record():\n"
+                "        loss = crit(model(x), y)\n"
+                "    loss.backward(out_grad=nd.ones_like(loss) / loss.shape[0])\n"
+                "    with autograd.pause():\n"
+                "        for p in model.collect_params().values():\n"
+                "            p.set_data(p.data() - (lr * p.grad()))\n"
+                "            p.zero_grad()\n"
+            ),
+            id="plain SGD by hand",
+        ),
+        Example(
+            (
+                "import torch\n"
+                "def step(model, lr):\n"
+                "    for p in model.parameters():\n"
+                "        if p.grad is not None:\n"
+                "            p.data.add_(p.grad.data, alpha=-lr)\n"
+            ),
+            (
+                "def step(model, lr):\n"
+                "    # torch2gluon: T2G501: the gradients read in this update are not known to be torch's (Gluon's are the sum over the batch until `trainer.step(n)`): update after `loss.backward()` in the same block, and zero the gradients there\n"
+                "    for p in model.collect_params().values():\n"
+                '        if p.grad_req != "null":\n'
+                "            p.set_data(p.data() + ((-lr) * p.grad()))\n"
+            ),
+            diagnostics=("T2G501",),
+            id="away from backward it is flagged",
+        ),
+        Example(
+            (
+                "import torch\n"
+                "for p in model.parameters():\n"
+                "    p -= lr * torch.sign(p.grad)\n"
+            ),
+            (
+                "import torch\n"
+                "# torch2gluon: T2G504: a loop over `model.parameters()` is translated only when it freezes the parameters or updates them with arithmetic on `p`, `p.data` and `p.grad`; left as is\n"
+                "for p in model.parameters():\n"
+                "    # torch2gluon: T2G001: `torch.sign` has no translation; left as is\n"
+                "    p -= lr * torch.sign(p.grad)\n"
+            ),
+            diagnostics=("T2G504", "T2G001"),
+            id="a torch function in the update is left as is",
+        ),
+    )
+
+    def _plan(self, node: cst.For):
+        owner = _params_loop(node)
+        if owner is None:
+            return None
+        body = node.body.body  # type: ignore[union-attr]
+        if not body or all(_freeze(s, node.target.value) is not None for s in body):  # type: ignore[union-attr]
+            return None  # T2G503's
+        upd = _Update(self, node.target.value)  # type: ignore[union-attr]
+        new = upd.block(body)
+        if new is None:
+            return None
+        return owner, upd, new
+
+    def _unknown(self, node: cst.For) -> bool:
+        """A loop over ``X.parameters()`` neither this rule nor T2G503 translates."""
+        if self._plan(node) is not None or params_owner(node.iter) is None:
+            return False
+        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+        return not (body and isinstance(node.target, cst.Name) and all(_freeze(s, node.target.value) is not None for s in body))
+
+    def visit_For(self, node: cst.For) -> None:
+        if self._plan(node) is not None or self._unknown(node):
+            self.ctx.handled.add(id(node.iter.func))  # type: ignore[union-attr]
+
+    def leave_For(self, original: cst.For, updated: cst.For) -> Optional[cst.For]:
+        if self._unknown(original):
+            self.report(
+                original.iter,
+                f"a loop over `{code_of(original.iter)}` is translated only when it freezes the parameters or "
+                "updates them with arithmetic on `p`, `p.data` and `p.grad`; left as is",
+            )
+            return None
+        plan = self._plan(original)
+        if plan is None:
+            return None
+        owner, upd, new = plan
+        loop = updated.with_changes(
+            iter=cst.parse_expression(f"{code_of(owner)}.collect_params().values()"),
+            body=updated.body.with_changes(body=new),
+        )
+        self.ctx.memo.setdefault(UPDATES, {})[id(loop)] = (original, upd.zeroes)  # type: ignore[union-attr]
+        return loop
