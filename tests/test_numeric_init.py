@@ -218,3 +218,165 @@ def test_init_at_module_level_and_global_initializer_does_not_override():
     gfc.initialize(mx.init.Constant(7.0), force_reinit=True)
     np.testing.assert_array_equal(gfc.bias.data().asnumpy(), np.ones(300, np.float32))
     _check_law(gfc.weight.data().asnumpy(), _n(_xavier(1, FAN_IN, FAN_OUT)[1]), "gluon reinit")
+
+
+# --------------------------------------------------------------------------
+# nn.init in a function given to model.apply (T2G231)
+# --------------------------------------------------------------------------
+
+APPLY = HEADER + """
+def init_weights(m):
+    if isinstance(m, nn.Linear):
+        nn.init.xavier_uniform_(m.weight, gain=2.0)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif type(m) in (nn.Conv2d,):
+        nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+        m.bias.data.fill_(0.25)
+    elif isinstance(m, nn.BatchNorm2d):
+        m.weight.data.normal_(0.0, 0.02)
+        nn.init.constant_(m.bias, -1.5)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(16, 32, 3)
+        self.bn = nn.BatchNorm2d(32)
+        self.fc = nn.Linear(400, 300)
+        self.out = nn.Linear(300, 10, bias=False)
+
+
+net = Net()
+net.apply(init_weights)
+"""
+
+
+def test_apply_init_function_gives_the_same_laws():
+    both = exec_both(APPLY)
+    code = both.translation.code
+    assert "nn.init" not in code and ".data.normal_" not in code
+    assert "isinstance(m, nn.Dense)" in code and "type(m) in (nn.Conv2D,)" in code
+    t, g = both.torch_ns["net"], both.mx_ns["net"]
+    for side, net, val in (("torch", t, lambda p: p.detach().numpy()), ("gluon", g, lambda p: p.data().asnumpy())):
+        _check_law(val(net.fc.weight), _u(_xavier(2, FAN_IN, FAN_OUT)[0]), f"{side} fc.weight")
+        np.testing.assert_array_equal(val(net.fc.bias), np.zeros(300, np.float32))
+        _check_law(val(net.out.weight), _u(_xavier(2, 300, 10)[0]), f"{side} out.weight")
+        _check_law(val(net.conv.weight), _n(math.sqrt(2 / CONV_OUT)), f"{side} conv.weight")
+        np.testing.assert_array_equal(val(net.conv.bias), np.full(32, 0.25, np.float32))
+        np.testing.assert_array_equal(val(net.bn.bias if side == "torch" else net.bn.beta), np.full(32, -1.5, np.float32))
+    # 32 draws of N(0, 0.02): loose bounds on both
+    for w in (t.bn.weight.detach().numpy(), g.bn.gamma.data().asnumpy()):
+        assert 0.005 < w.std() < 0.04 and np.abs(w).max() < 0.1
+    assert g.out.bias is None
+
+
+def test_apply_in_init_as_a_method():
+    src = HEADER + """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(400, 300)
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module):
+        if isinstance(module, nn.Linear):
+            module.weight.data.normal_(mean=0.0, std=0.02)
+            module.bias.data.zero_()
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+net = Net()
+"""
+    both = exec_both(src)
+    for w in (both.torch_ns["net"].fc.weight.detach().numpy(), both.mx_ns["net"].fc.weight.data().asnumpy()):
+        _check_law(w, _n(0.02), "weight")
+    np.testing.assert_array_equal(both.mx_ns["net"].fc.bias.data().asnumpy(), np.zeros(300, np.float32))
+
+
+def test_apply_unguarded_or_ambiguous_is_flagged():
+    from torch2gluon import translate
+
+    src = HEADER + """
+def init_weights(m):
+    if isinstance(m, nn.BatchNorm1d):
+        nn.init.ones_(m.weight)
+    nn.init.zeros_(m.bias)
+
+
+net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2), nn.BatchNorm2d(2))
+net.apply(init_weights)
+"""
+    r = translate(src)
+    rules = sorted(d.rule for d in r.diagnostics if d.severity.value == "error")
+    # BatchNorm1d and 2d are both Gluon BatchNorm: the guard is left as is (T2G001);
+    # the unguarded call is reported (T2G230)
+    assert "T2G001" in rules and rules.count("T2G230") == 2, r.diagnostics
+
+
+@pytest.mark.parametrize(
+    "layer, stmt, attr, law",
+    [
+        ("nn.ConvTranspose2d(16, 32, 3)", "nn.init.xavier_uniform_(L.weight)", "weight",
+         _u(_xavier(1, 32 * 9, 16 * 9)[0])),  # torch: fan_in = size(1) * k = 32*9
+        ("nn.ConvTranspose1d(64, 32, 5)", "nn.init.kaiming_normal_(L.weight, nonlinearity='relu')", "weight",
+         _n(math.sqrt(2 / (32 * 5)))),  # 10240 draws
+        ("nn.Embedding(1000, 64)", "nn.init.normal_(L.weight, std=0.1)", "weight", _n(0.1)),
+        ("nn.Embedding(1000, 64)", "nn.init.xavier_normal_(L.weight)", "weight", _n(_xavier(1, 64, 1000)[1])),
+        ("nn.BatchNorm2d(64)", "nn.init.constant_(L.weight, 0.5)", "weight", ("exact", 0.5)),
+        ("nn.BatchNorm1d(64)", "nn.init.zeros_(L.bias)", "bias", ("exact", 0.0)),
+        ("nn.LayerNorm(64)", "nn.init.constant_(L.bias, 0.1)", "bias", ("exact", 0.1)),
+    ],
+)
+def test_init_on_more_layers(layer, stmt, attr, law):
+    both = exec_both(HEADER + f"L = {layer}\n{stmt}\n")
+    assert "nn.init" not in both.translation.code
+    gluon_attr = {"BatchNorm": {"weight": "gamma", "bias": "beta"}, "LayerNorm": {"weight": "gamma", "bias": "beta"}}
+    g = both.mx_ns["L"]
+    name = gluon_attr.get(type(g).__name__, {}).get(attr, attr)
+    tw = getattr(both.torch_ns["L"], attr).detach().numpy()
+    gw = getattr(g, name).data().asnumpy()
+    assert tw.shape == gw.shape
+    _check_law(tw, law, f"torch {layer} {stmt}")
+    _check_law(gw, law, f"gluon {layer} {stmt}")
+
+
+def test_in_place_init_of_known_layers():
+    """d2l's idiom on a Sequential's layer, and nn.init through a model's attribute."""
+    src = HEADER + """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(400, 300)
+        self.fc.bias.data.zero_()
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+net = nn.Sequential(nn.Linear(400, 300), nn.ReLU(), nn.Linear(300, 10))
+net[0].weight.data.normal_(0, 0.01)
+net[0].bias.data.fill_(0.5)
+net[-1].weight.data.uniform_(-0.2, 0.2)
+model = Net()
+nn.init.xavier_normal_(model.fc.weight)
+"""
+    both = exec_both(src)
+    assert "force_reinit=True" in both.translation.code
+    for side, ns, val in (("torch", both.torch_ns, lambda p: p.detach().numpy()),
+                          ("gluon", both.mx_ns, lambda p: p.data().asnumpy())):
+        net, model = ns["net"], ns["model"]
+        _check_law(val(net[0].weight), _n(0.01), f"{side} net[0].weight")
+        np.testing.assert_array_equal(val(net[0].bias), np.full(300, 0.5, np.float32))
+        _check_law(val(net[2].weight), _u(0.2), f"{side} net[2].weight")
+        _check_law(val(model.fc.weight), _n(_xavier(1, FAN_IN, FAN_OUT)[1]), f"{side} model.fc.weight")
+        np.testing.assert_array_equal(val(model.fc.bias), np.zeros(300, np.float32))
+
+
+def test_other_in_place_changes_of_parameters_are_flagged():
+    from torch2gluon import translate
+
+    r = translate(HEADER + "net = nn.Linear(2, 1)\nnet.weight.data.copy_(torch.ones(1, 2))\n")
+    assert any(d.rule == "T2G214" and "in place" in d.message for d in r.diagnostics), r.diagnostics

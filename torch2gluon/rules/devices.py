@@ -142,7 +142,10 @@ class Devices(Rule):
     mx.context.num_gpus() > 0 else mx.cpu()``. On a tensor (a known tensor or
     a DataLoader batch), ``x.to(device)``/``x.cuda()``/``x.cpu()`` ->
     ``x.as_in_context(device)``. On a model, the statements ``net.to(device)``
-    and ``net = net.to(device)`` -> ``net.collect_params().reset_ctx(device)``.
+    and ``net = net.to(device)`` -> ``net.collect_params().reset_ctx(device)``;
+    a model built and moved in one statement, ``net = Net().to(device)`` (a
+    translated ``Module`` class, or a torch layer with parameters), -> ``net =
+    Net()``, ``net.initialize()``, ``net.collect_params().reset_ctx(device)``.
 
     ## Why
     MXNet places arrays and parameters on a ``Context``. Translated models are
@@ -151,8 +154,8 @@ class Devices(Rule):
 
     ## Flags
     A device that is not a literal, a ``torch.device(...)`` or a name bound to
-    one (``.to(args.device)``), ``.to`` on a model inside an expression
-    (``Net().to(device)``), and ``torch.cuda``/``torch.accelerator`` API
+    one (``.to(args.device)``), ``.to`` on a model inside any other
+    expression (``f(Net().to(device))``), and ``torch.cuda``/``torch.accelerator`` API
     not listed above are left as is with an error.
 
     ## Fix safety
@@ -197,6 +200,30 @@ class Devices(Rule):
         ),
         Example(
             (
+                "import torch\nfrom torch import nn\n\n\n"
+                "class Net(nn.Module):\n"
+                "    pass\n\n\n"
+                "device = torch.device('cpu')\n"
+                "model = Net().to(device)\n"
+                "fc = nn.Linear(2, 1).cuda()\n"
+            ),
+            (
+                "import mxnet as mx\nfrom mxnet import gluon, init\nfrom mxnet.gluon import nn\n\n\n"
+                "class Net(gluon.Block):\n"
+                "    pass\n\n\n"
+                "device = mx.cpu()\n"
+                "model = Net()\n"
+                "model.initialize()\n"
+                "model.collect_params().reset_ctx(device)\n"
+                "fc = nn.Dense(\n    1,\n    in_units=2,\n    flatten=False,\n"
+                "    weight_initializer=init.Uniform(2**-0.5),\n    bias_initializer=init.Uniform(2**-0.5),\n)\n"
+                "fc.initialize()\n"
+                "fc.collect_params().reset_ctx(mx.gpu(0))\n"
+            ),
+            id="model built and moved in one statement",
+        ),
+        Example(
+            (
                 "import torch\n"
                 "x = torch.ones(2)\n"
                 "y = x.to(args.device), torch.cuda.is_available() == True\n"
@@ -216,6 +243,8 @@ class Devices(Rule):
         super().__init__(ctx)
         self._bare: Set[int] = set()  # calls that need no parentheses as a comparison
         self._model_moves: Set[int] = set()
+        self._built_moves: Set[int] = set()  # net = Net().to(device)
+        self._skip: Set[int] = set()  # their `.to` calls
 
     # -- where a comparison may stand without parentheses --------------------
     def _bare_ok(self, node: Optional[cst.CSTNode]) -> None:
@@ -263,6 +292,13 @@ class Devices(Rule):
             if isinstance(target, cst.Name) and device_of(self.ctx, value) is not None:
                 self.ctx.bindings[target.value] = DEVICE
         moved = _move_call(self.ctx, value) if value is not None else None
+        if moved is not None and isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name):
+            if self._built_model(moved[0]):  # net = Net().to(device)
+                self.ctx.bindings[small.targets[0].target.value] = "model"
+                self.ctx.handled.add(id(value.func))
+                self._built_moves.add(id(node))
+                self._skip.add(id(value))
+                return
         if moved is None or not _is_model(self.ctx, moved[0]):
             return
         if isinstance(small, cst.Assign):
@@ -272,7 +308,24 @@ class Devices(Rule):
         self.ctx.handled.add(id(value.func))  # T2G002 leaves `net.to` alone
         self._model_moves.add(id(node))
 
+    def _built_model(self, node: cst.BaseExpression) -> bool:
+        """``Net(...)`` of a translated Module class, or a torch layer with parameters."""
+        from .layers import _WITH_PARAMETERS
+        from .modules import module_classes
+        from .more_layers import STANDALONE
+
+        if not isinstance(node, cst.Call):
+            return False
+        if isinstance(node.func, cst.Name) and node.func.value in module_classes(self.ctx, self.ctx.module):
+            return True
+        name = self.ctx.call_name(node) or ""
+        return name.startswith("torch.nn.") and name.count(".") == 2 and (
+            name[9:] in _WITH_PARAMETERS or name[9:] in STANDALONE
+        )
+
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        if id(original) in self._built_moves:
+            return self._built(original, updated)
         if id(original) not in self._model_moves:
             return None
         small = original.body[0]
@@ -283,6 +336,22 @@ class Devices(Rule):
         params = cst.Call(func=cst.Attribute(value=recv, attr=cst.Name("collect_params")))
         reset = meth(params, "reset_ctx", arg(dev))
         return updated.with_changes(body=[cst.Expr(reset)])
+
+    def _built(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        """``net = Net().to(device)`` -> ``net = Net()``, ``net.initialize()``, ``reset_ctx``."""
+        moved = _move_call(self.ctx, original.body[0].value)  # type: ignore[union-attr]
+        new_value = updated.body[0].value  # type: ignore[union-attr]
+        if moved is None or not (isinstance(new_value, cst.Call) and isinstance(new_value.func, cst.Attribute)):
+            return None
+        ctor = new_value.func.value
+        if not isinstance(ctor, cst.Call) or self.ctx.call_name(ctor) is not None:
+            return None  # the layer was left untranslated (and reported)
+        target = original.body[0].targets[0].target  # type: ignore[union-attr]
+        first = updated.with_changes(body=[updated.body[0].with_changes(value=ctor)])  # type: ignore[union-attr]
+        init = cst.SimpleStatementLine(body=[cst.Expr(meth(cst.Name(target.value), "initialize"))])
+        params = meth(cst.Name(target.value), "collect_params")
+        reset = cst.SimpleStatementLine(body=[cst.Expr(meth(params, "reset_ctx", arg(moved[1])))])
+        return [first, init, reset]
 
     # -- expressions ---------------------------------------------------------------
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
@@ -322,6 +391,8 @@ class Devices(Rule):
     def _method(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         if not isinstance(original.func, cst.Attribute) or original.func.attr.value not in ("to", "cuda", "cpu"):
             return None
+        if id(original) in self._skip:
+            return None  # a model built and moved: the statement is rewritten
         recv_o = original.func.value
         m = original.func.attr.value
         if not is_tensor(self.ctx, recv_o):

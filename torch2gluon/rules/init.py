@@ -23,9 +23,22 @@ _SIGNATURES: Dict[str, Tuple[str, ...]] = {
     "kaiming_uniform_": ("tensor", "a", "mode", "nonlinearity", "generator"),
     "kaiming_normal_": ("tensor", "a", "mode", "nonlinearity", "generator"),
 }
-# Gluon layers whose weight has torch's layout (out, in, *kernel) and whose
-# constructor takes weight_initializer / bias_initializer
-_LAYERS = ("Dense", "Conv1D", "Conv2D", "Conv3D")
+# Gluon layers whose parameters have torch's layout (Dense/Conv (out, in, *kernel),
+# transposed Conv (in, out, *kernel), Embedding (num, dim)), so MXNet's fans are
+# torch's -> the constructor keyword that sets each torch parameter's initializer
+_PLAIN = {"weight": "weight_initializer", "bias": "bias_initializer"}
+_NORM = {"weight": "gamma_initializer", "bias": "beta_initializer"}
+_LAYERS: Dict[str, Dict[str, str]] = {
+    "Dense": _PLAIN,
+    "Conv1D": _PLAIN,
+    "Conv2D": _PLAIN,
+    "Conv3D": _PLAIN,
+    "Conv1DTranspose": _PLAIN,
+    "Conv2DTranspose": _PLAIN,
+    "Embedding": {"weight": "weight_initializer"},
+    "BatchNorm": _NORM,
+    "LayerNorm": _NORM,
+}
 _LINEAR_GAINS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "sigmoid")
 
 
@@ -87,8 +100,10 @@ class InitCalls(Rule):
 
     ## What it does
     A statement ``nn.init.<fn>_(<layer>.weight, ...)`` (or ``.bias``), where
-    ``<layer>`` (a name or ``self.name``) was built from ``nn.Linear`` or
-    ``nn.Conv1d/2d/3d`` earlier in the same block with nothing in between
+    ``<layer>`` (a name or ``self.name``) was built from ``nn.Linear``,
+    ``nn.Conv1d/2d/3d``, ``nn.ConvTranspose1d/2d``, ``nn.Embedding`` (weight),
+    ``nn.BatchNorm1d/2d`` or ``nn.LayerNorm`` (weight and bias: Gluon's
+    ``gamma``/``beta``) earlier in the same block with nothing in between
     using it, is removed and the layer's constructor gets the initializer
     that draws from the same law:
 
@@ -121,7 +136,7 @@ class InitCalls(Rule):
     ## Flags
     Every other ``nn.init`` statement is left as is with an error: a target
     that is not a ``weight``/``bias`` of such a layer built in the same block
-    (e.g. inside a function given to ``model.apply``), ``normal_`` with a
+    (in a function given to ``model.apply``, see T2G231), ``normal_`` with a
     mean other than 0, ``uniform_`` on a non-symmetric interval (MXNet's
     ``Uniform`` is symmetric), arguments that are not constants, a
     ``generator=``, ``trunc_normal_``, ``orthogonal_`` and the rest.
@@ -212,8 +227,7 @@ class InitCalls(Rule):
                 "from mxnet import init\n"
                 "from mxnet.gluon import nn as mx_nn\n\n\n"
                 "def init_weights(m):\n"
-                "    # torch2gluon: T2G001: `torch.nn.Linear` has no translation; left as is\n"
-                "    if isinstance(m, nn.Linear):\n"
+                "    if isinstance(m, mx_nn.Dense):\n"
                 "        # torch2gluon: T2G230: `torch.nn.init.xavier_uniform_` is only translated on the weight or "
                 "bias of a Linear/Conv layer built earlier in the same block (`m` is not); left as is\n"
                 "        nn.init.xavier_uniform_(m.weight)\n\n"
@@ -229,8 +243,8 @@ class InitCalls(Rule):
                 "(MXNet's `Uniform` draws from a symmetric interval `(-a, a)`); left as is\n"
                 "nn.init.uniform_(fc.weight, 0.0, 1.0)\n"
             ),
-            diagnostics=("T2G001", "T2G230", "T2G230"),
-            id="an init function and a non-symmetric uniform are flagged",
+            diagnostics=("T2G230", "T2G230"),
+            id="an init function not given to apply and a non-symmetric uniform are flagged",
         ),
     )
 
@@ -403,7 +417,9 @@ class InitCalls(Rule):
                 raise NotExact(where)
         else:
             raise NotExact(where)
-        keyword = f"{which}_initializer"
+        keyword = _LAYERS[layer.func.attr.value].get(which)  # type: ignore[union-attr]
+        if keyword is None:
+            raise NotExact(where)
         args = list(layer.args)
         for i, a in enumerate(args):
             if a.keyword is not None and a.keyword.value == keyword:
@@ -418,3 +434,433 @@ class InitCalls(Rule):
         new_stmt = stmt.with_changes(body=[assign.with_changes(value=layer.with_changes(args=args))])
         self.ctx.origin[id(new_stmt)] = (new_stmt, self.ctx.original(stmt))
         return index, new_stmt
+
+
+# -- functions given to model.apply ------------------------------------------------
+
+# torch.nn class -> the Gluon class it is translated to, where isinstance/type
+# checks on the Gluon side select the same layers (one Gluon class per torch class)
+GLUON_CLASSES: Dict[str, str] = {
+    "Linear": "Dense",
+    "Conv1d": "Conv1D",
+    "Conv2d": "Conv2D",
+    "ConvTranspose1d": "Conv1DTranspose",
+    "ConvTranspose2d": "Conv2DTranspose",
+    "Embedding": "Embedding",
+    "LayerNorm": "LayerNorm",
+    "Flatten": "Flatten",
+}
+_BATCHNORMS = ("BatchNorm1d", "BatchNorm2d")
+# in-place tensor methods in the old idiom `m.weight.data.normal_(0, 0.02)` -> nn.init function
+_DATA_METHODS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
+    "normal_": ("normal_", ("mean", "std", "generator")),
+    "uniform_": ("uniform_", ("a", "b", "generator")),
+    "zero_": ("zeros_", ()),
+    "fill_": ("constant_", ("val",)),
+}
+
+
+def gluon_class(ctx, node: cst.BaseExpression) -> Optional[str]:
+    """The Gluon class a torch.nn class reference is translated to in a type check, or None."""
+    from .layers import torch_nn_name
+
+    kind = torch_nn_name(ctx.torch_name(node), *GLUON_CLASSES, *_BATCHNORMS)
+    if kind is None:
+        return None
+    if kind in _BATCHNORMS:
+        # both become nn.BatchNorm: the same layers only if the script uses one of them
+        other = _BATCHNORMS[1 - _BATCHNORMS.index(kind)]
+        if re.search(rf"\b{other}\b", ctx.source):
+            return None
+        return "BatchNorm"
+    return GLUON_CLASSES[kind]
+
+
+def _guard_kinds(ctx, test: cst.BaseExpression, param: str) -> Optional[Tuple[str, ...]]:
+    """``isinstance(m, nn.Linear)``, ``isinstance(m, (A, B))``, ``type(m) == A``/``is A``/``in (A, B)``
+    -> the torch class names, for the parameter ``m``."""
+    from .layers import torch_nn_name
+
+    def classes(node) -> Optional[Tuple[str, ...]]:
+        items = [e.value for e in node.elements] if isinstance(node, (cst.Tuple, cst.List)) else [node]
+        names = []
+        for item in items:
+            kind = torch_nn_name(ctx.torch_name(item), *GLUON_CLASSES, *_BATCHNORMS)
+            if kind is None or gluon_class(ctx, item) is None:
+                return None  # the check itself stays torch (reported)
+            names.append(kind)
+        return tuple(names)
+
+    if isinstance(test, cst.Call) and isinstance(test.func, cst.Name) and test.func.value == "isinstance":
+        if len(test.args) == 2 and code_of(test.args[0].value) == param and not any(a.keyword or a.star for a in test.args):
+            return classes(test.args[1].value)
+        return None
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        left = test.left
+        if not (isinstance(left, cst.Call) and code_of(left) == f"type({param})"):
+            return None
+        comp = test.comparisons[0]
+        if isinstance(comp.operator, (cst.Equal, cst.Is)) or (
+            isinstance(comp.operator, cst.In) and isinstance(comp.comparator, (cst.Tuple, cst.List))
+        ):
+            return classes(comp.comparator)
+    return None
+
+
+class ApplyInit(Rule):
+    """``nn.init`` in a function given to ``model.apply`` re-initialises the Gluon parameters.
+
+    ## What it does
+    In a function passed to ``model.apply(fn)`` (``model`` a translated model,
+    or ``self.apply(self._init)`` in a translated ``Module`` class), under an
+    ``if isinstance(m, nn.Linear):`` (a tuple of classes, ``type(m) ==
+    nn.Conv2d`` and ``type(m) in (...)`` too), a statement
+    ``nn.init.<fn>_(m.weight, ...)`` becomes::
+
+        m.weight.initialize(init=<initializer>, force_reinit=True)
+
+    with the initializer T2G230 derives (the same law), and ``m.bias`` of a
+    BatchNorm/LayerNorm ``m.beta``. The old idiom ``m.weight.data.normal_(0,
+    s)`` / ``.uniform_(-a, a)`` / ``.zero_()`` / ``.fill_(v)`` is translated the
+    same way. Both forms are translated the same way outside such functions
+    on a parameter of a layer known from its constructor that T2G230 does not
+    fold into the constructor (``net[0].weight.data.normal_(0, 0.01)``,
+    ``nn.init.zeros_(model.fc.bias)``, ``self.fc.bias.data.zero_()``). The
+    type checks name the Gluon classes (``nn.Dense``,
+    ``nn.Conv2D``, ...). ``model.apply(fn)`` itself stays: Gluon's
+    ``Block.apply`` calls ``fn`` on every child block and then on the block,
+    as torch's does.
+
+    ## Why
+    ``Parameter.initialize(init=..., force_reinit=True)`` draws the
+    parameter's values again from the given initializer (it overrides the
+    parameter's own); called in ``__init__`` (``self.apply`` there), it
+    initialises the parameter then, and the model's ``initialize()`` leaves
+    it as it is.
+
+    ## Flags
+    An ``nn.init`` call on a parameter of a layer whose class the guard does
+    not settle, or a law T2G230 cannot give exactly, is reported by T2G230. A
+    type check against ``nn.BatchNorm1d`` when the script also uses
+    ``nn.BatchNorm2d`` (both become ``nn.BatchNorm``), or against a class
+    several torch classes become (``nn.ReLU`` and ``nn.Tanh`` are both
+    ``nn.Activation``), is left as is (T2G001).
+
+    ## Fix safety
+    Safe: the same law for the same parameters of the same layers.
+    """
+
+    code = "T2G231"
+    name = "apply-init"
+    summary = "nn.init.*_(m.weight) in a function given to model.apply -> m.weight.initialize(init=..., force_reinit=True)"
+    examples = (
+        Example(
+            (
+                "from torch import nn\n\n\n"
+                "def init_weights(m):\n"
+                "    if isinstance(m, nn.Linear):\n"
+                "        nn.init.xavier_uniform_(m.weight)\n"
+                "        if m.bias is not None:\n"
+                "            nn.init.zeros_(m.bias)\n"
+                "    elif type(m) == nn.Conv2d:\n"
+                "        m.weight.data.normal_(0.0, 0.02)\n\n\n"
+                "net = nn.Sequential(nn.Linear(4, 2))\n"
+                "net.apply(init_weights)\n"
+            ),
+            (
+                "from mxnet import init\n"
+                "from mxnet.gluon import nn\n\n\n"
+                "def init_weights(m):\n"
+                "    if isinstance(m, nn.Dense):\n"
+                "        m.weight.initialize(\n"
+                "            init=init.Xavier(rnd_type=\"uniform\", factor_type=\"avg\", magnitude=3.0),\n"
+                "            force_reinit=True,\n"
+                "        )\n"
+                "        if m.bias is not None:\n"
+                "            m.bias.initialize(init=init.Zero(), force_reinit=True)\n"
+                "    elif type(m) == nn.Conv2D:\n"
+                "        m.weight.initialize(init=init.Normal(0.02), force_reinit=True)\n\n\n"
+                "net = nn.Sequential()\n"
+                "net.add(\n"
+                "    nn.Dense(\n"
+                "        2,\n"
+                "        in_units=4,\n"
+                "        flatten=False,\n"
+                "        weight_initializer=init.Uniform(4**-0.5),\n"
+                "        bias_initializer=init.Uniform(4**-0.5),\n"
+                "    )\n"
+                ")\n"
+                "net.initialize()\n"
+                "net.apply(init_weights)\n"
+            ),
+            id="init function given to apply",
+        ),
+        Example(
+            (
+                "from torch import nn\n\n\n"
+                "class Net(nn.Module):\n"
+                "    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        self.bn = nn.BatchNorm2d(3)\n"
+                "        self.apply(self._init)\n\n"
+                "    def _init(self, m):\n"
+                "        if isinstance(m, nn.BatchNorm2d):\n"
+                "            nn.init.ones_(m.weight)\n"
+                "        nn.init.zeros_(m.bias)\n"
+            ),
+            (
+                "from torch import nn\n"
+                "from mxnet import gluon, init\n"
+                "from mxnet.gluon import nn as mx_nn\n\n\n"
+                "class Net(gluon.Block):\n"
+                "    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        # torch2gluon: T2G205: MXNet's running_var is the biased batch variance (torch: unbiased); "
+                "evaluation with running statistics differs slightly\n"
+                "        self.bn = mx_nn.BatchNorm(momentum=0.9, in_channels=3)\n"
+                "        self.apply(self._init)\n\n"
+                "    def _init(self, m):\n"
+                "        if isinstance(m, mx_nn.BatchNorm):\n"
+                "            m.gamma.initialize(init=init.One(), force_reinit=True)\n"
+                "        # torch2gluon: T2G230: `torch.nn.init.zeros_` is only translated on the weight or bias of a "
+                "Linear/Conv layer built earlier in the same block (`m` is not); left as is\n"
+                "        nn.init.zeros_(m.bias)\n"
+            ),
+            diagnostics=("T2G205", "T2G230"),
+            id="a method given to self.apply; an unguarded call is flagged",
+        ),
+        Example(
+            (
+                "from torch import nn\n"
+                "net = nn.Sequential(nn.Linear(2, 1))\n"
+                "net[0].weight.data.normal_(0, 0.01)\n"
+                "net[0].bias.data.fill_(0)\n"
+            ),
+            (
+                "from mxnet import init\n"
+                "from mxnet.gluon import nn\n\n"
+                "net = nn.Sequential()\n"
+                "net.add(\n"
+                "    nn.Dense(\n"
+                "        1,\n"
+                "        in_units=2,\n"
+                "        flatten=False,\n"
+                "        weight_initializer=init.Uniform(2**-0.5),\n"
+                "        bias_initializer=init.Uniform(2**-0.5),\n"
+                "    )\n"
+                ")\n"
+                "net.initialize()\n"
+                "net[0].weight.initialize(init=init.Normal(0.01), force_reinit=True)\n"
+                "net[0].bias.initialize(init=init.Constant(0), force_reinit=True)\n"
+            ),
+            id="in-place init of a known layer's parameters",
+        ),
+    )
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._plans: Dict[int, Tuple[str, Tuple[str, ...], str, Dict[str, cst.BaseExpression]]] = {}
+
+    # -- finding the functions given to apply and their guarded statements -------
+    def visit_Module(self, node: cst.Module) -> None:
+
+        from .._cst import children
+        from .modules import kind_of, model_structure, module_classes
+
+        classes = module_classes(self.ctx, node)
+        model_structure(self.ctx, node)
+        functions: Dict[str, List[cst.FunctionDef]] = {}
+        methods: Dict[Tuple[str, str], cst.FunctionDef] = {}
+        applied: List[Tuple[Optional[str], str]] = []  # (class for self.fn, function name)
+        lines: List[Tuple[cst.SimpleStatementLine, Optional[str]]] = []
+        stack: List[Tuple[cst.CSTNode, Optional[str]]] = [(node, None)]
+        while stack:
+            n, cls = stack.pop()
+            if isinstance(n, cst.ClassDef):
+                cls = n.name.value if n.name.value in classes else None
+                for s in n.body.body:
+                    if isinstance(s, cst.FunctionDef) and cls is not None:
+                        methods[(cls, s.name.value)] = s
+            elif isinstance(n, cst.FunctionDef):
+                functions.setdefault(n.name.value, []).append(n)
+            elif isinstance(n, cst.SimpleStatementLine):
+                lines.append((n, cls))
+            elif isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "apply":
+                recv = n.func.value
+                model = (isinstance(recv, cst.Name) and recv.value == "self" and cls is not None) or (
+                    kind_of(self.ctx, recv, cls) is not None
+                )
+                if model and len(n.args) == 1 and not n.args[0].keyword and not n.args[0].star:
+                    fn = n.args[0].value
+                    if isinstance(fn, cst.Name):
+                        applied.append((None, fn.value))
+                    elif isinstance(fn, cst.Attribute) and code_of(fn.value) == "self" and cls is not None:
+                        applied.append((cls, fn.attr.value))
+            stack.extend((c, cls) for c in children(n))
+        for cls, name in applied:
+            if cls is None:
+                defs = functions.get(name, [])
+                if len(defs) != 1:
+                    continue
+                fn, skip = defs[0], 0
+            else:
+                fn = methods.get((cls, name))
+                if fn is None:
+                    continue
+                skip = 1
+            params = fn.params.params
+            if len(params) != skip + 1:
+                continue
+            self._scan(fn.body, params[skip].name.value, None)
+        # anywhere: on a parameter of a layer known from its constructor
+        # (`net[0].weight.data.normal_(0, 0.01)`, `nn.init.zeros_(model.fc.bias)`)
+        for stmt, cls in lines:
+            if id(stmt) not in self._plans:
+                self._plan(stmt, None, None, cls)
+
+
+    def _scan(self, block: cst.CSTNode, param: str, kinds: Optional[Tuple[str, ...]]) -> None:
+        for stmt in getattr(block, "body", ()):
+            if isinstance(stmt, cst.If):
+                self._scan_if(stmt, param, kinds)
+            elif isinstance(stmt, (cst.For, cst.While, cst.With, cst.Try)):
+                self._scan(stmt.body, param, kinds)
+            elif isinstance(stmt, cst.SimpleStatementLine) and kinds is not None:
+                self._plan(stmt, param, kinds)
+
+    def _scan_if(self, stmt: cst.If, param: str, kinds: Optional[Tuple[str, ...]]) -> None:
+        guard = _guard_kinds(self.ctx, stmt.test, param)
+        self._scan(stmt.body, param, guard if guard is not None else kinds)
+        orelse = stmt.orelse
+        if isinstance(orelse, cst.If):
+            self._scan_if(orelse, param, kinds)
+        elif isinstance(orelse, cst.Else):
+            self._scan(orelse.body, param, kinds)
+
+    def _plan(
+        self,
+        stmt: cst.SimpleStatementLine,
+        param: Optional[str],
+        kinds: Optional[Tuple[str, ...]],
+        cls: Optional[str] = None,
+    ) -> None:
+        """Plan a statement under an isinstance guard (``param``, ``kinds``) in a
+        function given to apply, or (``param`` None) on a layer known from its constructor."""
+        from .modules import LAYER_PARAMETERS, kind_of
+
+        if len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Expr):
+            return
+        call = stmt.body[0].value
+        if not isinstance(call, cst.Call):
+            return
+        name = self.ctx.torch_name(call.func)
+        if name and name.startswith("torch.nn.init."):
+            fn = name.rsplit(".", 1)[-1]
+            if fn not in _SIGNATURES:
+                return
+            try:
+                b = bind(call, _SIGNATURES[fn])
+            except Unbindable:
+                return
+            tensor = b.pop("tensor", None)
+        elif (
+            name is None
+            and isinstance(call.func, cst.Attribute)
+            and call.func.attr.value in _DATA_METHODS
+            and isinstance(call.func.value, cst.Attribute)
+            and call.func.value.attr.value == "data"
+        ):
+            fn, names = _DATA_METHODS[call.func.attr.value]
+            try:
+                b = bind(call, list(names))
+            except Unbindable:
+                return
+            tensor = call.func.value.value
+        else:
+            return
+        if not isinstance(tensor, cst.Attribute):
+            return
+        if param is None:
+            # T2G230 folds nn.init on `name.weight` / `self.name.weight` into the constructor
+            folds = name is not None and re.fullmatch(r"(self\.)?[A-Za-z_][A-Za-z_0-9]*", code_of(tensor.value))
+            kind = kind_of(self.ctx, tensor.value, cls)
+            if folds or kind is None:
+                return
+            kinds = (kind,)
+        elif code_of(tensor.value) != param:
+            return
+        assert kinds is not None
+        gluon = {LAYER_PARAMETERS.get(k, {}).get(tensor.attr.value) for k in kinds}
+        if len(gluon) != 1 or None in gluon:
+            return
+        self._plans[id(stmt)] = (fn, kinds, gluon.pop(), b)
+        self.ctx.handled.add(id(call))  # T2G102 leaves `.fill_` etc. alone
+        for a in call.args:
+            self.ctx.handled.add(id(a.value))
+        self.ctx.handled.add(id(tensor))  # T2G214 leaves `m.weight` (and `.data`) alone
+        self.ctx.handled.add(id(call.func))
+        if isinstance(call.func, cst.Attribute):
+            self.ctx.handled.add(id(call.func.value))
+
+    # -- rewriting -------------------------------------------------------------
+    def leave_Call(self, original: cst.Call, updated: cst.Call):
+        func = original.func
+        if isinstance(func, cst.Name) and func.value == "isinstance" and len(original.args) == 2:
+            new = self._classes(original.args[1].value, updated.args[1].value)
+            if new is not None:
+                return updated.with_changes(args=[updated.args[0], updated.args[1].with_changes(value=new)])
+        return None
+
+    def leave_Comparison(self, original: cst.Comparison, updated: cst.Comparison):
+        left = original.left
+        if not (isinstance(left, cst.Call) and isinstance(left.func, cst.Name) and left.func.value == "type"):
+            return None
+        if len(original.comparisons) != 1:
+            return None
+        comp = original.comparisons[0]
+        if not isinstance(comp.operator, (cst.Equal, cst.Is, cst.In, cst.NotEqual, cst.IsNot, cst.NotIn)):
+            return None
+        new = self._classes(comp.comparator, updated.comparisons[0].comparator)
+        if new is None:
+            return None
+        return updated.with_changes(comparisons=[updated.comparisons[0].with_changes(comparator=new)])
+
+    def _classes(self, original: cst.BaseExpression, updated: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+        """A torch.nn class, or a tuple of them, -> the Gluon classes (all or nothing)."""
+        if isinstance(original, (cst.Tuple, cst.List)):
+            items = [e.value for e in original.elements]
+            if any(isinstance(e, cst.StarredElement) for e in original.elements):
+                return None
+        else:
+            items = [original]
+        gluon = [gluon_class(self.ctx, i) for i in items]
+        if not items or None in gluon:
+            return None
+        refs = [self.ctx.ref("mxnet.gluon.nn." + g) for g in gluon]  # type: ignore[operator]
+        if not isinstance(original, (cst.Tuple, cst.List)):
+            return refs[0]
+        elements = [e.with_changes(value=r) for e, r in zip(updated.elements, refs)]  # type: ignore[union-attr]
+        return updated.with_changes(elements=elements)
+
+    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        plan = self._plans.get(id(original))
+        if plan is None:
+            return None
+        fn, kinds, gluon, b = plan
+        helper = InitCalls(self.ctx)
+        call = original.body[0].value  # type: ignore[union-attr]
+        try:
+            initializer = helper._initializer(fn, b)
+        except NotExact as e:
+            return self.keep(call, self.ctx.torch_name(call.func) or f".{call.func.attr.value}",  # type: ignore[union-attr]
+                             f"is not translated exactly ({e})")
+        if isinstance(call.func, cst.Attribute) and self.ctx.torch_name(call.func) is None:
+            owner = call.func.value.value  # m.weight.data.normal_ -> m.weight
+        else:
+            owner = bind(call, _SIGNATURES[fn])["tensor"]
+        target = cst.Attribute(value=owner.value, attr=cst.Name(gluon))  # type: ignore[union-attr]
+        new = cst.Call(
+            func=cst.Attribute(value=target, attr=cst.Name("initialize")),
+            args=[arg(initializer, "init"), arg(cst.Name("True"), "force_reinit")],
+        )
+        return updated.with_changes(body=[cst.Expr(new)])

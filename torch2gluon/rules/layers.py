@@ -159,10 +159,18 @@ class Sequential(Rule):
     Gluon's ``Sequential`` takes no layers in its constructor, and its
     parameters exist only after ``initialize()``.
 
+    In a method of a class translated to a Gluon ``Block`` (T2G210),
+    ``self.x = nn.Sequential(layers...)`` becomes ``self.x = nn.Sequential()``
+    and ``self.x.add(layers...)``: assigned to an attribute, the
+    ``Sequential`` is a child of the block, so its layers' parameters are
+    collected, initialised and saved with the block's (``x.0.weight``, as in
+    torch), and the block's ``initialize()`` covers them.
+
     ## Flags
-    ``nn.Sequential(...)`` anywhere but on the right of a plain ``name = ``
-    (nested in another call, assigned to an attribute), an empty Sequential,
-    or one built from an ``OrderedDict``, is left as is with an error.
+    ``nn.Sequential(...)`` anywhere else (nested in another call, assigned to
+    an attribute of an object that is not a translated ``Module``), an empty
+    Sequential, or one built from an ``OrderedDict``, is left as is with an
+    error.
 
     ## Fix safety
     Safe: same layers in the same order, so parameter keys keep their indices.
@@ -183,17 +191,66 @@ class Sequential(Rule):
             diagnostics=("T2G202",),
             id="sequential in an attribute is flagged",
         ),
+        Example(
+            (
+                "from torch import nn\n\n\n"
+                "class Net(nn.Module):\n"
+                "    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        self.features = nn.Sequential(nn.Flatten(), nn.ReLU())\n\n"
+                "    def forward(self, x):\n"
+                "        return self.features(x)\n"
+            ),
+            (
+                "from mxnet import gluon\n"
+                "from mxnet.gluon import nn\n\n\n"
+                "class Net(gluon.Block):\n"
+                "    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        self.features = nn.Sequential()\n"
+                "        self.features.add(nn.Flatten(), nn.Activation(\"relu\"))\n\n"
+                "    def forward(self, x):\n"
+                "        return self.features(x)\n"
+            ),
+            id="sequential assigned to an attribute of a module",
+        ),
     )
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self._statement_form: set = set()
+        self._classes: set = set()
+        self._in_module: List[bool] = []  # per enclosing class: translated by T2G210?
+
+    def visit_Module(self, node: cst.Module) -> None:
+        from .modules import module_classes  # modules imports this module
+
+        self._classes = module_classes(self.ctx, node)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._in_module.append(node.name.value in self._classes)
+
+    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> None:
+        self._in_module.pop()
+        return None
+
+    def _target_ok(self, target: cst.BaseExpression) -> bool:
+        if isinstance(target, cst.Name):
+            return True
+        # self.x = nn.Sequential(...) in a class that becomes a gluon Block
+        return (
+            isinstance(target, cst.Attribute)
+            and isinstance(target.value, cst.Name)
+            and target.value.value == "self"
+            and bool(self._in_module)
+            and self._in_module[-1]
+        )
 
     def _statement_call(self, stmt: cst.SimpleStatementLine) -> Optional[cst.Call]:
         if len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Assign):
             return None
         assign = stmt.body[0]
-        if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
+        if len(assign.targets) != 1 or not self._target_ok(assign.targets[0].target):
             return None
         value = assign.value
         if isinstance(value, cst.Call) and self.ctx.call_name(value) == "torch.nn.Sequential":
@@ -215,7 +272,8 @@ class Sequential(Rule):
         call = self._statement_call(original)
         if call is None:
             return None
-        target = original.body[0].targets[0].target.value  # type: ignore[union-attr]
+        target_node = updated.body[0].targets[0].target  # type: ignore[union-attr]
+        attribute = isinstance(target_node, cst.Attribute)
         new_call = updated.body[0].value  # type: ignore[union-attr]
         if not isinstance(new_call, cst.Call):
             return None
@@ -231,15 +289,18 @@ class Sequential(Rule):
             self.report(call, why + "; left as is")
             self.ctx.explained.add(id(call.func))
             return None
-        self.ctx.bindings[target] = "model"
+        if not attribute:
+            self.ctx.bindings[target_node.value] = "model"
         args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
         ctor = cst.Call(func=self.ctx.ref("mxnet.gluon.nn.Sequential"))
         first = updated.with_changes(body=[updated.body[0].with_changes(value=ctor)])  # type: ignore[union-attr]
         add = cst.SimpleStatementLine(
-            body=[cst.Expr(cst.Call(func=cst.Attribute(value=cst.Name(target), attr=cst.Name("add")), args=args))]
+            body=[cst.Expr(cst.Call(func=cst.Attribute(value=target_node, attr=cst.Name("add")), args=args))]
         )
+        if attribute:  # a child of the block: initialised with it
+            return [first, add]
         init = cst.SimpleStatementLine(
-            body=[cst.Expr(cst.Call(func=cst.Attribute(value=cst.Name(target), attr=cst.Name("initialize"))))]
+            body=[cst.Expr(cst.Call(func=cst.Attribute(value=target_node, attr=cst.Name("initialize"))))]
         )
         return [first, add, init]
 

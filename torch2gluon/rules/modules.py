@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Set, Tuple
 import libcst as cst
 
 from .._cst import children
-from ._base import Example, Rule, Unbindable, bind, literal
+from ._base import Example, Rule, Unbindable, bind, code_of, literal
 from .layers import torch_nn_name
 
 _MODULE_NAMES = ("torch.nn.Module", "torch.nn.modules.Module", "torch.nn.modules.module.Module")
@@ -258,8 +258,8 @@ class ModuleInternals(Rule):
 
     ## What it does
     ``nn.ModuleList``, ``nn.ModuleDict``, ``nn.Parameter``,
-    ``nn.ParameterList``/``ParameterDict`` and a bare ``nn.Module()`` are left
-    as is with an error. Inside a class translated to ``nn.Block`` (T2G210),
+    ``nn.ParameterList``/``ParameterDict`` and a bare ``nn.Module()`` that
+    T2G212/T2G213/T2G215 do not translate are left as is with an error. Inside a class translated to ``nn.Block`` (T2G210),
     ``self.add_module``, ``self.register_buffer``, ``self.parameters()``,
     ``self.training`` and the other ``Module`` methods Gluon lacks are
     reported with an error too, and so are attributes called ``name``,
@@ -284,7 +284,7 @@ class ModuleInternals(Rule):
                 "class Net(nn.Module):\n"
                 "    def __init__(self):\n"
                 "        super().__init__()\n"
-                "        self.layers = nn.ModuleDict({'a': nn.ReLU()})\n"
+                "        self.layers = nn.ModuleDict(dict(a=nn.ReLU()))\n"
                 "        self.register_buffer('steps', None)\n\n"
                 "    def forward(self, x):\n"
                 "        return x\n"
@@ -297,8 +297,9 @@ class ModuleInternals(Rule):
                 "    def __init__(self):\n"
                 "        super().__init__()\n"
                 "        # torch2gluon: T2G211: `torch.nn.ModuleDict` is not translated yet "
-                "(Gluon does not register blocks held in a dict: use attributes); left as is\n"
-                "        self.layers = nn.ModuleDict({\"a\": mx_nn.Activation(\"relu\")})\n"
+                "(Gluon does not register blocks held in a dict; T2G215 translates only "
+                "`self.x = nn.ModuleDict({'name': layer, ...})` with string keys in a Block's `__init__`); left as is\n"
+                "        self.layers = nn.ModuleDict(dict(a=mx_nn.Activation(\"relu\")))\n"
                 "        # torch2gluon: T2G211: `self.register_buffer` is torch `Module` API that Gluon's `Block` lacks "
                 "(a buffer is a Gluon parameter with `grad_req='null'`); left as is\n"
                 "        self.register_buffer('steps', None)\n\n"
@@ -362,7 +363,8 @@ class ModuleInternals(Rule):
             return None
         why = {
             "ModuleList": "Gluon does not register blocks held in a list: use `nn.Sequential` or attributes",
-            "ModuleDict": "Gluon does not register blocks held in a dict: use attributes",
+            "ModuleDict": "Gluon does not register blocks held in a dict; T2G215 translates only "
+            "`self.x = nn.ModuleDict({'name': layer, ...})` with string keys in a Block's `__init__`",
             "Parameter": "T2G213 translates only `self.x = nn.Parameter(torch.randn/zeros/ones(shape))` "
             "in a Block's `__init__`; use `self.params.get(...)` in Gluon",
             "ParameterList": "use `self.params.get(...)` in Gluon",
@@ -374,6 +376,8 @@ class ModuleInternals(Rule):
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> None:
         if not (self._stack and self._stack[-1]):
             return None
+        if id(original) in self.ctx.handled:
+            return None  # translated by T2G215
         value = original.value
         attr = original.attr.value
         if not (isinstance(value, cst.Name) and value.value == "self"):
@@ -554,7 +558,7 @@ class ModuleList(_ClassRule):
                 "class Net(nn.Module):\n"
                 "    def __init__(self):\n"
                 "        super().__init__()\n"
-                "        self.heads = nn.ModuleDict({'a': nn.ReLU()})\n"
+                "        self.heads = nn.ModuleDict([('a', nn.ReLU())])\n"
             ),
             (
                 "from torch import nn\n"
@@ -564,8 +568,9 @@ class ModuleList(_ClassRule):
                 "    def __init__(self):\n"
                 "        super().__init__()\n"
                 "        # torch2gluon: T2G211: `torch.nn.ModuleDict` is not translated yet "
-                "(Gluon does not register blocks held in a dict: use attributes); left as is\n"
-                "        self.heads = nn.ModuleDict({\"a\": mx_nn.Activation(\"relu\")})\n"
+                "(Gluon does not register blocks held in a dict; T2G215 translates only "
+                "`self.x = nn.ModuleDict({'name': layer, ...})` with string keys in a Block's `__init__`); left as is\n"
+                "        self.heads = nn.ModuleDict([(\"a\", mx_nn.Activation(\"relu\"))])\n"
             ),
             diagnostics=("T2G211",),
             id="module dict stays flagged",
@@ -856,3 +861,739 @@ def _kw(value: cst.BaseExpression, keyword: str) -> cst.Arg:
     from ..context import arg
 
     return arg(value, keyword)
+
+
+# -- what the attributes of models and layers hold ------------------------------
+
+# torch layer class -> {torch parameter (or buffer) attribute: Gluon parameter attribute};
+# the Gluon parameter has torch's layout (checked in tests/test_numeric_modules.py)
+_SAME = {"weight": "weight", "bias": "bias"}
+LAYER_PARAMETERS: Dict[str, Dict[str, str]] = {
+    "Linear": _SAME,
+    "LazyLinear": _SAME,
+    "Conv1d": _SAME,
+    "Conv2d": _SAME,
+    "ConvTranspose1d": _SAME,
+    "ConvTranspose2d": _SAME,
+    "Embedding": {"weight": "weight"},
+    "BatchNorm1d": {"weight": "gamma", "bias": "beta", "running_mean": "running_mean", "running_var": "running_var"},
+    "BatchNorm2d": {"weight": "gamma", "bias": "beta", "running_mean": "running_mean", "running_var": "running_var"},
+    "LayerNorm": {"weight": "gamma", "bias": "beta"},
+}
+PARAMETER = "Parameter"  # an attribute set to nn.Parameter(...) (T2G213)
+_UNWRAP = ("to", "cuda", "cpu", "float", "double", "train", "eval")
+
+
+def _value_kind(ctx, value: cst.BaseExpression, classes: Set[str]) -> Optional[str]:
+    """What a constructor call builds: a torch.nn class name, or ``class:<Name>``."""
+    # `Net().to(device)`, `nn.Linear(2, 1).cuda()`: the same object
+    while (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value in _UNWRAP
+        and ctx.call_name(value) is None
+    ):
+        value = value.func.value
+    if not isinstance(value, cst.Call):
+        return None
+    if isinstance(value.func, cst.Name) and value.func.value in classes:
+        return "class:" + value.func.value
+    name = ctx.call_name(value)
+    if name and name.startswith("torch.nn.") and name.count(".") == 2 and name[9:10].isupper():
+        return name[9:]
+    return None
+
+
+def model_structure(ctx, module: cst.Module) -> Tuple[Dict[str, Dict[str, str]], Dict[str, str]]:
+    """(class -> {attribute -> kind}, variable -> kind) for the whole module.
+
+    A kind is a torch.nn class name (``"Linear"``), ``"Parameter"`` or
+    ``"class:<Name>"`` of a class deriving from ``nn.Module``. Members are the
+    ``self.x = <constructor>(...)`` statements of ``__init__`` (a base class's
+    included); variables are names assigned a constructor call. A name or
+    attribute assigned two different kinds is left out.
+    """
+    cached = ctx.memo.get("model_structure")
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    classes = module_classes(ctx, module)
+    own: Dict[str, Dict[str, str]] = {}
+    bases: Dict[str, List[str]] = {}
+    conflict = object()
+    # (class or "", attribute or variable) -> kinds of the items of a Sequential/ModuleList
+    items: Dict[Tuple[str, str], object] = {}
+    ctx.memo["container_items"] = items
+    for d in _class_defs(module):
+        if d.name.value not in classes:
+            continue
+        found: Dict[str, object] = {}
+        for method in _methods(d):
+            if method.name.value != "__init__":
+                continue
+            for n in _statements(method.body):
+                hit = _self_assign(n)
+                if hit is None:
+                    continue
+                kind = _value_kind(ctx, hit[1].value, classes)
+                if kind is None or found.get(hit[0], kind) != kind:
+                    found[hit[0]] = conflict
+                else:
+                    found[hit[0]] = kind
+                    _remember_items(ctx, items, (d.name.value, hit[0]), hit[1].value, classes)
+        own[d.name.value] = {k: v for k, v in found.items() if v is not conflict}  # type: ignore[misc]
+        bases[d.name.value] = [b.value.value for b in d.bases if isinstance(b.value, cst.Name) and b.value.value in classes]
+    members: Dict[str, Dict[str, str]] = {}
+
+    def collect(name: str, seen: Set[str]) -> Dict[str, str]:
+        if name in members:
+            return members[name]
+        out: Dict[str, str] = {}
+        for b in bases.get(name, ()):
+            if b not in seen:
+                out.update(collect(b, seen | {name}))
+        out.update(own.get(name, {}))
+        members[name] = out
+        return out
+
+    for name in own:
+        collect(name, set())
+    variables: Dict[str, object] = {}
+    for n in _statements(module):
+        if not (isinstance(n, cst.SimpleStatementLine) and len(n.body) == 1 and isinstance(n.body[0], cst.Assign)):
+            continue
+        assign = n.body[0]
+        for t in assign.targets:
+            if not isinstance(t.target, cst.Name):
+                continue
+            kind = _value_kind(ctx, assign.value, classes)
+            moved_self = (  # net = net.to(device) keeps what net is
+                isinstance(assign.value, cst.Call)
+                and isinstance(assign.value.func, cst.Attribute)
+                and assign.value.func.attr.value in _UNWRAP
+                and isinstance(assign.value.func.value, cst.Name)
+                and assign.value.func.value.value == t.target.value
+            )
+            if moved_self:
+                continue
+            key = t.target.value
+            if kind is None or variables.get(key, kind) != kind:
+                variables[key] = conflict
+            else:
+                variables[key] = kind
+                _remember_items(ctx, items, ("", key), assign.value, classes)
+    result = (members, {k: v for k, v in variables.items() if v is not conflict})
+    ctx.memo["model_structure"] = result
+    return result  # type: ignore[return-value]
+
+
+def _remember_items(ctx, items: Dict[Tuple[str, str], object], key: Tuple[str, str], value, classes) -> None:
+    """The item kinds of ``nn.Sequential(a, b)`` / ``nn.ModuleList([a, b])``; None if not all known."""
+    kind = _value_kind(ctx, value, classes)
+    if kind not in ("Sequential", "ModuleList") or not isinstance(value, cst.Call):
+        return
+    if kind == "Sequential":
+        elements = [a.value for a in value.args if not a.star and a.keyword is None]
+        if len(elements) != len(value.args):
+            elements = None
+    else:
+        arg0 = value.args[0].value if len(value.args) == 1 and not value.args[0].keyword else None
+        elements = [e.value for e in arg0.elements] if isinstance(arg0, (cst.List, cst.Tuple)) else None
+        if elements is not None and any(isinstance(e, cst.StarredElement) for e in arg0.elements):  # type: ignore[union-attr]
+            elements = None
+    found = tuple(_value_kind(ctx, e, classes) for e in elements) if elements is not None else None
+    if key in items and items[key] != found:
+        found = None  # assigned twice, differently
+    items[key] = found
+
+
+def _item_kind(ctx, node: cst.Subscript, current_class: Optional[str]) -> Optional[str]:
+    """``net[0]`` of a known ``nn.Sequential(...)`` (or ModuleList), for a literal index."""
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    index = literal(node.slice[0].slice.value)
+    if not isinstance(index, int) or isinstance(index, bool):
+        return None
+    value = node.value
+    key: Optional[Tuple[str, str]] = None
+    if isinstance(value, cst.Name) and kind_of(ctx, value, current_class) in ("Sequential", "ModuleList"):
+        key = ("", value.value)
+    elif isinstance(value, cst.Attribute) and kind_of(ctx, value, current_class) in ("Sequential", "ModuleList"):
+        owner = kind_of(ctx, value.value, current_class)
+        if owner is not None and owner.startswith("class:"):
+            key = _member_owner(ctx, owner[6:], value.attr.value)
+    if key is None:
+        return None
+    kinds = ctx.memo.get("container_items", {}).get(key)
+    if not kinds or not -len(kinds) <= index < len(kinds):
+        return None
+    return kinds[index]
+
+
+def _member_owner(ctx, cls: str, attr: str) -> Optional[Tuple[str, str]]:
+    """The (class, attribute) key under which ``cls`` (or a base class) assigned ``attr``."""
+    items = ctx.memo.get("container_items", {})
+    if (cls, attr) in items:
+        return (cls, attr)
+    # inherited: any class whose key holds the attribute (only if unique)
+    keys = [k for k in items if k[1] == attr and k[0]]
+    return keys[0] if len(keys) == 1 else None
+
+
+def _statements(node: cst.CSTNode):
+    """Every simple statement line under ``node``, in any block."""
+    stack: List[cst.CSTNode] = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.SimpleStatementLine):
+            yield n
+            continue
+        if isinstance(n, cst.BaseExpression):
+            continue
+        stack.extend(reversed([c for c in children(n) if not isinstance(c, cst.BaseExpression)]))
+
+
+def kind_of(ctx, node: cst.BaseExpression, current_class: Optional[str] = None) -> Optional[str]:
+    """What an (original) expression holds: ``net``, ``self.fc``, ``model.features``...
+
+    ``current_class`` is the translated ``Module`` class whose method holds
+    ``node`` (so ``self`` is one of its instances).
+    """
+    structure = ctx.memo.get("model_structure")
+    if structure is None:
+        return None
+    members, variables = structure  # type: ignore[misc]
+    if isinstance(node, cst.Name):
+        if node.value == "self" and current_class is not None:
+            return "class:" + current_class
+        kind = variables.get(node.value)
+        if kind is not None and _is_parameter_name(ctx, node):
+            return None  # `def f(net): net.weight`: not the module-level `net`
+        return kind
+    if isinstance(node, cst.Attribute):
+        owner = kind_of(ctx, node.value, current_class)
+        if owner is not None and owner.startswith("class:"):
+            return members.get(owner[6:], {}).get(node.attr.value)
+    if isinstance(node, cst.Subscript):
+        return _item_kind(ctx, node, current_class)
+    return None
+
+
+def _is_parameter_name(ctx, node: cst.Name) -> bool:
+    """``node`` is (may be) a function's parameter of that name."""
+    scope = ctx._scopes.get(node)
+    if scope is None:
+        return False
+    try:
+        assignments = scope[node.value]
+    except Exception:  # pragma: no cover - libcst lookups
+        return False
+    return any(isinstance(getattr(a, "node", None), cst.Param) for a in assignments)
+
+
+def parameter_of(ctx, node: cst.BaseExpression, current_class: Optional[str] = None) -> Optional[str]:
+    """The Gluon attribute of the parameter an (original) ``X.weight`` names, or ``None``."""
+    if not isinstance(node, cst.Attribute):
+        return None
+    kind = kind_of(ctx, node, current_class)
+    if kind == PARAMETER:
+        # `self.w` in its own class is T2G213's
+        own = isinstance(node.value, cst.Name) and node.value.value == "self"
+        return None if own else node.attr.value
+    owner = kind_of(ctx, node.value, current_class)
+    if owner is None:
+        return None
+    return LAYER_PARAMETERS.get(owner, {}).get(node.attr.value)
+
+
+def _tensor_nodes(ctx) -> Set[int]:
+    """Ids of original nodes T2G214 turns into NDArrays (``net.weight``, ``net.weight.data``),
+    for rules that ask whether a receiver is a tensor."""
+    return ctx.memo.setdefault("tensor_nodes", set())  # type: ignore[return-value]
+
+
+# what stays a tensor when applied to a parameter's value (`w.detach()`)
+_TENSOR_KEEPING = ("detach", "clone", "contiguous")
+# methods of a torch tensor with a Gluon twin on a parameter's value
+_VALUE_METHODS = {"item": ("asscalar", "item"), "tolist": ("asnumpy", "tolist"), "numpy": ("asnumpy",)}
+
+
+class ParameterAccess(Rule):
+    """``net.weight`` of a layer (or ``model.fc.weight``) becomes the Gluon parameter's value.
+
+    ## What it does
+    Where ``net`` is known to hold a torch layer (``net = nn.Linear(2, 1)``),
+    or an attribute assigned a layer in the ``__init__`` of a translated
+    ``Module`` class (``model.fc``, ``self.fc``, ``model.features`` when
+    ``model = Net()``), a parameter read through it becomes the Gluon
+    parameter's ``data()``, with Gluon's name for it:
+
+    ==============================  ======================================
+    torch                           Gluon
+    ==============================  ======================================
+    ``net.weight``                  ``net.weight.data()``
+    ``net.weight.data``             ``net.weight.data()``
+    ``net.weight.grad``             ``net.weight.grad()``
+    ``bn.weight`` / ``bn.bias``     ``bn.gamma.data()`` / ``bn.beta.data()``
+    ``bn.running_mean``             ``bn.running_mean.data()``
+    ``<value>.item()``              ``<value>.asscalar().item()``
+    ``<value>.numpy()``/``tolist``  ``<value>.asnumpy()``/``.asnumpy().tolist()``
+    ==============================  ======================================
+
+    for Linear, Conv1d/2d, ConvTranspose1d/2d, Embedding, BatchNorm1d/2d and
+    LayerNorm, and ``model.w`` for a parameter made by T2G213. A submodule
+    attribute (``model.features``) is itself a Gluon block, so
+    ``model.features.parameters()`` in an optimizer becomes
+    ``model.features.collect_params()`` (T2G401).
+
+    ## Why
+    A Gluon layer's parameters are ``Parameter`` objects, not arrays: the
+    value is ``data()``, the gradient ``grad()``. Gluon's weights have torch's
+    layout for these layers (Dense ``(out, in)``, Conv ``(out, in/groups,
+    *k)``, transposed conv ``(in, out/groups, *k)``), so the numbers read are
+    the same.
+
+    ## Flags
+    Assigning a parameter or its ``.data`` (``net.weight.data = t``), an
+    in-place method on its value (``net.weight.data.copy_(t)``, except the
+    init idioms T2G231 translates), ``requires_grad``, and reading a parameter in ``__init__`` (it does not
+    exist before ``initialize()``, unless T2G230 folds an ``nn.init`` call)
+    are reported and left as is.
+
+    ## Fix safety
+    Safe: the same numbers; ``grad()`` is zeros where torch's ``.grad`` is
+    still ``None`` (before the first backward).
+    """
+
+    code = "T2G214"
+    name = "parameter-access"
+    summary = "net.weight / model.fc.bias.data / .grad -> net.weight.data() / model.fc.bias.data() / .grad()"
+    examples = (
+        Example(
+            (
+                "from torch import nn\n"
+                "net = nn.Linear(2, 1)\n"
+                "print(net.weight.data.numpy(), net.bias.data.item(), net.weight.grad)\n"
+            ),
+            (
+                "from mxnet import init\nfrom mxnet.gluon import nn\n\n"
+                "net = nn.Dense(\n    1,\n    in_units=2,\n    flatten=False,\n"
+                "    weight_initializer=init.Uniform(2**-0.5),\n    bias_initializer=init.Uniform(2**-0.5),\n)\n"
+                "net.initialize()\n"
+                "print(net.weight.data().asnumpy(), net.bias.data().asscalar().item(), net.weight.grad())\n"
+            ),
+            id="a layer's parameters",
+        ),
+        Example(
+            (
+                "import torch\nfrom torch import nn\n\n\n"
+                "class Net(nn.Module):\n"
+                "    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        self.bn = nn.BatchNorm1d(4)\n"
+                "        self.fc = nn.Linear(4, 4)\n\n"
+                "    def forward(self, x):\n"
+                "        return self.fc(self.bn(x)) - self.fc.bias\n\n\n"
+                "model = Net()\n"
+                "g = model.bn.weight.detach().tolist()\n"
+                "m = model.bn.running_mean\n"
+            ),
+            (
+                "from mxnet import gluon, init\nfrom mxnet.gluon import nn\n\n\n"
+                "class Net(gluon.Block):\n"
+                "    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        # torch2gluon: T2G205: MXNet's running_var is the biased batch variance (torch: unbiased); "
+                "evaluation with running statistics differs slightly\n"
+                "        self.bn = nn.BatchNorm(momentum=0.9, in_channels=4)\n"
+                "        self.fc = nn.Dense(\n"
+                "            4,\n"
+                "            in_units=4,\n"
+                "            flatten=False,\n"
+                "            weight_initializer=init.Uniform(4**-0.5),\n"
+                "            bias_initializer=init.Uniform(4**-0.5),\n"
+                "        )\n\n"
+                "    def forward(self, x):\n"
+                "        return self.fc(self.bn(x)) - self.fc.bias.data()\n\n\n"
+                "model = Net()\n"
+                "model.initialize()\n"
+                "g = model.bn.gamma.data().detach().asnumpy().tolist()\n"
+                "m = model.bn.running_mean.data()\n"
+            ),
+            diagnostics=("T2G205",),
+            id="submodule parameters, BatchNorm's gamma",
+        ),
+        Example(
+            (
+                "from torch import nn\n"
+                "net = nn.Linear(2, 1)\n"
+                "net.weight.data = net.weight.data * 2\n"
+                "net.bias.requires_grad = False\n"
+            ),
+            (
+                "from mxnet import init\nfrom mxnet.gluon import nn\n\n"
+                "net = nn.Dense(\n    1,\n    in_units=2,\n    flatten=False,\n"
+                "    weight_initializer=init.Uniform(2**-0.5),\n    bias_initializer=init.Uniform(2**-0.5),\n)\n"
+                "net.initialize()\n"
+                "# torch2gluon: T2G214: `net.weight.data` is assigned; a Gluon parameter is set with "
+                "`net.weight.set_data(value)`; left as is\n"
+                "net.weight.data = net.weight.data() * 2\n"
+                "# torch2gluon: T2G214: `net.bias.requires_grad` has no Gluon twin (a frozen Gluon parameter has "
+                "`grad_req = \"null\"`); left as is\n"
+                "net.bias.requires_grad = False\n"
+            ),
+            diagnostics=("T2G214", "T2G214"),
+            id="assignments and requires_grad are flagged",
+        ),
+    )
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.classes: Set[str] = set()
+        self._class: List[Optional[str]] = []
+        self._method: List[str] = []
+        self._targets: Set[int] = set()
+        self._bad: Dict[int, str] = {}
+        self._inner: Set[int] = set()  # parameters read through `.data`/`.grad`
+        self._values: Set[int] = set()  # original nodes whose value is a parameter's array
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.classes = module_classes(self.ctx, node)
+        model_structure(self.ctx, node)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._class.append(node.name.value if node.name.value in self.classes else None)
+
+    def leave_ClassDef(self, original, updated) -> None:
+        self._class.pop()
+        return None
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._method.append(node.name.value)
+
+    def leave_FunctionDef(self, original, updated) -> None:
+        self._method.pop()
+        return None
+
+    @property
+    def _current(self) -> Optional[str]:
+        return self._class[-1] if self._class else None
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._targets.add(id(node.target))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._targets.add(id(node.target))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        value = node.value
+        gluon = parameter_of(self.ctx, node, self._current)
+        if gluon is not None:
+            where = code_of(node)
+            if id(node) in self._targets:
+                self._bad[id(node)] = f"`{where}` is assigned; a Gluon parameter is set with `set_data`"
+            elif self._current is not None and self._method[-1:] == ["__init__"]:
+                self._bad[id(node)] = f"`{where}` is read in `__init__`, before Gluon initialises it"
+            elif id(node) not in self._inner:
+                _tensor_nodes(self.ctx).add(id(node))  # its translation is an NDArray
+            return
+        if parameter_of(self.ctx, value, self._current) is None:
+            return
+        where = code_of(node)
+        attr = node.attr.value
+        if attr in ("data", "grad"):
+            self._inner.add(id(value))
+            if id(node) in self._targets:
+                self._bad[id(node)] = (
+                    f"`{where}` is assigned; a Gluon parameter is set with `{code_of(value)}.set_data(value)`"
+                )
+            else:
+                self._values.add(id(node))
+                _tensor_nodes(self.ctx).add(id(node))
+        elif attr == "requires_grad":
+            self._inner.add(id(value))
+            self._bad[id(node)] = (
+                f"`{where}` has no Gluon twin (a frozen Gluon parameter has `grad_req = \"null\"`)"
+            )
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute):
+        key = id(original)
+        if key in self.ctx.handled:
+            return None  # an nn.init call folded (or reported) by T2G230
+        if key in self._bad:
+            self.report(original, self._bad.pop(key) + "; left as is")
+            self.ctx.handled.add(key)
+            return None
+        if key in self._values:  # X.weight.data / X.weight.grad
+            return cst.Call(func=updated)
+        gluon = parameter_of(self.ctx, original, self._current)
+        if gluon is None:
+            return None
+        self.ctx.handled.add(key)  # T2G002 leaves `net.weight` alone
+        renamed = updated.with_changes(attr=cst.Name(gluon)) if gluon != original.attr.value else updated
+        if key in self._inner:
+            return renamed
+        self._values.add(key)
+        return cst.Call(func=cst.Attribute(value=renamed, attr=cst.Name("data")))
+
+    def _is_value(self, node: cst.BaseExpression) -> bool:
+        if id(node) in self._values:
+            return True
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and not node.args:
+            return node.func.attr.value in _TENSOR_KEEPING and self._is_value(node.func.value)
+        return False
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call):
+        func = original.func
+        if not (isinstance(func, cst.Attribute) and self._is_value(func.value)):
+            return None
+        if func.attr.value.endswith("_") and id(original) not in self.ctx.handled:
+            self.ctx.handled.add(id(original))
+            return self.keep(
+                original,
+                code_of(func),
+                "changes a parameter in place; a Gluon parameter is set with `set_data` "
+                "(T2G231 translates the init idioms `normal_`/`uniform_`/`zero_`/`fill_`)",
+            )
+        if original.args:
+            return None
+        if func.attr.value in _TENSOR_KEEPING:
+            self._values.add(id(original))
+            return None
+        chain = _VALUE_METHODS.get(func.attr.value)
+        new_func = updated.func
+        if chain is None or not isinstance(new_func, cst.Attribute) or new_func.attr.value != func.attr.value:
+            return None  # another rule translated it already
+        inner = new_func.value
+        if isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute) and inner.func.attr.value in ("asnumpy", "asscalar"):
+            return None  # T2G102 already made it `.asnumpy().tolist()`
+        self.ctx.handled.add(id(original))  # T2G301 leaves `.item()` alone
+        out: cst.BaseExpression = new_func.value
+        for m in chain:
+            out = cst.Call(func=cst.Attribute(value=out, attr=cst.Name(m)))
+        return out
+
+
+class ModuleDictAndAddModule(_ClassRule):
+    """``self.x = nn.ModuleDict({...})`` and ``self.add_module(name, m)`` register Gluon children.
+
+    ## What it does
+    In the ``__init__`` of a class translated by T2G210,
+    ``self.heads = nn.ModuleDict({"a": layer_a, "b": layer_b})`` (a dict
+    literal with string keys) becomes a plain dict and one
+    ``register_child`` per entry::
+
+        self.heads = {"a": layer_a, "b": layer_b}
+        self.register_child(self.heads["a"], "heads.a")
+        self.register_child(self.heads["b"], "heads.b")
+
+    and, in any method of such a class, ``self.add_module(name, module)`` (or
+    ``register_module``) becomes ``setattr(self, name, module)``.
+
+    ## Why
+    Gluon 1.9 has no dict container. A block registered with
+    ``register_child(block, "heads.a")`` is collected, initialised and saved
+    with its parent under torch's structural key (``heads.a.weight``), in
+    registration order; the dict keeps ``self.heads["a"]``, ``items()``,
+    ``keys()``, ``len`` and iteration working as on a ``ModuleDict``. A
+    ``Block`` registers a block assigned to an attribute under the
+    attribute's name, so ``setattr`` is ``add_module``.
+
+    ## Flags
+    A ``ModuleDict`` built from anything but a dict literal with string keys,
+    or changed later (``self.heads["c"] = ...``, ``update``, ``pop``), stays
+    reported (T2G211 for the constructor, this rule for the changes).
+
+    ## Fix safety
+    Safe: the same blocks are registered in the same order under the same keys.
+    """
+
+    code = "T2G215"
+    name = "module-dict"
+    summary = "self.x = nn.ModuleDict({...}) -> dict + register_child; self.add_module(n, m) -> setattr(self, n, m)"
+    examples = (
+        Example(
+            (
+                "from torch import nn\n\n\n"
+                "class Net(nn.Module):\n"
+                "    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        self.heads = nn.ModuleDict({'a': nn.ReLU(), 'b': nn.Tanh()})\n"
+                "        self.add_module('act', nn.ReLU())\n\n"
+                "    def forward(self, x, key):\n"
+                "        return self.act(self.heads[key](x))\n"
+            ),
+            (
+                "from mxnet import gluon\n"
+                "from mxnet.gluon import nn\n\n\n"
+                "class Net(gluon.Block):\n"
+                "    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        self.heads = {\"a\": nn.Activation(\"relu\"), \"b\": nn.Activation(\"tanh\")}\n"
+                "        self.register_child(self.heads[\"a\"], \"heads.a\")\n"
+                "        self.register_child(self.heads[\"b\"], \"heads.b\")\n"
+                "        setattr(self, \"act\", nn.Activation(\"relu\"))\n\n"
+                "    def forward(self, x, key):\n"
+                "        return self.act(self.heads[key](x))\n"
+            ),
+            id="module dict literal and add_module",
+        ),
+        Example(
+            (
+                "from torch import nn\n\n\n"
+                "class Net(nn.Module):\n"
+                "    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        self.heads = nn.ModuleDict({'a': nn.ReLU()})\n"
+                "        self.heads['b'] = nn.Tanh()\n"
+            ),
+            (
+                "from mxnet import gluon\n"
+                "from mxnet.gluon import nn\n\n\n"
+                "class Net(gluon.Block):\n"
+                "    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        self.heads = {\"a\": nn.Activation(\"relu\")}\n"
+                "        self.register_child(self.heads[\"a\"], \"heads.a\")\n"
+                "        # torch2gluon: T2G215: `self.heads` (a ModuleDict) is changed after it is built; "
+                "the Gluon dict would not register the block; left as is\n"
+                "        self.heads[\"b\"] = nn.Activation(\"tanh\")\n"
+            ),
+            diagnostics=("T2G215",),
+            id="a module dict changed later is flagged",
+        ),
+    )
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._changes: Dict[int, str] = {}
+
+    def scan(self, node: cst.ClassDef) -> Dict[str, object]:
+        found: Dict[str, object] = {}
+        for method in _methods(node):
+            for stmt in _statements(method.body):
+                hit = _self_assign(stmt)
+                if hit is None:
+                    continue
+                attr, assign = hit
+                call = assign.value
+                if method.name.value != "__init__" or not (
+                    isinstance(call, cst.Call) and torch_nn_name(self.ctx.call_name(call), "ModuleDict")
+                ):
+                    continue
+                try:
+                    b = bind(call, ["modules"])
+                except Unbindable:
+                    continue
+                d = b.get("modules")
+                keys = []
+                if isinstance(d, cst.Dict):
+                    for e in d.elements:
+                        key = literal(e.key) if isinstance(e, cst.DictElement) else None
+                        if not isinstance(key, str) or not key.isidentifier():
+                            keys = None
+                            break
+                        keys.append(key)
+                elif d is not None:
+                    keys = None
+                if keys is None or len(set(keys)) != len(keys) or attr in found:
+                    continue
+                self.ctx.handled.add(id(call))
+                found[attr] = (id(stmt), keys)
+        # later changes of a translated dict: not registered in Gluon
+        for n in _walk_all(node.body):
+            target = None
+            if isinstance(n, (cst.AssignTarget, cst.AugAssign)):
+                target = n.target
+            elif isinstance(n, cst.Del):
+                target = n.target
+            if isinstance(target, cst.Subscript) and _self_attr(target.value) in found:
+                self._changes[id(n)] = _self_attr(target.value)  # type: ignore[assignment]
+            if (
+                isinstance(n, cst.Call)
+                and isinstance(n.func, cst.Attribute)
+                and _self_attr(n.func.value) in found
+                and n.func.attr.value in ("update", "pop", "clear", "setdefault", "popitem")
+            ):
+                self._changes[id(n)] = _self_attr(n.func.value)  # type: ignore[assignment]
+        return found
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if (
+            self._stack
+            and self._stack[-1] is not None
+            and isinstance(func, cst.Attribute)
+            and func.attr.value in ("add_module", "register_module")
+            and _self_attr(func) is not None
+        ):
+            try:
+                b = bind(node, ["name", "module"])
+            except Unbindable:
+                return
+            if len(b) == 2:
+                self.ctx.handled.add(id(func))  # T2G211 leaves it to this rule
+                self.ctx.handled.add(id(node))
+
+    def _report_change(self, original: cst.CSTNode) -> None:
+        attr = self._changes.pop(id(original), None)
+        if attr is not None:
+            self.report(
+                original,
+                f"`self.{attr}` (a ModuleDict) is changed after it is built; the Gluon dict would not register "
+                "the block; left as is",
+            )
+
+    def leave_AssignTarget(self, original, updated):
+        self._report_change(original)
+        return None
+
+    def leave_AugAssign(self, original, updated):
+        self._report_change(original)
+        return None
+
+    def leave_Del(self, original, updated):
+        self._report_change(original)
+        return None
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call):
+        self._report_change(original)
+        func = original.func
+        if id(original) in self.ctx.handled and isinstance(func, cst.Attribute) and func.attr.value in (
+            "add_module",
+            "register_module",
+        ) and id(func) in self.ctx.handled:
+            b = bind(updated, ["name", "module"])
+            return cst.Call(
+                func=cst.Name("setattr"),
+                args=[cst.Arg(cst.Name("self")), cst.Arg(b["name"]), cst.Arg(b["module"])],
+            )
+        return None
+
+    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        cur = self.current
+        if not cur:
+            return None
+        hit = _self_assign(original)
+        if hit is None or hit[0] not in cur or cur[hit[0]][0] != id(original):  # type: ignore[index]
+            return None
+        attr, keys = hit[0], cur[hit[0]][1]  # type: ignore[index]
+        call = updated.body[0].value  # type: ignore[union-attr]
+        value = call.args[0].value if call.args else cst.Dict(elements=[])
+        first = updated.with_changes(body=[updated.body[0].with_changes(value=value)])  # type: ignore[union-attr]
+        out: List[cst.BaseStatement] = [first]
+        for key in keys:
+            item = cst.parse_expression(f'self.{attr}["{key}"]')
+            register = cst.Call(
+                func=cst.parse_expression("self.register_child"),
+                args=[cst.Arg(item), cst.Arg(cst.SimpleString(f'"{attr}.{key}"'))],
+            )
+            out.append(_line(register))
+        return out if len(out) > 1 else first
+
+
+def _walk_all(node: cst.CSTNode):
+    stack: List[cst.CSTNode] = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(children(n))

@@ -6,7 +6,7 @@ from typing import Dict, FrozenSet, Optional
 
 import libcst as cst
 
-from ._base import Example, Rule
+from ._base import Example, Rule, code_of
 
 # What each kind of translated object still answers to after translation:
 # Gluon methods with the same meaning as torch's, and the calls other rules
@@ -73,15 +73,37 @@ class TorchObjectMethods(Rule):
 
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> Optional[cst.BaseExpression]:
         value = original.value
-        if not isinstance(value, cst.Name):
+        if isinstance(value, cst.Name):
+            kind = self.ctx.bindings.get(value.value)
+        elif _is_submodule(self.ctx, value):
+            kind = "model"  # model.features: a Gluon block too
+        else:
             return None
-        kind = self.ctx.bindings.get(value.value)
         if kind not in _SAME_MEANING or original.attr.value in _SAME_MEANING[kind]:
             return None
         if id(original) in self.ctx.handled:
             return None
+        if kind == "model" and _is_member(self.ctx, original):
+            return None  # a submodule or a parameter (T2G214)
         self.report(
             original,
-            f"`{value.value}.{original.attr.value}` (a torch {_KIND_NAMES[kind]} method) has no translation yet; left as is",
+            f"`{code_of(original)}` (a torch {_KIND_NAMES[kind]} method) has no translation yet; left as is",
         )
         return None
+
+
+def _is_member(ctx, node: cst.Attribute) -> bool:
+    """``model.fc`` (a layer assigned in ``Net.__init__``) or ``net.weight`` (a layer's parameter)."""
+    from .modules import kind_of, parameter_of
+
+    return kind_of(ctx, node) is not None or parameter_of(ctx, node) is not None
+
+
+def _is_submodule(ctx, node: cst.BaseExpression) -> bool:
+    """``model.features`` where ``features`` is a layer or block assigned in ``Net.__init__``."""
+    from .modules import PARAMETER, kind_of
+
+    if not isinstance(node, cst.Attribute):
+        return False
+    kind = kind_of(ctx, node)
+    return kind is not None and kind != PARAMETER
