@@ -61,6 +61,8 @@ def _kwargs(call: cst.Call) -> Set[str]:
 
 def is_tensor(ctx: Context, node: cst.BaseExpression) -> bool:
     """``node`` (an *original* node) evidently holds a torch tensor."""
+    if id(node) in ctx.memo.get("tensor_nodes", ()):  # a parameter's value (T2G214)
+        return True
     if isinstance(node, cst.Name):
         return ctx.bindings.get(node.value) in (TENSOR, BOOL_TENSOR, "loss_value")
     if isinstance(node, cst.Call):
