@@ -160,7 +160,11 @@ NATURAL = ["--subset", "6000", "--max-steps", "100"]
 # adam_steplr_checkpoint: 16 steps per epoch on 1000 images, so 18 steps
 # cover the first epoch's evaluation, the checkpoint round trip and two
 # steps at the halved learning rate.
-SEMANTICS_FIXTURES = [("adam_steplr_checkpoint.py", ["--aligned", "--subset", "1000", "--max-steps", "18"])]
+SEMANTICS_FIXTURES = [
+    ("adam_steplr_checkpoint.py", ["--aligned", "--subset", "1000", "--max-steps", "18"]),
+    ("two_optimizers.py", ALIGNED),
+    ("grad_accumulation.py", ALIGNED),  # 20 updates of 4 micro-batches of 16
+]
 
 
 @pytest.mark.parametrize(
