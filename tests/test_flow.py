@@ -136,3 +136,5 @@ def test_a_parameter_named_like_a_global_model_does_not_borrow_its_meaning():
     )
     out = translate(source)
     assert "model.eval()" in out.code
+    (warning,) = [d for d in out.diagnostics if d.rule == "T2G501"]
+    assert warning.severity.value == "warning" and "nothing says `model` is a model" in warning.message

@@ -159,7 +159,10 @@ class TrainingLoop(Rule):
 
     ## Flags
     ``torch.no_grad()`` in a script that never calls ``.eval()`` is a warning:
-    the forward pass then runs in inference mode in Gluon.
+    the forward pass then runs in inference mode in Gluon. ``x.eval()`` /
+    ``x.train()`` on something not known to be a model (a parameter its
+    callers pass different things to) is left with a warning: on a Gluon
+    block the call would fail.
     Gradient accumulation with several optimizers or an optimizer over other
     parameters, a loss computed outside the block that calls ``backward``,
     a clip or a hand-written update away from the block that calls
@@ -176,6 +179,14 @@ class TrainingLoop(Rule):
     name = "training-loop"
     summary = "zero_grad/backward/step -> autograd.record + trainer.step(batch size)"
     examples = (
+        Example(
+            "import torch\ndef evaluate(m, x):\n    m.eval()\n    return m(x)\nevaluate(make_model(), torch.ones(2))\n",
+            "from mxnet import nd\n\n\ndef evaluate(m, x):\n    # torch2gluon: T2G501: `m.eval()` left as is: nothing says `m` "
+            "is a model; if it is, remove the call (a Gluon block has no train/eval switch: `autograd.record()` decides)\n"
+            "    m.eval()\n    return m(x)\nevaluate(make_model(), nd.ones(2))\n",
+            diagnostics=("T2G501",),
+            id="eval on something not known to be a model is a warning",
+        ),
         Example(
             (
                 "import torch\n"
@@ -391,9 +402,30 @@ class TrainingLoop(Rule):
         if attr is not None:
             self.ctx.handled.add(id(attr))  # this rule removes it; T2G002 need not report it
 
+    def _unknown_mode_switch(self, stmt: cst.SimpleStatementLine) -> Optional[cst.Call]:
+        """``x.eval()`` / ``x.train()`` / ``x.train(False)`` as a statement on something not known to be a model."""
+        for method in ("train", "eval"):
+            call = _method_call(stmt, method)
+            if call is None:
+                continue
+            if method == "eval" and call.args or len(call.args) > 1 or any(a.keyword or a.star for a in call.args):
+                return None
+            return call
+        return None
+
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
         attr = self._mode_switch(original)
         if attr is None:
+            unknown = self._unknown_mode_switch(original)
+            if unknown is not None:
+                recv = code_of(unknown.func.value)  # type: ignore[union-attr]
+                if self.ctx.bindings.get(_receiver(unknown) or "") != "model":  # a model's: T2G002 reports it
+                    self.report(
+                        original,
+                        f"`{code_of(unknown.func)}()` left as is: nothing says `{recv}` is a model; if it is, remove "
+                        "the call (a Gluon block has no train/eval switch: `autograd.record()` decides)",
+                        severity=Severity.WARNING,
+                    )
             return None
         self.report(
             original,

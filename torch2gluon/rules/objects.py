@@ -100,10 +100,11 @@ def _is_member(ctx, node: cst.Attribute) -> bool:
 
 
 def _is_submodule(ctx, node: cst.BaseExpression) -> bool:
-    """``model.features`` where ``features`` is a layer or block assigned in ``Net.__init__``."""
+    """``model.features`` where ``features`` is a layer or block assigned in
+    ``Net.__init__``, or ``net[0]`` of a known ``nn.Sequential``."""
     from .modules import PARAMETER, kind_of
 
-    if not isinstance(node, cst.Attribute):
+    if not isinstance(node, (cst.Attribute, cst.Subscript)):
         return False
     kind = kind_of(ctx, node)
     return kind is not None and kind != PARAMETER
