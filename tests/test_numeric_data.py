@@ -340,3 +340,10 @@ def test_fashion_mnist_maps_to_gluons():
     r = translate("from torchvision import datasets\nds = datasets.FashionMNIST('data', train=False)\n")
     assert "datasets.FashionMNIST(\"data\", train=False)" in r.code and not r.diagnostics
     assert hasattr(mx.gluon.data.vision.datasets, "FashionMNIST")
+
+
+def test_tensor_dataset_tensors_attribute_is_flagged():
+    r = translate(HEADER + "ds = TensorDataset(x, y)\nfirst = ds.tensors[0]\n")
+    errors = [d for d in r.diagnostics if d.severity is Severity.ERROR]
+    assert [d.rule for d in errors] == ["T2G601"] and "ds.tensors" in errors[0].message
+    assert "first = ds.tensors[0]" in r.code

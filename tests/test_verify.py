@@ -164,6 +164,7 @@ SEMANTICS_FIXTURES = [
     ("adam_steplr_checkpoint.py", ["--aligned", "--subset", "1000", "--max-steps", "18"]),
     ("two_optimizers.py", ALIGNED),
     ("grad_accumulation.py", ALIGNED),  # 20 updates of 4 micro-batches of 16
+    ("linear_regression.py", ["--aligned"]),  # synthetic data, all 3 epochs (300 steps, seconds)
 ]
 
 

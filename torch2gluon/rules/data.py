@@ -150,7 +150,8 @@ class Data(Rule):
     image transforms placed after ``ToTensor`` (they would see CHW tensors),
     a ``Dataset`` whose ``__getitem__`` returns a dict (Gluon's batchify does
     not collate dicts), and other transforms are left as is with an error.
-    Warnings: ``random_split`` holds other samples than torch's; a
+    ``.tensors`` of a ``TensorDataset`` (Gluon's ``ArrayDataset`` has no
+    such attribute) is reported. Warnings: ``random_split`` holds other samples than torch's; a
     ``Dataset``'s ``__getitem__`` returning indexed items or calls (MXNet has
     no 0-d arrays: a 0-d item is shape (1,), so its batch is (B, 1) where
     torch's is (B,)). ``download=False`` is noted: Gluon downloads a missing
@@ -436,6 +437,22 @@ class Data(Rule):
 
     def visit_Module(self, node: cst.Module) -> None:
         self._bodies.append(node)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if self.ctx.call_name(node.value) in _TENSOR_DATASETS:
+            for t in node.targets:
+                if isinstance(t.target, cst.Name):
+                    self.ctx.bindings[t.target.value] = "tensor_dataset"
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> None:
+        value = original.value
+        if original.attr.value == "tensors" and isinstance(value, cst.Name) and self.ctx.bindings.get(value.value) == "tensor_dataset":
+            self.report(
+                original,
+                f"`{value.value}.tensors`: Gluon's ArrayDataset keeps no `.tensors` (and turns 1-D arrays into "
+                "numpy); keep the arrays in variables; left as is",
+            )
+        return None
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._bodies.append(node.body)
