@@ -152,6 +152,19 @@ def test_aligned_mode_catches_dropped_weight_decay(tmp_path):
     assert result.first_divergence[0] == 3, result.describe()
 
 
+def test_aligned_mode_catches_accumulation_that_overwrites_gradients(tmp_path):
+    """With grad_req "write" each update sees only the last micro-batch's
+    gradient (a quarter of it): the second update's loss shows it."""
+    original = _copy(tmp_path, "grad_accumulation.py")
+    broken = _broken(tmp_path, "grad_accumulation.py", [('p.grad_req = "add"', 'p.grad_req = "write"')])
+    runs = run_pair(original, broken, aligned=True, subset=SUBSET, max_steps=6, cwd=str(tmp_path), quiet=True)
+    assert runs is not None
+    a, b = runs
+    assert not a.unaligned and not b.unaligned
+    result = compare_steps(a, b, rtol=1e-3)
+    assert not result.passed and result.first_divergence[0] == 2, result.describe()
+
+
 TRAINING_FIXTURES = ["reference_mlp.py", "mnist_cnn.py", "mlp_bn_dropout.py", "mlp_bn_eval.py", "lstm_model.py"]
 ALIGNED = ["--aligned", "--subset", "1000", "--max-steps", "20"]
 NATURAL = ["--subset", "6000", "--max-steps", "100"]
