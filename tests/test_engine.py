@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -301,3 +302,32 @@ def test_a_name_that_may_be_torch_or_a_local_value_is_reported_not_translated():
     assert "x = torch.ones(1)" in result.code
     (diag,) = result.diagnostics
     assert diag.rule == "T2G001" and "may be torch" in diag.message and diag.line == 4
+
+
+def test_helper_definitions_go_after_the_imports_once():
+    """A rule that needs a module-level definition (TorchAdadelta) gets it
+    once, after the run of imports holding the first torch import."""
+    source = (
+        '"""Train."""\nfrom __future__ import annotations\nimport os\nimport torch\nimport numpy as np\n'
+        "# the model\nnet = torch.nn.Linear(2, 1)\n"
+        "a = torch.optim.Adadelta(net.parameters(), lr=0.5)\nb = torch.optim.Adadelta(net.parameters())\n"
+    )
+    out = translate(source)
+    code = out.code
+    assert code.count("class TorchAdadelta(") == 1
+    lines = code.splitlines()
+    helper = lines.index("@mx.optimizer.register")
+    last_import = max(i for i, line in enumerate(lines) if line.startswith(("import ", "from ")))
+    assert last_import < helper < lines.index("# the model")
+    assert lines[helper - 2:helper] == ["", ""]
+    ast.parse(code)
+    assert translate(code).code == code  # stable
+
+
+def test_helper_definitions_when_torch_is_imported_in_a_function():
+    source = '"""Doc."""\ndef make(net):\n    import torch\n    return torch.optim.Adadelta(net.parameters(), lr=0.5)\n'
+    code = translate(source).code
+    ast.parse(code)
+    lines = code.splitlines()
+    assert lines[0] == '"""Doc."""'
+    assert lines.index("@mx.optimizer.register") < lines.index("def make(net):")

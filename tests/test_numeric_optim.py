@@ -65,6 +65,9 @@ OPTIMIZERS = [
     _case("torch.optim.Adadelta(net.parameters(), lr=1.0, rho=0.8, eps=1e-6)", id="adadelta-keyword"),
     _case("torch.optim.Adadelta(eps=1e-6, rho=0.8, params=net.parameters())", id="adadelta-shuffled"),
     _case("torch.optim.Adadelta(net.parameters())", id="adadelta-defaults"),
+    # lr other than 1 and weight decay: MXNet's AdaDelta has neither, TorchAdadelta both
+    _case("torch.optim.Adadelta(net.parameters(), 0.5, 0.8, 1e-6, 1e-2)", id="adadelta-lr-wd-positional"),
+    _case("torch.optim.Adadelta(weight_decay=1e-2, lr=0.3, params=net.parameters())", id="adadelta-lr-wd-shuffled"),
 ]
 
 
@@ -98,7 +101,6 @@ def test_optimizer_trains_like_torch(optimizer):
         _case("torch.optim.LBFGS(net.parameters())", "closure", id="lbfgs"),
         _case("torch.optim.SparseAdam(net.parameters())", "no MXNet equivalent", id="sparse-adam"),
         _case("torch.optim.RMSprop(net.parameters(), momentum=0.9)", "non-centered", id="rmsprop-momentum"),
-        _case("torch.optim.Adadelta(net.parameters(), lr=0.5)", "ignores the learning rate", id="adadelta-lr"),
         _case("torch.optim.Adagrad(net.parameters(), lr_decay=0.1)", "lr_decay", id="adagrad-lr-decay"),
         _case("torch.optim.Adagrad(net.parameters(), weight_decay=0.1)", "weight_decay", id="adagrad-wd"),
         _case("torch.optim.Adam(net.parameters(), amsgrad=True)", "amsgrad", id="adam-amsgrad"),
@@ -186,6 +188,7 @@ SCHED_OPTIMIZERS = [
     _case("torch.optim.Adam(net.parameters(), lr=0.05)", id="adam"),
     _case("torch.optim.RMSprop(net.parameters(), lr=0.02)", id="rmsprop"),
     _case("torch.optim.Adagrad(net.parameters(), lr=0.1)", id="adagrad"),
+    _case("torch.optim.Adadelta(net.parameters(), lr=0.7)", id="adadelta"),
 ]
 
 
@@ -249,8 +252,6 @@ def test_schedule_matches_torch_at_every_step(scheduler, optimizer):
               "torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)", "lr-scaled", id="nesterov"),
         _case("torch.optim.RMSprop(net.parameters(), centered=True, momentum=0.5)",
               "torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)", "lr-scaled", id="rmsprop-centered-momentum"),
-        _case("torch.optim.Adadelta(net.parameters())", "torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)",
-              "ignores the learning rate", id="adadelta"),
         _case("torch.optim.SGD(net.parameters(), lr=0.1)", "torch.optim.lr_scheduler.StepLR(opt, 2, last_epoch=3)",
               "last_epoch", id="last-epoch"),
         _case("torch.optim.SGD(net.parameters(), lr=0.1)", "torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, 10)",
@@ -384,6 +385,8 @@ GROUPED = [
           "eps=1e-15)", id="rmsprop-group-lr-default-base"),
     _case("torch.optim.SGD(itertools.chain(net[0].parameters(), net[2].parameters()), lr=0.2, momentum=0.9)",
           id="itertools-chain"),
+    _case("torch.optim.Adadelta([{'params': net[0].parameters(), 'lr': 0.5}, {'params': net[2].parameters()}])",
+          id="adadelta-group-lr"),
     _case("torch.optim.Adam(list(net[0].parameters()) + list(net[2].parameters()), lr=0.05, eps=1e-20)",
           id="list-plus-list"),
 ]
@@ -455,8 +458,6 @@ def test_parameter_groups_with_an_inexact_schedule_are_flagged(optimizer, schedu
               "'params'", id="params-list-of-tensors"),
         _case("torch.optim.SGD([{'params': a.parameters(), 'lr': 0}, {'params': b.parameters(), 'lr': 0.0}], lr=0.1)",
               "zero in every group", id="all-zero-lr"),
-        _case("torch.optim.Adadelta([{'params': a.parameters(), 'lr': 0.5}, {'params': b.parameters()}])",
-              "ignores the learning rate", id="adadelta-group-lr"),
         _case("torch.optim.SGD([{'params': a.parameters(), 'nesterov': True}, {'params': b.parameters()}], lr=0.1, momentum=0.9)",
               "differ in `nesterov`", id="nesterov-differs"),
         _case("torch.optim.SGD(groups, lr=0.1)", "parameters other", id="groups-variable"),

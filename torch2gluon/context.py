@@ -87,6 +87,10 @@ class Context:
         self.handled: Set[int] = set()
         # ids of the MXNet import statements the engine added
         self.inserted_imports: Set[int] = set()
+        # module-level definitions the output needs (name -> statement), put
+        # after the imports by the engine: e.g. an MXNet optimizer with torch's
+        # update rule where MXNet has none
+        self.helpers: Dict[str, cst.BaseStatement] = {}
         self.current_rule = "T2G001"
 
     # -- names -------------------------------------------------------------
@@ -252,6 +256,27 @@ class Context:
         refs.append(base)
         refs.extend(names)
         return base
+
+    def helper(self, name: str, template: str) -> None:
+        """Adds the module-level definition ``template`` (once per name).
+
+        In the template, ``MX`` stands for the ``mxnet`` module and ``ND`` for
+        ``mxnet.nd``; their imports are recorded as for any generated name.
+        """
+        if name in self.helpers:
+            return
+        ctx = self
+
+        class _Fill(cst.CSTTransformer):
+            def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
+                if updated.value == "MX":
+                    return ctx.ref("mxnet")
+                if updated.value == "ND":
+                    return ctx.ref("mxnet.nd")
+                return updated
+
+        stmt = cst.parse_statement(template).visit(_Fill())
+        self.helpers[name] = stmt.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
 
     def call(self, dotted: str, *args: cst.Arg) -> cst.Call:
         return cst.Call(func=self.ref(dotted), args=list(args))

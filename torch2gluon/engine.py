@@ -79,6 +79,8 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
         engine.suppressed = suppressions(module, ctx)
     out = module.visit(engine)
     ctx.current_top = None  # from here on, positions come through ctx.top_of
+    if ctx.helpers:
+        out = _insert_helpers(out, ctx, {id(b.statement) for b in torch_imports})
 
     # Anything that still refers to torch after the rules ran is reported.
     present = {id(n) for n in _walk(out)}
@@ -113,6 +115,27 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
     return Translation(source=source, code=code, diagnostics=diagnostics, stats=stats)
 
 
+
+
+def _insert_helpers(module: cst.Module, ctx: Context, torch_statements: Set[int]) -> cst.Module:
+    """Puts the helper definitions after the run of imports that holds the
+    first torch import (where the MXNet imports will go)."""
+    body = list(module.body)
+    at = next((i for i, s in enumerate(body) if imports.has_import(s, torch_statements)), None)
+    if at is None:  # torch imported only inside functions: after the header
+        at = imports.after_header(body)
+    while at < len(body) and isinstance(body[at], cst.SimpleStatementLine) and all(
+        isinstance(small, (cst.Import, cst.ImportFrom)) for small in body[at].body
+    ):
+        at += 1
+    helpers = list(ctx.helpers.values())
+    if at < len(body) and isinstance(body[at], (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+        stmt = body[at]
+        blank = sum(1 for line in stmt.leading_lines if line.comment is None)
+        if blank < 2:
+            body[at] = stmt.with_changes(leading_lines=[cst.EmptyLine()] * (2 - blank) + list(stmt.leading_lines))
+    body[at:at] = helpers
+    return module.with_changes(body=body)
 
 
 def _report_untranslated(

@@ -180,7 +180,7 @@ def _merge(carry: Sequence[cst.EmptyLine], lines: Sequence[cst.EmptyLine]) -> Li
     return list(lines) if lines else list(carry[:1])
 
 
-def _has_import(stmt: cst.CSTNode, nodes: Set[int]) -> bool:
+def has_import(stmt: cst.CSTNode, nodes: Set[int]) -> bool:
     return isinstance(stmt, cst.SimpleStatementLine) and any(id(s) in nodes for s in stmt.body)
 
 
@@ -219,7 +219,7 @@ class _ImportRewriter(PreservingTransformer):
         carry: List[cst.EmptyLine] = []
         inserted = not (top and self.new_imports)
         for stmt in body:
-            if _has_import(stmt, self.torch_nodes):
+            if has_import(stmt, self.torch_nodes):
                 kept = self._strip(stmt)
                 if kept is None:
                     if not inserted:
@@ -248,7 +248,7 @@ class _ImportRewriter(PreservingTransformer):
                 carry = []
             out.append(stmt)
         if not inserted:
-            at = _after_header(out)
+            at = after_header(out)
             above: List[cst.EmptyLine] = []
             if at == 0 and out:
                 above = list(out[0].leading_lines)
@@ -273,7 +273,7 @@ class _ImportRewriter(PreservingTransformer):
         return stmt.with_changes(body=small)
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
-        if not any(_has_import(s, self.torch_nodes) for s in updated.body):
+        if not any(has_import(s, self.torch_nodes) for s in updated.body):
             return updated
         body, carry = self._rewrite_body(list(updated.body), top=False)
         if not body:
@@ -286,7 +286,7 @@ class _ImportRewriter(PreservingTransformer):
         return updated.with_changes(body=body, footer=[*carry, *updated.footer])
 
 
-def _after_header(body: List[cst.BaseStatement]) -> int:
+def after_header(body: List[cst.BaseStatement]) -> int:
     """Index after a module docstring and ``from __future__`` imports."""
     i = 0
     if body and isinstance(body[0], cst.SimpleStatementLine) and isinstance(body[0].body[0], cst.Expr):

@@ -6,6 +6,8 @@ from typing import Optional, Set
 
 import libcst as cst
 
+from .._cst import walk
+
 from ..context import Context, arg
 from ._base import Example, Rule, Unbindable, bind, literal
 from .tensor_methods import is_tensor, meth
@@ -67,12 +69,18 @@ def device_of(ctx: Context, node: cst.BaseExpression) -> Optional[cst.BaseExpres
         return ctx.call("mxnet.gpu", arg(cst.Integer("0")))
     if isinstance(node, cst.IfExp):
         test = node.test
-        if not (isinstance(test, cst.Call) and ctx.call_name(test) in _AVAILABLE and not test.args):
+        if isinstance(test, cst.Call) and ctx.call_name(test) in _AVAILABLE and not test.args:
+            new_test: cst.BaseExpression = _has_gpu(ctx)
+        elif not any(isinstance(n, (cst.Name, cst.Attribute)) and ctx.torch_name(n) for n in walk(test)):
+            # `"cuda" if use_cuda else "cpu"`: the script's own flag (its
+            # `torch.cuda.is_available()` part is translated where it is set)
+            new_test = test
+        else:
             return None
         body, orelse = device_of(ctx, node.body), device_of(ctx, node.orelse)
         if body is None or orelse is None:
             return None
-        return cst.IfExp(test=_has_gpu(ctx), body=body, orelse=orelse)
+        return cst.IfExp(test=new_test, body=body, orelse=orelse)
     if isinstance(node, cst.Call) and ctx.call_name(node) == "torch.device":
         try:
             b = bind(node, ["type", "index"])

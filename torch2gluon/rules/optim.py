@@ -18,6 +18,45 @@ _SPEED_ONLY = ("foreach", "differentiable", "fused")
 TORCH_SGD_DEFAULT_LR = "0.001"
 
 
+# the registered name of TorchAdadelta (_TORCH_ADADELTA_CLASS)
+TORCH_ADADELTA = "torchadadelta"
+# torch's Adadelta update as an MXNet optimizer (MX: mxnet, ND: mxnet.nd)
+_TORCH_ADADELTA_CLASS = '''
+@MX.optimizer.register
+class TorchAdadelta(MX.optimizer.Optimizer):
+    """torch.optim.Adadelta's update (added by torch2gluon): MXNet's AdaDelta
+    ignores the learning rate and applies weight decay outside the step."""
+
+    def __init__(self, rho=0.9, epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.rho = rho
+        self.epsilon = epsilon
+
+    def create_state(self, index, weight):
+        return (
+            ND.zeros(weight.shape, weight.context),
+            ND.zeros(weight.shape, weight.context),
+        )
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        grad = grad * self.rescale_grad
+        if self.clip_gradient is not None:
+            grad = ND.clip(grad, -self.clip_gradient, self.clip_gradient)
+        grad = grad + wd * weight
+        square_avg, acc_delta = state
+        square_avg[:] = self.rho * square_avg + (1 - self.rho) * grad * grad
+        delta = (
+            ND.sqrt(acc_delta + self.epsilon)
+            / ND.sqrt(square_avg + self.epsilon)
+            * grad
+        )
+        acc_delta[:] = self.rho * acc_delta + (1 - self.rho) * delta * delta
+        weight[:] -= lr * delta
+'''.lstrip()
+
+
 class Optimizers(Rule):
     """``torch.optim.SGD(net.parameters(), lr=...)`` becomes ``gluon.Trainer``.
 
@@ -58,8 +97,12 @@ class Optimizers(Rule):
     Adam (``betas`` -> ``beta1``/``beta2``, ``eps`` -> ``epsilon``, L2
     ``weight_decay`` -> ``wd``), RMSprop (torch defaults lr=0.01, alpha=0.99
     written out; ``alpha`` -> ``gamma1``; ``centered=True`` sets ``gamma2`` to
-    torch's ``momentum``, 0 by default, since MXNet's defaults to 0.9), Adagrad
-    and Adadelta (``rho``, ``epsilon`` 1e-6 written out) are translated too.
+    torch's ``momentum``, 0 by default, since MXNet's defaults to 0.9) and
+    Adagrad are translated too. Adadelta becomes ``"torchadadelta"``, an MXNet
+    optimizer with torch's update that the translation defines after its
+    imports (``TorchAdadelta``): MXNet's own AdaDelta ignores the learning
+    rate (lr 1.0 only, and a schedule would be lost) and subtracts weight
+    decay outside the adaptive step.
     MXNet adds epsilon inside the square root for RMSprop and Adagrad, so
     ``eps**2`` is passed: sqrt(v + eps**2) equals torch's sqrt(v) + eps
     wherever sqrt(v) is far from eps and stays within a factor sqrt(2) of it.
@@ -69,7 +112,6 @@ class Optimizers(Rule):
     decay (its decay is decoupled; no 'adamw' in MXNet 1.9, and 'adam' with wd
     is L2 -- measured apart after 3 steps), LBFGS,
     SparseAdam and other optimizers, non-centered RMSprop with momentum,
-    Adadelta with lr != 1 (MXNet ignores the learning rate) or weight decay,
     Adagrad with lr_decay, initial_accumulator_value or weight decay,
     amsgrad, maximize, capturable.
 
@@ -83,6 +125,14 @@ class Optimizers(Rule):
     name = "optimizers"
     summary = "torch.optim.SGD/Adam/RMSprop/Adagrad/Adadelta (and parameter groups) -> gluon.Trainer(..., algo, {...})"
     examples = (
+        Example(
+            "import torch\nopt = torch.optim.Adadelta(net.parameters(), lr=0.5, weight_decay=1e-4)\n",
+            "import mxnet as mx\nfrom mxnet import gluon, nd\n\n\n"
+            + _TORCH_ADADELTA_CLASS.replace("MX.", "mx.").replace("ND.", "nd.")
+            + '\n\nopt = gluon.Trainer(\n    net.collect_params(),\n    "torchadadelta",\n'
+            '    {"learning_rate": 0.5, "rho": 0.9, "epsilon": 1e-06, "wd": 1e-4},\n)\n',
+            id="Adadelta: torch's update rule as an MXNet optimizer defined after the imports",
+        ),
         Example(
             "import torch\ntrainer = torch.optim.SGD(net.parameters(), lr=0.1)\n",
             'from mxnet import gluon\n\ntrainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})\n',
@@ -251,6 +301,8 @@ class Optimizers(Rule):
                 if v is not None and literal(v) is not False:
                     raise Unbindable(f"argument `{flag}` is not translated yet")
             algo, entries, kind = build(b)
+            if algo == TORCH_ADADELTA:
+                self.ctx.helper("TorchAdadelta", _TORCH_ADADELTA_CLASS)
         except Unbindable as e:
             return self.keep(original, name, str(e))
         self._lr_kind[id(original)] = kind
@@ -352,8 +404,6 @@ class Optimizers(Rule):
                 if values[0] is not None:
                     b[key] = values[0]
                 continue
-            if key == "lr" and name == "torch.optim.Adadelta":
-                raise Unbindable("with parameter groups that differ in `lr`: MXNet's AdaDelta ignores the learning rate")
             ref = next((i for i, c in enumerate(codes) if literal(cst.parse_expression(c)) not in (0, 0.0)), None)
             if ref is None:
                 raise Unbindable(f"with parameter groups whose `{key}` is zero in every group is not translated")
@@ -387,6 +437,7 @@ def _is_lr_mult(call: cst.BaseExpression) -> bool:
 _TORCH_CLASS = {
     "sgd": "torch.optim.SGD", "nag": "torch.optim.SGD", "adam": "torch.optim.Adam",
     "rmsprop": "torch.optim.RMSprop", "adagrad": "torch.optim.Adagrad", "adadelta": "torch.optim.Adadelta",
+    TORCH_ADADELTA: "torch.optim.Adadelta",
 }
 
 
@@ -407,6 +458,8 @@ def _trainer_kind(call: cst.Call) -> str:
         return "in-state" if centered is not False and not _zero(opts.get("gamma2", cst.Float("0.9"))) else "neutral"
     if algo == "adadelta":
         return "ignored"
+    if algo == TORCH_ADADELTA:
+        return "neutral"
     if algo in ("adam", "adagrad"):
         return "neutral"
     return "unknown"
@@ -576,15 +629,20 @@ def _adagrad(b) -> Tuple[str, Entries, str]:
 
 def _adadelta(b) -> Tuple[str, Entries, str]:
     lr = b.get("lr")
-    if lr is not None and literal(lr) not in (1, 1.0):
-        raise Unbindable("with `lr` other than 1.0 has no MXNet equivalent (MXNet's AdaDelta ignores the learning rate)")
-    if not _zero(b.get("weight_decay")):
-        raise Unbindable("argument `weight_decay` differs in MXNet (subtracted without the adaptive scaling)")
     entries: Entries = [
         ("rho", b.get("rho") or cst.Float("0.9")),
         ("epsilon", b.get("eps") or cst.Float("1e-06")),
     ]
-    return "adadelta", entries, "ignored"
+    # MXNet's AdaDelta ignores the learning rate (so a schedule or lr != 1
+    # would be lost) and subtracts weight decay outside the adaptive step:
+    # torch's rule, as an MXNet optimizer
+    entries = [("learning_rate", lr or cst.Float("1.0")), *entries]
+    if not _zero(b.get("weight_decay")):
+        entries.append(("wd", b["weight_decay"]))
+    return TORCH_ADADELTA, entries, "neutral"
+
+
+
 
 
 _BUILDERS = {
