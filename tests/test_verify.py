@@ -178,6 +178,10 @@ SEMANTICS_FIXTURES = [
     ("two_optimizers.py", ALIGNED),
     ("grad_accumulation.py", ALIGNED),  # 20 updates of 4 micro-batches of 16
     ("linear_regression.py", ["--aligned"]),  # synthetic data, all 3 epochs (300 steps, seconds)
+    # pytorch/examples' mnist/main.py structure: argparse, train()/test()
+    # functions, Adadelta(lr=1.0) + StepLR(gamma=0.7) per epoch, the device
+    # picked in main(); 16 steps per epoch, so the lr change is covered
+    ("mnist_main.py", ALIGNED),
 ]
 
 

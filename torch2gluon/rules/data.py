@@ -150,6 +150,8 @@ class Data(Rule):
     image transforms placed after ``ToTensor`` (they would see CHW tensors),
     a ``Dataset`` whose ``__getitem__`` returns a dict (Gluon's batchify does
     not collate dicts), and other transforms are left as is with an error.
+    ``loader.dataset`` becomes ``loader._dataset`` (where Gluon's DataLoader
+    keeps it; MXNet 1.x has no public name for it).
     ``.tensors`` of a ``TensorDataset`` (Gluon's ``ArrayDataset`` has no
     such attribute) is reported. Warnings: ``random_split`` holds other samples than torch's; a
     ``Dataset``'s ``__getitem__`` returning indexed items or calls (MXNet has
@@ -241,6 +243,11 @@ class Data(Rule):
                 "    return gluon.data.DataLoader(ds, **kwargs)\n"
             ),
             id="options spread from a dict built here, every key the same in Gluon",
+        ),
+        Example(
+            "import torch\nloader = torch.utils.data.DataLoader(ds, batch_size=8)\nn = len(loader.dataset)\n",
+            "from mxnet import gluon\n\nloader = gluon.data.DataLoader(ds, batch_size=8)\nn = len(loader._dataset)\n",
+            id="a loader's dataset",
         ),
         Example(
             (
@@ -444,8 +451,11 @@ class Data(Rule):
                 if isinstance(t.target, cst.Name):
                     self.ctx.bindings[t.target.value] = "tensor_dataset"
 
-    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> None:
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> Optional[cst.Attribute]:
         value = original.value
+        if original.attr.value == "dataset" and isinstance(value, cst.Name) and self.ctx.bindings.get(value.value) == "loader":
+            # Gluon's DataLoader keeps its dataset as `_dataset` (MXNet 1.x has no public name for it)
+            return updated.with_changes(attr=cst.Name("_dataset"))
         if original.attr.value == "tensors" and isinstance(value, cst.Name) and self.ctx.bindings.get(value.value) == "tensor_dataset":
             self.report(
                 original,
