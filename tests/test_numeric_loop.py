@@ -309,6 +309,8 @@ for X, y in batches:
         pytest.param("for p in net[0].parameters():\n    p.requires_grad_(False)", id="method"),
         pytest.param("for p in net[0].parameters():\n    p.requires_grad_(requires_grad=False)", id="method-keyword"),
         pytest.param("flag = False\nfor p in net[0].parameters():\n    p.requires_grad = flag", id="run-time-flag"),
+        pytest.param("net[0].requires_grad_(False)", id="whole-module"),
+        pytest.param("net.requires_grad_(False)\nnet[2].requires_grad_()", id="whole-model-then-one-back"),
     ],
 )
 def test_frozen_parameters_stay(freeze):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
 
@@ -304,7 +304,9 @@ class Freezing(Rule):
     model.features.collect_params().values(): p.grad_req = "null"``;
     ``True`` gives ``"write"`` back (``"add"`` when the script accumulates
     gradients, see T2G501), and a value known only at run time gives
-    ``"write" if value else "null"``.
+    ``"write" if value else "null"``. ``model.requires_grad_(False)`` on a
+    translated model or submodule becomes
+    ``model.collect_params().setattr("grad_req", "null")`` (the same values).
 
     ## Why
     A Gluon parameter with ``grad_req = "null"`` gets no gradient and
@@ -352,6 +354,23 @@ class Freezing(Rule):
             ),
             id="a flag known at run time",
         ),
+        Example(
+            (
+                "import torch\nfrom torch import nn\n"
+                "net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))\n"
+                "net[0].requires_grad_(False)\n"
+            ),
+            (
+                "from mxnet import init\nfrom mxnet.gluon import nn\n\nnet = nn.Sequential()\nnet.add(\n"
+                "    nn.Dense(\n        2,\n        in_units=2,\n        flatten=False,\n"
+                "        weight_initializer=init.Uniform(2**-0.5),\n        bias_initializer=init.Uniform(2**-0.5),\n    ),\n"
+                "    nn.Dense(\n        1,\n        in_units=2,\n        flatten=False,\n"
+                "        weight_initializer=init.Uniform(2**-0.5),\n        bias_initializer=init.Uniform(2**-0.5),\n    ),\n"
+                ")\nnet.initialize()\n"
+                'net[0].collect_params().setattr("grad_req", "null")\n'
+            ),
+            id="a whole module",
+        ),
     )
 
     def _plan(self, node: cst.For) -> Optional[cst.BaseExpression]:
@@ -367,6 +386,26 @@ class Freezing(Rule):
     def visit_For(self, node: cst.For) -> None:
         if self._plan(node) is not None:
             self.ctx.handled.add(id(node.iter.func))  # type: ignore[union-attr]
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        found = _whole_model(self.ctx, node)
+        if found is not None:
+            self.ctx.handled.add(id(node.body[0].value.func))  # type: ignore[union-attr]  # T2G002: ours
+
+    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        found = _whole_model(self.ctx, original)
+        if found is None:
+            return None
+        owner, value = found
+        on = '"add"' if self.ctx.memo.get(ACCUMULATES) else '"write"'
+        flag = True if value is None else literal(value)
+        if flag is True:
+            req = on
+        elif flag is False:
+            req = '"null"'
+        else:
+            req = f'{on} if {code_of(value)} else "null"'  # type: ignore[arg-type]
+        return _line(original, f'{code_of(owner)}.collect_params().setattr("grad_req", {req})')
 
     def leave_For(self, original: cst.For, updated: cst.For) -> Optional[cst.For]:
         owner = self._plan(original)
@@ -389,6 +428,24 @@ class Freezing(Rule):
             iter=cst.parse_expression(f"{code_of(owner)}.collect_params().values()"),
             body=updated.body.with_changes(body=stmts),
         )
+
+
+def _whole_model(ctx, stmt: cst.SimpleStatementLine) -> Optional[Tuple[cst.BaseExpression, Optional[cst.BaseExpression]]]:
+    """``model.requires_grad_(flag)`` as a statement on a known model or submodule -> (model, flag)."""
+    if len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Expr):
+        return None
+    call = stmt.body[0].value
+    if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "requires_grad_"):
+        return None
+    if len(call.args) > 1 or any(a.star or (a.keyword and a.keyword.value != "requires_grad") for a in call.args):
+        return None
+    owner = call.func.value
+    from .objects import _is_submodule
+
+    known = (isinstance(owner, cst.Name) and ctx.bindings.get(owner.value) == "model") or _is_submodule(ctx, owner)
+    if not known:
+        return None
+    return owner, (call.args[0].value if call.args else None)
 
 
 def _line(like: cst.CSTNode, code: str) -> cst.SimpleStatementLine:
