@@ -154,6 +154,11 @@ def record_bindings(ctx: Context, node: cst.SimpleStatementLine) -> None:
             for e in target.elements:
                 if isinstance(e.value, cst.Name):
                     ctx.bindings[e.value.value] = TENSOR
+        elif isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, cst.Name) and ctx.bindings.get(value.value) == TENSOR:
+            # `inputs, labels = data` where `data` is a loader's batch (or a tensor unpacked along axis 0)
+            for e in target.elements:
+                if isinstance(e.value, cst.Name):
+                    ctx.bindings[e.value.value] = TENSOR
 
 
 def record_loop(ctx: Context, node: cst.For) -> None:
@@ -533,6 +538,19 @@ class TensorMethods(_Split, Rule):
                 self.ctx.handled.add(id(call))  # rewritten as `x[:] = v` when the statement is left
 
     def visit_For(self, node: cst.For) -> None:
+        it = node.iter
+        iterated = [it]
+        if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value in ("zip", "enumerate"):
+            iterated = [a.value for a in it.args]
+        tensors = [code_of(t) for t in iterated if isinstance(t, cst.Name) and self.ctx.bindings.get(t.value) == TENSOR]
+        if tensors:
+            self.report(
+                node.iter,
+                f"iterating over `{tensors[0]}`: an NDArray yields (1,)-shaped NDArrays where a tensor yields 0-d "
+                "tensors (comparing two needs equal dtypes; indexing a list with one fails); "
+                "iterate over `.asnumpy()` for numbers",
+                severity=Severity.WARNING,
+            )
         record_loop(self.ctx, node)
 
     def leave_SimpleStatementLine(self, original, updated):
