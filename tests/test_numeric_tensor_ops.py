@@ -157,6 +157,8 @@ def test_python_numbers_like_torch(expr):
         ("v, i = torch.min(x, dim=0)\n", ["v", "i"]),
         ("v, i = torch.max(dim=1, input=x, keepdim=True)\n", ["v", "i"]),
         ("_, i = torch.max(x, 1)\n", ["i"]),
+        ("_, i = torch.max(x * 2 - y, 1)\n", ["i"]),  # one half used: its input is evaluated once anyway
+        ("v, _ = (x + y).max(dim=0)\n", ["v"]),
         ("z = torch.zeros(2, 3)\nz.fill_(3.5)\n", ["z"]),
         ("z = torch.ones(2, 3)\nz.fill_(value=2)\n", ["z"]),
         ("z = x.clone()\nz.zero_()\n", ["z"]),

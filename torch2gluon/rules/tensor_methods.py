@@ -416,8 +416,11 @@ class _Split:
         if pair_u is None:
             return None
         _, x, dim, keep = pair_u
-        if not _simple(x):
-            self.report(original, f"`{kind}(dim)` returns values and indices; its input is not a plain name, so it is not split; left as is")
+        used = [e for e in targets if not (isinstance(e.value, cst.Name) and e.value.value == "_")]
+        if not _simple(x) and len(used) > 1:
+            if is_function == (self.code == "T2G103"):  # one report, by the rule of this form
+                self.ctx.explained.add(id(a_o.value.func))  # type: ignore[union-attr]
+                self.report(original, f"`{kind}(dim)` returns values and indices; its input is not a plain name, so it is not split; left as is")
             return None
         extra = axis_args({"dim": dim, **({"keepdim": keep} if keep is not None else {})})
         values = meth(x, kind, *extra)
