@@ -236,3 +236,19 @@ def test_fixture_prints_the_same(tmp_path):
     for n, (a, b) in enumerate(zip(t_lines, m_lines), 1):
         assert _NUM.sub("#", a) == _NUM.sub("#", b), f"line {n}: torch {a!r} vs mxnet {b!r}"
         np.testing.assert_allclose(_numbers(b), _numbers(a), rtol=1e-5, atol=1e-5, err_msg=f"line {n}")
+
+
+def test_size_with_a_dim_on_any_receiver():
+    """numpy's and pandas' `size` is not callable, so `b.size(0)` is a tensor's."""
+    src = "import torch\ndef rows(b):\n    return b.size(0), b.size()\nr = rows(torch.from_numpy(X))\n"
+    (t,), (m,) = run_both(src, ["r"], torch_env=dict(ENV), mx_env=dict(ENV))
+    assert tuple(t[1]) == tuple(m[1]) and t[0] == m[0] == 2
+
+
+def test_batches_through_a_progress_bar_are_tensors():
+    src = (
+        "import torch\nfrom tqdm import tqdm\nloader = torch.utils.data.DataLoader(ds, batch_size=4)\n"
+        "for i, (x, y) in enumerate(tqdm(loader, desc='train')):\n    ok = (x.argmax(1) == y).sum().item()\n"
+    )
+    code = translate(src).code
+    assert 'x.argmax(axis=1).astype("float64") == y.astype("float64")' in code, code

@@ -161,6 +161,14 @@ def record_bindings(ctx: Context, node: cst.SimpleStatementLine) -> None:
                     ctx.bindings[e.value.value] = TENSOR
 
 
+# progress-bar wrappers that yield what they wrap
+_PROGRESS_WRAPPERS = ("tqdm", "tqdm.tqdm", "tqdm.auto.tqdm", "tqdm.notebook.tqdm", "trange")
+
+
+def _callee(func: cst.BaseExpression) -> str:
+    return code_of(func).strip() if isinstance(func, (cst.Name, cst.Attribute)) else ""
+
+
 def record_loop(ctx: Context, node: cst.For) -> None:
     it = node.iter
     target = node.target
@@ -170,6 +178,8 @@ def record_loop(ctx: Context, node: cst.For) -> None:
             target = target.elements[1].value
         else:
             return
+    if isinstance(it, cst.Call) and it.args and _callee(it.func) in _PROGRESS_WRAPPERS:
+        it = it.args[0].value  # tqdm(loader, ...) yields the loader's batches
     if not (isinstance(it, cst.Name) and ctx.bindings.get(it.value) == LOADER):
         return
     stack = [target]
@@ -638,7 +648,8 @@ class TensorMethods(_Split, Rule):
         if m == "unsqueeze":
             b = bind(updated, ["dim"])
             return meth(recv, "expand_dims", arg(b["dim"], "axis"))
-        if m == "size" and (evident or not args or torch_kw):
+        # numpy's and pandas' `size` is not callable: `x.size(d)` is a tensor's
+        if m == "size" and len(args) <= 1:
             b = bind(updated, ["dim"])
             shape = cst.Attribute(value=paren(recv), attr=cst.Name("shape"))
             if "dim" not in b:
