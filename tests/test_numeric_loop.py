@@ -435,3 +435,62 @@ def test_accumulation_backward_in_if_else(optimizer):
     both, initial = run(IF_ELSE_FORM.format(model=MODEL, optimizer=optimizer))
     assert both.translation.code.count("out_grad=") == 2
     assert_trains_alike(both, initial)
+
+
+def test_parameter_counts_match_torch():
+    """sum(p.numel() ...) and friends over a translated model give torch's numbers."""
+    from torch2gluon import translate
+
+    src = (
+        "import torch\nfrom torch import nn\n"
+        "net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))\n"
+        "for p in net[0].parameters():\n    p.requires_grad = False\n"
+        "trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)\n"
+        "frozen = sum(p.numel() for p in net.parameters() if not p.requires_grad)\n"
+        "total = sum(p.numel() for p in net.parameters())\n"
+        "dims = [p.dim() for p in net.parameters()]\n"
+        "shapes = [tuple(p.shape) for p in net[0].parameters()]\n"
+    )
+    r = translate(src)
+    assert not r.diagnostics, r.diagnostics
+    t: dict = {}
+    exec(src, t)
+    m: dict = {}
+    exec(r.code, m)
+    for name in ("trainable", "frozen", "total", "dims", "shapes"):
+        assert t[name] == m[name], (name, t[name], m[name])
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "@torch.no_grad()\ndef evaluate(x):\n    return net(x)\n",
+        "@torch.inference_mode()\ndef evaluate(x):\n    return net(x)\n",
+        "def evaluate(x):\n    with torch.inference_mode():\n        return net(x)\n",
+        "def evaluate(x):\n    with torch.set_grad_enabled(False):\n        return net(x)\n",
+    ],
+)
+def test_no_grad_forms_record_nothing(form):
+    """The translated evaluation runs outside autograd: no graph, same values."""
+    import mxnet as mx
+    from mxnet import autograd, nd
+    from torch2gluon import translate
+
+    src = "import torch\nfrom torch import nn\nnet = nn.Linear(3, 2)\n" + form
+    r = translate(src)
+    assert "import torch" not in r.code and not r.errors, r.code
+    t: dict = {}
+    exec(src, t)
+    m: dict = {}
+    exec(r.code, m)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    m["net"].weight.set_data(nd.array(t["net"].weight.detach().numpy()))
+    m["net"].bias.set_data(nd.array(t["net"].bias.detach().numpy()))
+    w = m["net"].weight.data()
+    with autograd.record():
+        out = m["evaluate"](nd.array(x))
+    with pytest.raises(mx.base.MXNetError):
+        out.backward()  # computed under pause: not in the graph, as torch's output has no grad_fn
+    expected = t["evaluate"](torch.from_numpy(x))
+    assert not expected.requires_grad
+    np.testing.assert_allclose(out.asnumpy(), expected.numpy(), rtol=1e-6)

@@ -252,3 +252,19 @@ def test_batches_through_a_progress_bar_are_tensors():
     )
     code = translate(src).code
     assert 'x.argmax(axis=1).astype("float64") == y.astype("float64")' in code, code
+
+
+@pytest.mark.parametrize("expr", ["x.softmax(1)", "x.softmax(dim=0)", "x.log_softmax(dim=-1)", "x.log_softmax(1)"])
+def test_softmax_methods(expr):
+    """dim -> axis; log-softmax of values 11 apart differs in float32 round-off (3e-6)."""
+    t, m = _run(expr)
+    assert_same(np.asarray(t), np.asarray(m), rtol=1e-5, atol=1e-5, what=expr)
+
+
+def test_randint_draws_like_torch():
+    """Same bounds ([low, high)), shape and dtype; other numbers (another generator)."""
+    src = "import torch\nr = torch.randint(3, 7, (4000,))\ns = torch.randint(5, size=(2, 3))\n"
+    (t, ts), (m, ms) = run_both(src, ["r", "s"])
+    assert t.dtype == m.dtype == np.int64 and t.shape == m.shape and ts.shape == ms.shape
+    assert set(np.unique(t)) == set(np.unique(m)) == {3, 4, 5, 6}
+    assert abs(t.mean() - m.mean()) < 0.1

@@ -700,3 +700,135 @@ class ManualUpdates(Rule):
         )
         self.ctx.memo.setdefault(UPDATES, {})[id(loop)] = (original, upd.zeroes)  # type: ignore[union-attr]
         return loop
+
+
+# what a comprehension over a model's parameters may read of each one
+_PARAM_READS = {
+    "numel": "{p}.data().size",
+    "dim": "len({p}.shape)",
+}
+
+
+class _ParamReads(cst.CSTTransformer):
+    """Rewrites ``p.numel()``, ``p.dim()``, ``p.requires_grad``, ``p.shape`` of the
+    loop variable ``p``; any other use of ``p`` makes it give up."""
+
+    def __init__(self, p: str) -> None:
+        self.p = p
+        self.ok = True
+
+    def _is_p(self, node: cst.CSTNode) -> bool:
+        return isinstance(node, cst.Name) and node.value == self.p
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        f = original.func
+        if isinstance(f, cst.Attribute) and self._is_p(f.value) and f.attr.value in _PARAM_READS and not original.args:
+            return cst.parse_expression(_PARAM_READS[f.attr.value].format(p=self.p))
+        return updated
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
+        if self._is_p(original.value):
+            attr = original.attr.value
+            if attr == "requires_grad":
+                return cst.parse_expression(f'({self.p}.grad_req != "null")')
+            # T2G102 has already made `p.numel()` `p.size` and `p.dim()` `p.ndim` (an NDArray's)
+            if attr == "size":
+                return cst.parse_expression(f"{self.p}.data().size")
+            if attr == "ndim":
+                return cst.parse_expression(f"len({self.p}.shape)")
+            if attr not in ("shape", *_PARAM_READS):
+                self.ok = False
+        return updated
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
+        return updated
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        return True
+
+
+class ParameterCounts(Rule):
+    """Comprehensions that count a model's parameters read Gluon's parameters.
+
+    ## What it does
+    ``sum(p.numel() for p in model.parameters() if p.requires_grad)`` becomes
+    ``sum(p.data().size for p in model.collect_params().values() if
+    p.grad_req != "null")``: over a translated model (or submodule), a
+    generator or list comprehension whose only uses of the loop variable are
+    ``p.numel()``, ``p.dim()``, ``p.shape`` and ``p.requires_grad``.
+
+    ## Why
+    Gluon's parameters are ``Parameter`` objects, not arrays: their array is
+    ``p.data()``; a frozen parameter has ``grad_req == "null"``. The counts
+    are torch's (Gluon holds the same parameters, in the same shapes).
+
+    ## Flags
+    Other uses of the parameters stay as they are and T2G002 reports
+    ``model.parameters``.
+
+    ## Fix safety
+    Safe.
+    """
+
+    code = "T2G505"
+    name = "parameter-counts"
+    summary = "sum(p.numel() for p in model.parameters()) -> over collect_params().values()"
+    examples = (
+        Example(
+            (
+                "import torch\nfrom torch import nn\nnet = nn.Sequential(nn.Linear(4, 2))\n"
+                "n = sum(p.numel() for p in net.parameters() if p.requires_grad)\n"
+                "shapes = [tuple(p.shape) for p in net[0].parameters()]\n"
+            ),
+            (
+                "from mxnet import init\nfrom mxnet.gluon import nn\n\nnet = nn.Sequential()\nnet.add(\n"
+                "    nn.Dense(\n        2,\n        in_units=4,\n        flatten=False,\n"
+                "        weight_initializer=init.Uniform(4**-0.5),\n        bias_initializer=init.Uniform(4**-0.5),\n    )\n"
+                ")\nnet.initialize()\n"
+                'n = sum(p.data().size for p in net.collect_params().values() if (p.grad_req != "null"))\n'
+                "shapes = [tuple(p.shape) for p in net[0].collect_params().values()]\n"
+            ),
+            id="counting and listing a model's parameters",
+        ),
+    )
+
+    def _plan(self, node) -> Optional[Tuple[cst.BaseExpression, str]]:
+        comp = node.for_in
+        if comp.inner_for_in is not None or not isinstance(comp.target, cst.Name):
+            return None
+        owner = params_owner(comp.iter)
+        if owner is None:
+            return None
+        from .objects import _is_submodule
+
+        known = (isinstance(owner, cst.Name) and self.ctx.bindings.get(owner.value) == "model") or _is_submodule(self.ctx, owner)
+        if not known:
+            return None
+        reads = _ParamReads(comp.target.value)
+        node.visit(reads)
+        return (owner, comp.target.value) if reads.ok else None
+
+    def _visit(self, node) -> None:
+        if self._plan(node) is not None:
+            self.ctx.handled.add(id(node.for_in.iter.func))
+
+    def _leave(self, original, updated):
+        plan = self._plan(original)
+        if plan is None:
+            return None
+        owner, p = plan
+        rewritten = updated.visit(_ParamReads(p))
+        comp = rewritten.for_in.with_changes(iter=cst.parse_expression(f"{code_of(owner)}.collect_params().values()"))
+        return rewritten.with_changes(for_in=comp)
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+        self._visit(node)
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self._visit(node)
+
+    def leave_GeneratorExp(self, original: cst.GeneratorExp, updated: cst.GeneratorExp):
+        return self._leave(original, updated)
+
+    def leave_ListComp(self, original: cst.ListComp, updated: cst.ListComp):
+        return self._leave(original, updated)

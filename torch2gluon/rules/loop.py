@@ -123,7 +123,9 @@ class TrainingLoop(Rule):
       ``loss.mean()`` gets ``.asscalar()``.
 
     ``torch.autograd.Variable(x)`` becomes ``x`` everywhere.
-    ``with torch.no_grad():`` becomes ``with autograd.pause():``, and
+    ``with torch.no_grad():`` (and ``torch.inference_mode()``,
+    ``torch.set_grad_enabled(False)``) becomes ``with autograd.pause():``
+    (as a decorator: the function's body is wrapped in it), and
     ``model.train()``/``model.eval()`` statements go (an info note says so):
     Gluon runs a model in training mode inside ``autograd.record()`` and in
     inference mode outside it, which is where the torch script trains and
@@ -179,6 +181,12 @@ class TrainingLoop(Rule):
     name = "training-loop"
     summary = "zero_grad/backward/step -> autograd.record + trainer.step(batch size)"
     examples = (
+        Example(
+            "import torch\n\n\n@torch.no_grad()\ndef evaluate(model, x):\n    \"\"\"Scores.\"\"\"\n    return model(x)\n",
+            "from mxnet import autograd\n\n\ndef evaluate(model, x):\n    \"\"\"Scores.\"\"\"\n    with autograd.pause():\n"
+            "        return model(x)\n",
+            id="a no_grad decorator wraps the body",
+        ),
         Example(
             "import torch\ndef evaluate(m, x):\n    m.eval()\n    return m(x)\nevaluate(make_model(), torch.ones(2))\n",
             "from mxnet import nd\n\n\ndef evaluate(m, x):\n    # torch2gluon: T2G501: `m.eval()` left as is: nothing says `m` "
@@ -442,10 +450,64 @@ class TrainingLoop(Rule):
         if body and all(isinstance(s, cst.For) and params_owner(s.iter) is not None for s in body):
             self._quiet.update(id(i.item) for i in node.items)
 
-    def leave_WithItem(self, original: cst.WithItem, updated: cst.WithItem) -> Optional[cst.WithItem]:
-        if self.ctx.call_name(original.item) != "torch.no_grad" or not isinstance(updated.item, cst.Call):
+    def _is_no_grad(self, item: cst.BaseExpression) -> bool:
+        """``torch.no_grad()``, ``torch.inference_mode()``, ``torch.set_grad_enabled(False)``."""
+        name = self.ctx.call_name(item)
+        if name is None or not isinstance(item, cst.Call):
+            return False
+        if name in ("torch.no_grad", "torch.autograd.no_grad"):
+            return not item.args
+        if name in ("torch.inference_mode", "torch.autograd.grad_mode.inference_mode"):
+            return not item.args or (len(item.args) == 1 and literal(item.args[0].value) is True)
+        if name in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled"):
+            return len(item.args) == 1 and literal(item.args[0].value) is False
+        return False
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> Optional[cst.FunctionDef]:
+        """``@torch.no_grad()`` on a function: its body runs under ``autograd.pause()``."""
+        keep, hit, shown = [], False, ""
+        for d_o, d_u in zip(original.decorators, updated.decorators):
+            dec = d_o.decorator
+            if isinstance(dec, (cst.Name, cst.Attribute)) and self.ctx.torch_name(dec) in ("torch.no_grad", "torch.inference_mode"):
+                dec = cst.Call(func=dec)  # the bare decorator form
+            if self._is_no_grad(dec):
+                hit, shown = True, code_of(d_o.decorator)
+                continue
+            keep.append(d_u)
+        if not hit or not isinstance(updated.body, cst.IndentedBlock):
             return None
-        if updated.item.args:
+        body = list(updated.body.body)
+        doc = []
+        if body and isinstance(body[0], cst.SimpleStatementLine) and isinstance(body[0].body[0], cst.Expr) and isinstance(
+            body[0].body[0].value, (cst.SimpleString, cst.ConcatenatedString)
+        ):
+            doc, body = [body[0]], body[1:]
+        if not body:
+            body = [cst.SimpleStatementLine(body=[cst.Pass()])]
+        wrapped = cst.With(
+            items=[cst.WithItem(item=self.ctx.call("mxnet.autograd.pause"))],
+            body=cst.IndentedBlock(body=body),
+        )
+        self.report(
+            original,
+            f"`@{shown}` became `with autograd.pause():` around the body (MXNet's pause is no decorator)",
+            severity=Severity.INFO,
+        )
+        leading = list(original.leading_lines)
+        if not keep and original.decorators:
+            leading = list(original.decorators[0].leading_lines) + leading
+        return updated.with_changes(decorators=keep, body=updated.body.with_changes(body=[*doc, wrapped]), leading_lines=leading)
+
+    def leave_WithItem(self, original: cst.WithItem, updated: cst.WithItem) -> Optional[cst.WithItem]:
+        name = self.ctx.call_name(original.item)
+        if name in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled") and not self._is_no_grad(original.item):
+            self.keep(
+                original.item, name,
+                "with a flag other than a literal False is not translated (`autograd.record()` would also "
+                "switch the model to training mode)",
+            )
+            return None
+        if not self._is_no_grad(original.item) or not isinstance(updated.item, cst.Call):
             return None
         if not self._has_eval and id(original.item) not in self._quiet:
             self.report(

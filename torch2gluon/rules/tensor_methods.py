@@ -745,6 +745,11 @@ class TensorMethods(_Split, Rule):
                 return ctx.call("mxnet.nd.maximum" if m == "max" else "mxnet.nd.minimum", arg(recv), arg(b["dim"]))
             self._max_unsplit(original, f".{m}")
             return None
+        if m in ("softmax", "log_softmax"):
+            b = bind(updated, ["dim", "dtype"])
+            if "dtype" in b or "dim" not in b:
+                raise Unbindable("is translated only with `dim` (and no `dtype`)")
+            return meth(recv, m, arg(b["dim"], "axis"))
         if m == "squeeze":
             b = bind(updated, ["dim"])
             return meth(recv, "squeeze", *([arg(b["dim"], "axis")] if "dim" in b else []))

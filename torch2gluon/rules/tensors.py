@@ -76,7 +76,9 @@ class TensorCreation(Rule):
 
     ## What it does
     Rewrites ``torch.ones``/``zeros``/``full``/``eye``/``arange``/``tensor``/
-    ``from_numpy``/``rand``/``randn`` and the ``*_like`` functions.
+    ``from_numpy``/``rand``/``randn``/``randint`` and the ``*_like`` functions
+    (random ones draw from MXNet's generator: same distribution, other numbers;
+    ``randint``'s [low, high) and int64 are torch's).
 
     ## Why
     ``nd`` takes a shape as one tuple (``nd.ones((5, 3))``), and its dtype
@@ -99,6 +101,12 @@ class TensorCreation(Rule):
     name = "tensor-creation"
     summary = "torch tensor creation -> mxnet.nd"
     examples = (
+        Example(
+            "import torch\ny = torch.randint(0, 10, (8,))\nz = torch.randint(5, size=(2, 2))\n",
+            'from mxnet import nd\n\ny = nd.random.randint(0, 10, shape=(8,), dtype="int64")\n'
+            'z = nd.random.randint(0, 5, shape=(2, 2), dtype="int64")\n',
+            id="randint: low defaults to 0, int64 as in torch",
+        ),
         Example(
             "import torch\nx = torch.ones(5,3)\ny = x + 1\nprint(y)\n",
             "from mxnet import nd\n\nx = nd.ones((5, 3))\ny = x + 1\nprint(y)\n",
@@ -158,6 +166,8 @@ class TensorCreation(Rule):
                 return self._sized(original, updated, name)
             if name == "torch.full":
                 return self._full(original, updated)
+            if name == "torch.randint":
+                return self._randint(updated)
             if name == "torch.eye":
                 b = self._bind(updated, ["n", "m"])
                 args = [arg(b["n"])] + ([arg(b["m"])] if "m" in b else [])
@@ -258,6 +268,21 @@ class TensorCreation(Rule):
         else:
             call = self.ctx.call(_RANDOM_FUNCS[name], arg(shape, "shape"))
         return self._with_dtype(call, b, None)
+
+    def _randint(self, updated: cst.Call) -> cst.Call:
+        """``torch.randint([low=0,] high, size)`` -> ``nd.random.randint(low, high, shape=size, dtype="int64")``."""
+        positional = [a for a in updated.args if a.keyword is None]
+        if any(a.star for a in updated.args):
+            raise Unbindable("`*` arguments cannot be matched statically")
+        keywords = {a.keyword.value for a in updated.args if a.keyword is not None}
+        params = ["low", "high", "size"] if len(positional) >= 3 or "low" in keywords else ["high", "size"]
+        b = self._bind(updated, params)
+        if "high" not in b or "size" not in b:
+            raise Unbindable("needs `high` and `size`")
+        call = self.ctx.call(
+            "mxnet.nd.random.randint", arg(b.get("low") or cst.Integer("0")), arg(b["high"]), arg(b["size"], "shape")
+        )
+        return self._with_dtype(call, b, "int64")  # torch's default dtype for randint
 
     def _full(self, original: cst.Call, updated: cst.Call) -> cst.Call:
         b = self._bind(updated, ["size", "fill_value"])
