@@ -299,11 +299,15 @@ class Net(nn.Module):
 device = torch.device('cpu')
 model = Net(4).to(device)
 lin = nn.Linear(3, 2).to(device)
+seq = nn.Sequential(nn.Linear(4, 3), nn.Tanh()).to(device)
 """
     both = exec_both(src)
     code = both.translation.code
     assert "model = Net(4)\nmodel.initialize()\nmodel.collect_params().reset_ctx(device)\n" in code
     assert "lin.initialize()\nlin.collect_params().reset_ctx(device)" in code
+    assert "seq.initialize()\nseq.collect_params().reset_ctx(device)" in code
+    copy_state(both.torch_ns["seq"], both.mx_ns["seq"])
+    _fb(both.torch_ns["seq"], both.mx_ns["seq"], random_array((5, 4), 8))
     for name in ("model", "lin"):
         t, g = both.torch_ns[name], both.mx_ns[name]
         copy_state(t, g)

@@ -7,6 +7,7 @@ from typing import Optional, Set, Tuple
 import libcst as cst
 
 from ..context import Context, arg
+from ..diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, literal, NotLiteral
 
 _SAVE = "torch.save"
@@ -232,6 +233,11 @@ def _simple(node: cst.BaseExpression) -> bool:
     return isinstance(node, (cst.Name, cst.Integer)) or literal(node) is not NotLiteral
 
 
+_CUDA_SEEDS = ("torch.cuda.manual_seed", "torch.cuda.manual_seed_all", "torch.cuda.random.manual_seed",
+               "torch.cuda.random.manual_seed_all")
+_CUDNN_FLAGS = ("torch.backends.cudnn.benchmark", "torch.backends.cudnn.deterministic")
+
+
 class Seeds(Rule):
     """``torch.manual_seed(s)`` seeds both MXNet's and numpy's random generators.
 
@@ -242,7 +248,11 @@ class Seeds(Rule):
 
     ## Why
     Gluon's ``DataLoader`` shuffles with numpy's global generator; with the
-    MXNet seed alone two runs shuffled differently. The numbers drawn differ
+    MXNet seed alone two runs shuffled differently. ``torch.cuda.manual_seed``
+    / ``manual_seed_all`` statements go (``mx.random.seed`` seeds every
+    device), and so do ``torch.backends.cudnn.benchmark``/``deterministic``
+    assignments (MXNet tunes cuDNN itself; determinism is the environment
+    variable ``MXNET_ENFORCE_DETERMINISM``), each with a note. The numbers drawn differ
     from torch's either way: the seed makes a run repeatable, not equal to
     torch's.
 
@@ -269,6 +279,11 @@ class Seeds(Rule):
             "import numpy\nimport torch\ntorch.manual_seed(args.seed)\n",
             "import numpy\nimport mxnet as mx\n\nmx.random.seed(args.seed)\nnumpy.random.seed(args.seed)\n",
             id="the script's numpy import is used",
+        ),
+        Example(
+            "import torch\ntorch.manual_seed(0)\ntorch.cuda.manual_seed_all(0)\ntorch.backends.cudnn.benchmark = True\n",
+            "import mxnet as mx\nimport numpy as np\n\nmx.random.seed(0)\nnp.random.seed(0)\n",
+            id="CUDA seeds and cuDNN tuning go (with a note)",
         ),
     )
 
@@ -298,7 +313,41 @@ class Seeds(Rule):
             return self.keep(original, "torch.manual_seed", "is only translated as a statement with a simple argument")
         return None
 
+    def _gpu_knob(self, stmt: cst.SimpleStatementLine) -> Optional[Tuple[str, Severity]]:
+        """A statement that only seeds or tunes CUDA: the note to leave when it goes."""
+        if len(stmt.body) != 1:
+            return None
+        small = stmt.body[0]
+        if isinstance(small, cst.Expr) and self.ctx.call_name(small.value) in _CUDA_SEEDS:
+            return (
+                f"`{self.ctx.call_name(small.value)}` removed: `mx.random.seed` (from `torch.manual_seed`) "
+                "seeds every device",
+                Severity.INFO,
+            )
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            name = self.ctx.torch_name(small.targets[0].target)
+            if name == "torch.backends.cudnn.benchmark":
+                return (
+                    "`torch.backends.cudnn.benchmark` removed: MXNet tunes cuDNN itself (MXNET_CUDNN_AUTOTUNE_DEFAULT)",
+                    Severity.INFO,
+                )
+            if name == "torch.backends.cudnn.deterministic":
+                return (
+                    "`torch.backends.cudnn.deterministic` removed: for deterministic GPU kernels set the "
+                    "environment variable MXNET_ENFORCE_DETERMINISM=1",
+                    Severity.WARNING,
+                )
+        return None
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) == 1 and self.ctx.torch_name(node.targets[0].target) in _CUDNN_FLAGS:
+            self.ctx.explained.add(id(node.targets[0].target))
+
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        knob = self._gpu_knob(original)
+        if knob is not None:
+            self.report(original, knob[0], severity=knob[1])
+            return cst.RemovalSentinel.REMOVE
         seed = self._seed_of(original)
         if seed is None:
             return None

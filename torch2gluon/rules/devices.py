@@ -399,7 +399,7 @@ class Devices(Rule):
     def _method(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         if not isinstance(original.func, cst.Attribute) or original.func.attr.value not in ("to", "cuda", "cpu"):
             return None
-        if id(original) in self._skip:
+        if id(original) in self._skip or id(original) in self.ctx.handled:
             return None  # a model built and moved: the statement is rewritten
         recv_o = original.func.value
         m = original.func.attr.value

@@ -157,7 +157,9 @@ class Sequential(Rule):
 
     ## Why
     Gluon's ``Sequential`` takes no layers in its constructor, and its
-    parameters exist only after ``initialize()``.
+    parameters exist only after ``initialize()``. ``net =
+    nn.Sequential(...).to(device)`` (or ``.cuda()``) adds
+    ``net.collect_params().reset_ctx(device)``.
 
     In a method of a class translated to a Gluon ``Block`` (T2G210),
     ``self.x = nn.Sequential(layers...)`` becomes ``self.x = nn.Sequential()``
@@ -184,6 +186,12 @@ class Sequential(Rule):
             "from torch import nn\n\nnet = nn.Sequential(\n    nn.ReLU(),\n    nn.ReLU()\n)\n",
             "from mxnet.gluon import nn\n\nnet = nn.Sequential()\nnet.add(nn.Activation(\"relu\"), nn.Activation(\"relu\"))\nnet.initialize()\n",
             id="sequential add initialize",
+        ),
+        Example(
+            "import torch\nfrom torch import nn\nmodel = nn.Sequential(nn.ReLU()).to(torch.device('cpu'))\n",
+            'import mxnet as mx\nfrom mxnet.gluon import nn\n\nmodel = nn.Sequential()\nmodel.add(nn.Activation("relu"))\n'
+            "model.initialize()\nmodel.collect_params().reset_ctx(mx.cpu())\n",
+            id="built and moved in one statement",
         ),
         Example(
             "import torch.nn as nn\nclass M:\n    def __init__(self):\n        self.body = nn.Sequential(nn.ReLU())\n",
@@ -253,6 +261,8 @@ class Sequential(Rule):
         if len(assign.targets) != 1 or not self._target_ok(assign.targets[0].target):
             return None
         value = assign.value
+        if _moved_sequential(self.ctx, value) is not None:
+            value = value.func.value  # type: ignore[union-attr]  # `nn.Sequential(...).to(device)`
         if isinstance(value, cst.Call) and self.ctx.call_name(value) == "torch.nn.Sequential":
             return value
         return None
@@ -261,6 +271,9 @@ class Sequential(Rule):
         call = self._statement_call(node)
         if call is not None:
             self._statement_form.add(id(call))
+            move = node.body[0].value  # type: ignore[union-attr]
+            if move is not call:
+                self.ctx.handled.add(id(move))  # T2G801 leaves the move to this statement
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         if self.ctx.call_name(original) == "torch.nn.Sequential" and id(original) not in self._statement_form:
@@ -275,6 +288,9 @@ class Sequential(Rule):
         target_node = updated.body[0].targets[0].target  # type: ignore[union-attr]
         attribute = isinstance(target_node, cst.Attribute)
         new_call = updated.body[0].value  # type: ignore[union-attr]
+        moved = _moved_sequential(self.ctx, original.body[0].value)  # type: ignore[union-attr]
+        if moved is not None:
+            new_call = new_call.func.value  # type: ignore[union-attr]
         if not isinstance(new_call, cst.Call):
             return None
         args = list(new_call.args)
@@ -302,7 +318,25 @@ class Sequential(Rule):
         init = cst.SimpleStatementLine(
             body=[cst.Expr(cst.Call(func=cst.Attribute(value=target_node, attr=cst.Name("initialize"))))]
         )
-        return [first, add, init]
+        if moved is None:
+            return [first, add, init]
+        params = cst.Call(func=cst.Attribute(value=target_node, attr=cst.Name("collect_params")))
+        reset = cst.Call(func=cst.Attribute(value=params, attr=cst.Name("reset_ctx")), args=[cst.Arg(value=moved)])
+        return [first, add, init, cst.SimpleStatementLine(body=[cst.Expr(reset)])]
+
+
+def _moved_sequential(ctx, value: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """``nn.Sequential(...).to(device)`` / ``.cuda()`` / ``.cpu()`` (original) -> the MXNet context."""
+    if not (
+        isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value in ("to", "cuda", "cpu")
+        and isinstance(value.func.value, cst.Call) and ctx.call_name(value.func.value) == "torch.nn.Sequential"
+    ):
+        return None
+    from .devices import _move_call  # devices imports this module's neighbours
+
+    moved = _move_call(ctx, value)
+    return moved[1] if moved is not None else None
 
 
 # ---------------------------------------------------------------------------
