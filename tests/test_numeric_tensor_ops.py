@@ -108,6 +108,9 @@ CASES = [
     ("x.var(1, False)", True), ("x.var(dim=(0, 1), unbiased=False)", True), ("x.var(0, correction=0)", True),
     ("a3.var((0, 2), keepdim=True)", True), ("torch.std(x)", True), ("torch.var(x, 1)", True),
     ("torch.std(x * 2, dim=1, keepdim=True)", True), ("x.var(correction=2)", True),
+    # one_hot: int64 as in torch
+    ("torch.nn.functional.one_hot(lab, 3)", True), ("torch.nn.functional.one_hot(lab, num_classes=4)", True),
+    ("torch.nn.functional.one_hot(num_classes=3, tensor=lab).float()", True),
     # matmul/@ for every rank pairing dot and batch_dot cover
     ("x @ y.t()", True), ("torch.matmul(x, y.t())", True), ("torch.matmul(input=x, other=y.t())", True),
     ("torch.matmul(other=y.t(), input=x)", True), ("a3 @ torch.ones(4, 2)", True), ("x @ torch.ones(3)", True),
@@ -175,6 +178,7 @@ def test_statements(src, names):
     [
         ("r = x.max(dim=1)[0]\n", "T2G102"),
         ("r = x.std(dim=d)\n", "T2G102"),
+        ("r = torch.nn.functional.one_hot(lab)\n", "T2G103"),
         ("r = x.var(1, unbiased=u)\n", "T2G102"),
         ("r = torch.matmul(x, y.t(), out=z)\n", "T2G103"),
         ("r = torch.max(x, 1)\n", "T2G103"),

@@ -50,6 +50,7 @@ TENSOR_FUNCS = {
     "torch.zeros_like", "torch.full_like", "torch.rand_like", "torch.randn_like", "torch.from_numpy",
     "torch.as_tensor", "torch.flatten", "torch.relu", "torch.sigmoid", "torch.tanh", "torch.softmax",
     "torch.log_softmax", "torch.eq", "torch.ne", "torch.gt", "torch.lt", "torch.ge", "torch.le",
+    "torch.randint",
 }
 
 
@@ -866,6 +867,16 @@ class TensorFunctions(_Split, Rule):
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
+        if name == "torch.nn.functional.one_hot":
+            try:
+                b = bind(updated, ["tensor", "num_classes"])
+                if "num_classes" not in b or not (isinstance(literal(b["num_classes"]), int) and literal(b["num_classes"]) >= 0
+                                                  or literal(b["num_classes"]) is NotLiteral):
+                    raise Unbindable("needs `num_classes` (torch's -1 infers it from the data)")
+            except Unbindable as e:
+                return self.keep(original, name, str(e))
+            # MXNet's one_hot gives float32; torch's int64
+            return astype(self.ctx.call("mxnet.nd.one_hot", arg(b["tensor"]), arg(b["num_classes"], "depth")), "int64")
         if name is None or not name.startswith("torch.") or name.count(".") != 1:
             return None
         try:
