@@ -110,7 +110,7 @@ CASES = [
     ("torch.std(x * 2, dim=1, keepdim=True)", True), ("x.var(correction=2)", True),
     # one_hot: int64 as in torch
     ("torch.nn.functional.one_hot(lab, 3)", True), ("torch.nn.functional.one_hot(lab, num_classes=4)", True),
-    ("torch.nn.functional.one_hot(num_classes=3, tensor=lab).float()", True),
+    ("torch.nn.functional.one_hot(num_classes=3, input=lab).float()", True),
     # matmul/@ for every rank pairing dot and batch_dot cover
     ("x @ y.t()", True), ("torch.matmul(x, y.t())", True), ("torch.matmul(input=x, other=y.t())", True),
     ("torch.matmul(other=y.t(), input=x)", True), ("a3 @ torch.ones(4, 2)", True), ("x @ torch.ones(3)", True),

@@ -869,14 +869,14 @@ class TensorFunctions(_Split, Rule):
         name = self.ctx.call_name(original)
         if name == "torch.nn.functional.one_hot":
             try:
-                b = bind(updated, ["tensor", "num_classes"])
+                b = bind(updated, ["input", "num_classes"])
                 if "num_classes" not in b or not (isinstance(literal(b["num_classes"]), int) and literal(b["num_classes"]) >= 0
                                                   or literal(b["num_classes"]) is NotLiteral):
                     raise Unbindable("needs `num_classes` (torch's -1 infers it from the data)")
             except Unbindable as e:
                 return self.keep(original, name, str(e))
             # MXNet's one_hot gives float32; torch's int64
-            return astype(self.ctx.call("mxnet.nd.one_hot", arg(b["tensor"]), arg(b["num_classes"], "depth")), "int64")
+            return astype(self.ctx.call("mxnet.nd.one_hot", arg(b["input"]), arg(b["num_classes"], "depth")), "int64")
         if name is None or not name.startswith("torch.") or name.count(".") != 1:
             return None
         try:
