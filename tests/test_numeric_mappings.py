@@ -681,19 +681,19 @@ def test_training_loop_zero_grad_after_forward(optimizer):
         _case("torch.optim.SGD(nesterov=True, lr=0.1, weight_decay=1e-3, momentum=0.9, params=net.parameters())", id="shuffled"),
     ],
 )
-def test_nesterov_with_weight_decay_is_flagged_not_guessed(optimizer):
-    src = f"import torch\nfrom torch import nn\nnet = nn.Sequential(nn.Linear(4, 3))\nopt = {optimizer}\n"
-    result = translate(src)
-    assert [(d.rule, d.severity.value) for d in result.diagnostics] == [("T2G401", "error")]
-    assert "torch.optim.SGD(" in result.code
+def test_nesterov_with_weight_decay_trains_like_torch(optimizer):
+    """MXNet's "nag" with wd drifts (next test); the translation uses TorchSGD."""
+    both, initial = _run_loop(LOOP_TEMPLATE, "net = nn.Sequential(nn.Linear(4, 3))", optimizer)
+    assert '"torchsgd"' in both.translation.code
+    _assert_same_training(both, initial)
 
 
 def test_why_nesterov_with_weight_decay_is_flagged():
     """Gluon's "nag" with wd drifts from torch's nesterov SGD with weight_decay.
 
     w = 1, zero gradient, lr = 1, momentum 0.9, wd 0.1: torch 0.81, 0.5751,
-    0.32732; MXNet "nag" 0.81, 0.59049, 0.37142 (measured). If MXNet ever
-    matches, the rule can translate this case.
+    0.32732; MXNet "nag" 0.81, 0.59049, 0.37142 (measured): why the rule
+    translates this case to TorchSGD, torch's update as an MXNet optimizer.
     """
     import mxnet as mx
 

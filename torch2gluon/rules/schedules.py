@@ -9,7 +9,17 @@ import libcst as cst
 from .._cst import walk
 from ..context import expr
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
-from .optim import LR_GROUPS, LR_KIND, OPTIMIZER_CLASS
+from .optim import (
+    _TORCH_ADAM_CLASS,
+    _TORCH_SGD_CLASS,
+    LR_GROUPS,
+    LR_KIND,
+    OPTIMIZER_ALGO,
+    OPTIMIZER_CLASS,
+    TORCH_RMSPROP,
+    TORCH_SGD,
+    _shown,
+)
 
 _PARAMS = {
     "StepLR": ["optimizer", "step_size", "gamma", "last_epoch"],
@@ -71,9 +81,17 @@ class Schedules(Rule):
     1e4, cosine annealing) and its phases (two, or three with
     ``three_phase=True``); a ``"value"`` function repeats torch's phase loop,
     so the learning rate equals torch's at every step. With
-    ``cycle_momentum=True`` (the default) on Adam, beta1 is cycled too through
-    ``trainer.optimizer.beta1``: MXNet's Adam reads beta1 and its bias
-    correction at every update, as torch does.
+    ``cycle_momentum=True`` (the default) the momentum is cycled too, as
+    torch does: Adam's beta1 through ``trainer.optimizer.beta1`` (TorchAdam
+    reads beta1 and its bias correction at every update), SGD's and
+    RMSprop's momentum through ``trainer.optimizer.momentum`` (the T2G401
+    rule makes such an SGD a TorchSGD, even without momentum of its own:
+    torch's OneCycleLR turns it into momentum SGD).
+
+    An optimizer stepped by a scheduler whose MXNet update would not follow
+    a learning-rate change (momentum SGD: MXNet's buffer holds lr·grad) is
+    translated by the T2G401 rule into one with torch's update (TorchSGD),
+    so ``set_learning_rate`` is exact.
 
     On parameter groups (``lr_mult``), StepLR, MultiStepLR, ExponentialLR,
     CosineAnnealingLR with ``eta_min=0`` and a single ``lr_lambda`` scale every
@@ -87,24 +105,24 @@ class Schedules(Rule):
     learning rate at every step.
 
     ## Flags
-    An optimizer whose MXNet state holds lr-scaled values (SGD with momentum,
-    centered RMSprop with momentum: a learning-rate change is not neutral, the
-    parameters drift, measured 0.121 after one drop), AdaDelta (MXNet ignores
-    the learning rate), an optimizer not created by a translated
-    ``torch.optim`` call in this file, ``last_epoch``, a list of
-    ``lr_lambda``, ``step(epoch)``, other schedulers, and a scheduler not
-    assigned to a plain name are left as is with an error. So are
-    ``CosineAnnealingLR`` with ``eta_min`` and ``OneCycleLR`` on parameter
-    groups with different learning rates (not one common factor), and
-    ``OneCycleLR`` with ``cycle_momentum=True`` on SGD (torch then turns it into
-    momentum SGD with a changing learning rate; ``cycle_momentum=False`` is
-    translated), on RMSprop (non-centered momentum) or without momentum/betas
-    (torch raises), lists of ``max_lr``/momenta, or a strategy or phase flag
-    known only at run time.
+    An optimizer whose MXNet state holds lr-scaled values (a Trainer written
+    by hand with ``"sgd"`` and momentum, seen on a second pass: a
+    learning-rate change is not neutral, the parameters drift, measured 0.121
+    after one drop), MXNet's AdaDelta (it ignores the learning rate), an
+    optimizer not created by a translated ``torch.optim`` call in this file,
+    ``last_epoch``, a list of ``lr_lambda``, ``step(epoch)``, other
+    schedulers, and a scheduler not assigned to a plain name are left as is
+    with an error. So are ``CosineAnnealingLR`` with ``eta_min`` and
+    ``OneCycleLR`` on parameter groups with different learning rates (not
+    one common factor), ``OneCycleLR`` with ``cycle_momentum=True`` on an
+    optimizer without momentum/betas (torch raises), lists of
+    ``max_lr``/momenta, or a strategy or phase flag known only at run time.
 
     ## Fix safety
-    Exact for plain SGD, Adam, RMSprop without momentum and Adagrad: the
-    learning rate equals torch's at every step.
+    Exact for every optimizer the T2G401 rule translates (SGD, momentum SGD
+    through TorchSGD, Adam/AdamW, RMSprop, Adagrad, Adadelta): the learning
+    rate (and a cycled momentum) equals torch's at every step and the update
+    follows it as torch's does.
     """
 
     code = "T2G402"
@@ -125,9 +143,8 @@ class Schedules(Rule):
         ),
         Example(
             "from torch import optim\nfrom torch.optim.lr_scheduler import CosineAnnealingLR\n"
-            "opt = optim.Adam(net.parameters())\nsched = CosineAnnealingLR(opt, T_max=10)\nsched.step()\n",
-            'import numpy as np\nfrom mxnet import gluon\n\nopt = gluon.Trainer(\n    net.collect_params(),\n    "adam",\n'
-            '    {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-08},\n)\n'
+            "opt = optim.SGD(net.parameters(), lr=0.1)\nsched = CosineAnnealingLR(opt, T_max=10)\nsched.step()\n",
+            'import numpy as np\nfrom mxnet import gluon\n\nopt = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})\n'
             'sched = {\n    "trainer": opt,\n    "base_lr": opt.learning_rate,\n    "last_epoch": 0,\n'
             '    "T_max": 10,\n    "eta_min": 0.0,\n}\n'
             'sched["last_epoch"] += 1\n'
@@ -138,12 +155,17 @@ class Schedules(Rule):
         Example(
             "import torch\nopt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)\n"
             "sched = torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)\n",
-            "import torch\nfrom mxnet import gluon\n\n"
-            'opt = gluon.Trainer(\n    net.collect_params(), "sgd", {"learning_rate": 0.1, "momentum": 0.9}\n)\n'
-            "# torch2gluon: T2G402: `torch.optim.lr_scheduler.ExponentialLR` on an optimizer whose MXNet state holds lr-scaled values (momentum): a learning-rate change is not neutral; left as is\n"
-            "sched = torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)\n",
+            "import mxnet as mx\nfrom mxnet import gluon, nd\n\n\n"
+            + _shown(_TORCH_SGD_CLASS)
+            + '\n\nopt = gluon.Trainer(\n    net.collect_params(), "torchsgd", {"learning_rate": 0.1, "momentum": 0.9}\n)\n'
+            'sched = {"trainer": opt, "base_lr": opt.learning_rate, "last_epoch": 0, "gamma": 0.9}\n',
+            id="momentum sgd: the optimizer becomes TorchSGD (torch's momentum buffer), so set_learning_rate is exact",
+        ),
+        Example(
+            "import torch\nopt = make_optimizer(net)\nsched = torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)\n",
+            "import torch\nopt = make_optimizer(net)\n# torch2gluon: T2G402: `torch.optim.lr_scheduler.ExponentialLR` on an optimizer not created by a translated `torch.optim` call is not translated; left as is\nsched = torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)\n",
             diagnostics=("T2G402",),
-            id="momentum sgd is flagged",
+            id="an optimizer from elsewhere is flagged",
         ),
         Example(
             'import torch\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\nsched = torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=100, cycle_momentum=False)\nsched.step()\n',
@@ -152,18 +174,21 @@ class Schedules(Rule):
         ),
         Example(
             'import torch\nopt = torch.optim.Adam(net.parameters())\nsched = torch.optim.lr_scheduler.OneCycleLR(opt, 0.01, epochs=10, steps_per_epoch=50)\nsched.step()\n',
-            'import numpy as np\nfrom mxnet import gluon\n\nopt = gluon.Trainer(\n    net.collect_params(),\n    "adam",\n    {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-08},\n)\nsched = {\n    "trainer": opt,\n    "last_epoch": 0,\n    "total_steps": 10 * 50,\n    "pct_start": 0.3,\n    "initial_lr": 0.01 / 25.0,\n    "max_lr": 0.01,\n    "min_lr": 0.01 / 25.0 / 10000.0,\n    "base_momentum": 0.85,\n    "max_momentum": 0.95,\n    "anneal": lambda start, end, pct: end\n    + (start - end) / 2.0 * (np.cos(np.pi * pct) + 1),\n    "value": lambda s, what: next(\n        s["anneal"](s[p[i]], s[p[i + 1]], (s["last_epoch"] - p[0]) / (p[1] - p[0]))\n        for i in [2 if what == "lr" else 4]\n        for n, p in enumerate(s["phases"])\n        if s["last_epoch"] <= p[1] or n == len(s["phases"]) - 1\n    ),\n}\nsched["phases"] = [\n    (\n        0.0,\n        float(sched["pct_start"] * sched["total_steps"]) - 1,\n        "initial_lr",\n        "max_lr",\n        "max_momentum",\n        "base_momentum",\n    ),\n    (\n        float(sched["pct_start"] * sched["total_steps"]) - 1,\n        sched["total_steps"] - 1,\n        "max_lr",\n        "min_lr",\n        "base_momentum",\n        "max_momentum",\n    ),\n]\nsched["trainer"].set_learning_rate(sched["value"](sched, "lr"))\nsched["trainer"].optimizer.beta1 = sched["value"](sched, "momentum")\nsched["last_epoch"] += 1\nsched["trainer"].set_learning_rate(sched["value"](sched, "lr"))\nsched["trainer"].optimizer.beta1 = sched["value"](sched, "momentum")\n',
+            "import mxnet as mx\nimport numpy as np\nfrom mxnet import gluon, nd\n\n\n"
+            + _shown(_TORCH_ADAM_CLASS)
+            + '\n\nopt = gluon.Trainer(\n    net.collect_params(),\n    "torchadam",\n    {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-08},\n)\nsched = {\n    "trainer": opt,\n    "last_epoch": 0,\n    "total_steps": 10 * 50,\n    "pct_start": 0.3,\n    "initial_lr": 0.01 / 25.0,\n    "max_lr": 0.01,\n    "min_lr": 0.01 / 25.0 / 10000.0,\n    "base_momentum": 0.85,\n    "max_momentum": 0.95,\n    "anneal": lambda start, end, pct: end\n    + (start - end) / 2.0 * (np.cos(np.pi * pct) + 1),\n    "value": lambda s, what: next(\n        s["anneal"](s[p[i]], s[p[i + 1]], (s["last_epoch"] - p[0]) / (p[1] - p[0]))\n        for i in [2 if what == "lr" else 4]\n        for n, p in enumerate(s["phases"])\n        if s["last_epoch"] <= p[1] or n == len(s["phases"]) - 1\n    ),\n}\nsched["phases"] = [\n    (\n        0.0,\n        float(sched["pct_start"] * sched["total_steps"]) - 1,\n        "initial_lr",\n        "max_lr",\n        "max_momentum",\n        "base_momentum",\n    ),\n    (\n        float(sched["pct_start"] * sched["total_steps"]) - 1,\n        sched["total_steps"] - 1,\n        "max_lr",\n        "min_lr",\n        "base_momentum",\n        "max_momentum",\n    ),\n]\nsched["trainer"].set_learning_rate(sched["value"](sched, "lr"))\nsched["trainer"].optimizer.beta1 = sched["value"](sched, "momentum")\nsched["last_epoch"] += 1\nsched["trainer"].set_learning_rate(sched["value"](sched, "lr"))\nsched["trainer"].optimizer.beta1 = sched["value"](sched, "momentum")\n',
             id='one cycle on Adam cycles beta1',
         ),
         Example(
             'import torch\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\nsched = torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=100)\n',
-            'import torch\nfrom mxnet import gluon\n\nopt = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})\n# torch2gluon: T2G402: `torch.optim.lr_scheduler.OneCycleLR` with `cycle_momentum=True` (the default) makes SGD a momentum SGD with a changing learning rate, which MXNet\'s momentum state (lr-scaled) does not follow; pass `cycle_momentum=False` for plain SGD; left as is\nsched = torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=100)\n',
-            diagnostics=('T2G402',),
-            id='one cycle cycling SGD momentum is flagged',
+            "import mxnet as mx\nimport numpy as np\nfrom mxnet import gluon, nd\n\n\n"
+            + _shown(_TORCH_SGD_CLASS)
+            + '\n\nopt = gluon.Trainer(net.collect_params(), "torchsgd", {"learning_rate": 0.1})\nsched = {\n    "trainer": opt,\n    "last_epoch": 0,\n    "total_steps": 100,\n    "pct_start": 0.3,\n    "initial_lr": 0.1 / 25.0,\n    "max_lr": 0.1,\n    "min_lr": 0.1 / 25.0 / 10000.0,\n    "base_momentum": 0.85,\n    "max_momentum": 0.95,\n    "anneal": lambda start, end, pct: end\n    + (start - end) / 2.0 * (np.cos(np.pi * pct) + 1),\n    "value": lambda s, what: next(\n        s["anneal"](s[p[i]], s[p[i + 1]], (s["last_epoch"] - p[0]) / (p[1] - p[0]))\n        for i in [2 if what == "lr" else 4]\n        for n, p in enumerate(s["phases"])\n        if s["last_epoch"] <= p[1] or n == len(s["phases"]) - 1\n    ),\n}\nsched["phases"] = [\n    (\n        0.0,\n        float(sched["pct_start"] * sched["total_steps"]) - 1,\n        "initial_lr",\n        "max_lr",\n        "max_momentum",\n        "base_momentum",\n    ),\n    (\n        float(sched["pct_start"] * sched["total_steps"]) - 1,\n        sched["total_steps"] - 1,\n        "max_lr",\n        "min_lr",\n        "base_momentum",\n        "max_momentum",\n    ),\n]\nsched["trainer"].set_learning_rate(sched["value"](sched, "lr"))\nsched["trainer"].optimizer.momentum = sched["value"](sched, "momentum")\n',
+            id="one cycle cycling SGD's momentum: TorchSGD reads `momentum` at every update",
         ),
         Example(
-            "import torch\nopt = torch.optim.Adam([{'params': a.parameters()}, {'params': b.parameters(), 'lr': 0.01}], lr=0.1)\nsched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 10, eta_min=1e-4)\n",
-            'import torch\nfrom mxnet import gluon\n\nb.collect_params().setattr("lr_mult", 0.01 / 0.1)\nopt = gluon.Trainer(\n    [*a.collect_params().values(), *b.collect_params().values()],\n    "adam",\n    {"learning_rate": 0.1, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-08},\n)\n# torch2gluon: T2G402: `torch.optim.lr_scheduler.CosineAnnealingLR` with `eta_min` on parameter groups with different learning rates is not translated (torch anneals each group towards eta_min, not by one common factor); left as is\nsched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 10, eta_min=1e-4)\n',
+            "import torch\nopt = torch.optim.SGD([{'params': a.parameters()}, {'params': b.parameters(), 'lr': 0.01}], lr=0.1)\nsched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 10, eta_min=1e-4)\n",
+            'import torch\nfrom mxnet import gluon\n\nb.collect_params().setattr("lr_mult", 0.01 / 0.1)\nopt = gluon.Trainer(\n    [*a.collect_params().values(), *b.collect_params().values()],\n    "sgd",\n    {"learning_rate": 0.1},\n)\n# torch2gluon: T2G402: `torch.optim.lr_scheduler.CosineAnnealingLR` with `eta_min` on parameter groups with different learning rates is not translated (torch anneals each group towards eta_min, not by one common factor); left as is\nsched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 10, eta_min=1e-4)\n',
             diagnostics=('T2G402',),
             id='cosine with eta_min on groups with different lr is flagged',
         ),
@@ -173,7 +198,7 @@ class Schedules(Rule):
         super().__init__(ctx)
         self._mine: Dict[int, str] = {}  # id of the assigned call -> target name
         self._kinds: Dict[str, str] = {}  # scheduler variable -> class name
-        self._cycle_beta1: set = set()  # OneCycleLR variables that cycle Adam's beta1
+        self._cycle_attr: Dict[str, str] = {}  # OneCycleLR variable -> the optimizer attribute it cycles
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         if len(node.body) == 1 and isinstance(node.body[0], cst.Assign):
@@ -225,8 +250,9 @@ class Schedules(Rule):
         kind = self._kinds[var]
         if kind == "OneCycleLR":
             out = [cst.parse_statement(f'{var}["trainer"].set_learning_rate({var}["value"]({var}, "lr"))\n')]
-            if var in self._cycle_beta1:
-                out.append(cst.parse_statement(f'{var}["trainer"].optimizer.beta1 = {var}["value"]({var}, "momentum")\n'))
+            if var in self._cycle_attr:
+                attr = self._cycle_attr[var]
+                out.append(cst.parse_statement(f'{var}["trainer"].optimizer.{attr} = {var}["value"]({var}, "momentum")\n'))
             return out
         form = _CLOSED_FORM[kind].replace('s["', f'{var}["')
         setter = cst.parse_statement(f'{var}["trainer"].set_learning_rate({form})\n')
@@ -266,9 +292,13 @@ class Schedules(Rule):
                 )
             if grouped and cls == "OneCycleLR":
                 raise Unbindable("on parameter groups with different learning rates is not translated (OneCycleLR sets every group's own max_lr)")
-            cycle_beta1 = False
+            cycle_attr = None
             if cls == "OneCycleLR":
-                cycle_beta1 = self._check_one_cycle(b, self.ctx.bindings.get(OPTIMIZER_CLASS + opt.value, ""))
+                cycle_attr = self._check_one_cycle(
+                    b,
+                    self.ctx.bindings.get(OPTIMIZER_CLASS + opt.value, ""),
+                    self.ctx.bindings.get(OPTIMIZER_ALGO + opt.value, ""),
+                )
             if kind == "in-state":
                 raise Unbindable(
                     "on an optimizer whose MXNet state holds lr-scaled values (momentum): a learning-rate change is not neutral"
@@ -283,8 +313,8 @@ class Schedules(Rule):
         self._kinds[target] = cls
         self.ctx.bindings[target] = "scheduler"
         if cls == "OneCycleLR":
-            if cycle_beta1:
-                self._cycle_beta1.add(target)
+            if cycle_attr:
+                self._cycle_attr[target] = cycle_attr
             return self._one_cycle(updated, b, opt.value, target)
         parts = [f'"trainer": {opt.value}', f'"base_lr": {opt.value}.learning_rate', '"last_epoch": 0']
         for p in _PARAMS[cls][1:-1]:
@@ -299,8 +329,9 @@ class Schedules(Rule):
             out.append(cst.parse_statement(f'{target}["trainer"].set_learning_rate({form})\n'))
         return out
 
-    def _check_one_cycle(self, b: Dict[str, cst.BaseExpression], optimizer_class: str) -> bool:
-        """Raise for what OneCycleLR cannot follow; True if it cycles Adam's beta1."""
+    def _check_one_cycle(self, b: Dict[str, cst.BaseExpression], optimizer_class: str, algo: str) -> Optional[str]:
+        """Raise for what OneCycleLR cannot follow; the optimizer attribute it
+        cycles (Adam's ``beta1``, TorchSGD's or TorchRMSprop's ``momentum``), if any."""
         for key in ("total_steps", "epochs", "steps_per_epoch"):
             if key in b and literal(b[key]) is None:
                 del b[key]
@@ -321,9 +352,11 @@ class Schedules(Rule):
         if cycle not in (True, False):
             raise Unbindable("with a `cycle_momentum` flag decided at run time is not translated")
         if not cycle:
-            return False
+            return None
         if optimizer_class in ("torch.optim.Adam", "torch.optim.AdamW"):
-            return True  # MXNet's Adam reads beta1 (and its bias correction) at every update
+            return "beta1"  # TorchAdam (and MXNet's adam) read beta1 and its bias correction at every update
+        if optimizer_class in ("torch.optim.SGD", "torch.optim.RMSprop") and algo in (TORCH_SGD, TORCH_RMSPROP):
+            return "momentum"  # torch's update, reading momentum at every update
         if optimizer_class == "torch.optim.SGD":
             raise Unbindable(
                 "with `cycle_momentum=True` (the default) makes SGD a momentum SGD with a changing learning rate, "
@@ -339,7 +372,7 @@ class Schedules(Rule):
 
         total = code_of(b["total_steps"]) if "total_steps" in b else f"{code_of(b['epochs'])} * {code_of(b['steps_per_epoch'])}"
         strategy = literal(b["anneal_strategy"]) if "anneal_strategy" in b else "cos"
-        cycle = target in self._cycle_beta1
+        cycle = target in self._cycle_attr
         parts = [
             f'"trainer": {opt}', '"last_epoch": 0', f'"total_steps": {total}', f'"pct_start": {get("pct_start")}',
             f'"initial_lr": {code_of(b["max_lr"])} / {get("div_factor")}', f'"max_lr": {code_of(b["max_lr"])}',
