@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from torch2gluon import translate
+from torch2gluon import Options, translate
 from torch2gluon.rules import all_rules
+
+
+def _options(example):
+    return Options(**dict(example.options))
 
 CASES = [
     pytest.param(rule, example, id=f"{rule.code}-{example.id or i}")
@@ -23,7 +27,7 @@ def test_every_rule_has_examples_and_docs():
 
 @pytest.mark.parametrize("rule, example", CASES)
 def test_example(rule, example):
-    result = translate(example.before)
+    result = translate(example.before, options=_options(example))
     assert result.code == example.after
     assert sorted(d.rule for d in result.diagnostics if d.marked) == sorted(example.diagnostics)
 
@@ -31,5 +35,5 @@ def test_example(rule, example):
 @pytest.mark.parametrize("rule, example", CASES)
 def test_example_is_stable(rule, example):
     """Translating the output again changes nothing."""
-    once = translate(example.before).code
-    assert translate(once).code == once
+    once = translate(example.before, options=_options(example)).code
+    assert translate(once, options=_options(example)).code == once

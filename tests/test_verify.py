@@ -199,3 +199,14 @@ def test_every_training_fixture_passes_both_modes(tmp_path, monkeypatch, capsys,
     out = capsys.readouterr().out
     assert code == EXIT_AGREE, out
     assert "AGREE" in out
+
+
+def test_hybridised_translation_with_dropout_aligns(tmp_path, monkeypatch, capsys):
+    """--hybridize: the model runs as a symbol graph, whose Dropout aligned mode switches off too."""
+    script = _copy(tmp_path, "mlp_bn_dropout.py")
+    monkeypatch.chdir(tmp_path)
+    kept = tmp_path / "kept.py"
+    code = main(["verify", str(script), *ALIGNED, "--hybridize", "--keep-translation", str(kept), "-q"])
+    out = capsys.readouterr().out
+    assert code == EXIT_AGREE, out
+    assert "HybridBlock" in kept.read_text() and ".hybridize()" in kept.read_text()

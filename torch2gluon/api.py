@@ -23,11 +23,16 @@ class Options:
     ``format``: run black on the statements the rules changed.
     ``disable``: rule ids to switch off (their constructs are then reported as
     untranslated, never passed through silently).
+    ``hybridize``: make a translated ``nn.Module`` class a ``gluon.HybridBlock``
+    (``hybrid_forward(self, F, x, ...)``, ``net.hybridize()`` after
+    ``net.initialize()``) when its ``forward`` can run on Symbols; a class that
+    cannot stays a ``gluon.Block``, with an info diagnostic saying why (T2G210).
     """
 
     init: str = "torch"
     format: bool = True
     disable: Tuple[str, ...] = ()
+    hybridize: bool = False
 
 
 @dataclass(frozen=True)

@@ -411,6 +411,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="initialise translated layers like PyTorch (default) or keep Gluon's defaults",
     )
     parser.add_argument(
+        "--hybridize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="make translated nn.Module classes gluon.HybridBlocks where forward allows "
+        "(and call hybridize()); --no-hybridize overrides the configuration",
+    )
+    parser.add_argument(
         "--no-format",
         action="store_true",
         help="do not run black on the rewritten statements",
@@ -837,7 +844,10 @@ def _options(args: argparse.Namespace, config: Optional[Config] = None) -> Optio
     if not args.disable and config is not None:
         disable = config.disable
     init = args.init or (config.init if config is not None else None) or "torch"
-    return Options(init=init, format=not args.no_format, disable=disable)
+    hybridize = args.hybridize
+    if hybridize is None:
+        hybridize = bool(config is not None and config.hybridize)
+    return Options(init=init, format=not args.no_format, disable=disable, hybridize=hybridize)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ Example::
     exclude = ["legacy/*", "**/_vendor/*"]
     disable = ["T2G101"]               # rule ids to switch off
     init = "torch"                     # or "mxnet"
+    hybridize = false                  # true: HybridBlocks where forward allows
 
 The file is found like black finds its own: starting from the common
 directory of the input paths (the current directory for stdin), walk up to
@@ -14,7 +15,8 @@ the first ``pyproject.toml`` that *has* a ``[tool.torch2gluon]`` table,
 stopping at the repository root (a directory holding ``.git`` or ``.hg``).
 ``--config PATH`` names the file instead. Command-line flags override the
 file's values (``--disable``, ``--include``, ``--exclude`` replace the
-file's lists; ``--init`` its choice).
+file's lists; ``--init`` its choice; ``--hybridize``/``--no-hybridize``
+its ``hybridize``).
 
 Globs are matched against a file's path relative to the directory of the
 ``pyproject.toml`` (``/``-separated), with ``fnmatch`` rules: ``*`` also
@@ -53,7 +55,7 @@ __all__ = [
 
 DEFAULT_INCLUDE: Tuple[str, ...] = ("*.py",)
 INIT_CHOICES = ("torch", "mxnet")
-KEYS = ("include", "exclude", "disable", "init")
+KEYS = ("include", "exclude", "disable", "init", "hybridize")
 
 
 class ConfigError(ValueError):
@@ -72,6 +74,7 @@ class Config:
     exclude: Tuple[str, ...] = ()
     disable: Tuple[str, ...] = ()
     init: Optional[str] = None
+    hybridize: Optional[bool] = None
     root: str = "."
     path: Optional[str] = None
     keys: Tuple[str, ...] = field(default=(), compare=False)  # keys the file set
@@ -126,6 +129,10 @@ def parse_config(
         if table["init"] not in INIT_CHOICES:
             raise ConfigError(f"{where}: `init` must be one of {', '.join(INIT_CHOICES)}")
         values["init"] = table["init"]
+    if "hybridize" in table:
+        if not isinstance(table["hybridize"], bool):
+            raise ConfigError(f"{where}: `hybridize` must be true or false")
+        values["hybridize"] = table["hybridize"]
     return Config(root=root, path=path, keys=tuple(sorted(table)), **values)
 
 

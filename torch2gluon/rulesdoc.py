@@ -36,7 +36,11 @@ def _markdown_rule(rule: Type[Rule]) -> List[str]:
     out = [f"## {rule.code} {rule.name}", "", rule.summary, "", doc, ""]
     for number, example in enumerate(rule.examples, start=1):
         title = example.id or f"example {number}"
-        out += [f"#### Example: {title}", "", "Before:", "", _fence(example.before), ""]
+        out += [f"#### Example: {title}", ""]
+        if example.options:
+            shown = ", ".join(f"{k}={v!r}" for k, v in example.options)
+            out += [f"With `Options({shown})` (command line: " + ", ".join(f"`--{k}`" for k, _ in example.options) + ").", ""]
+        out += ["Before:", "", _fence(example.before), ""]
         out += ["After:", "", _fence(example.after), ""]
         if example.diagnostics:
             out += ["Reported: " + ", ".join(example.diagnostics), ""]

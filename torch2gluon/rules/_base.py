@@ -31,12 +31,15 @@ from ..diagnostics import Severity
 
 @dataclass(frozen=True)
 class Example:
-    """A before/after pair; ``diagnostics`` lists the rule ids reported."""
+    """A before/after pair; ``diagnostics`` lists the rule ids reported;
+    ``options`` are ``Options`` fields the translation runs with (e.g.
+    ``{"hybridize": True}``)."""
 
     before: str
     after: str
     diagnostics: Tuple[str, ...] = ()
     id: str = ""
+    options: Tuple[Tuple[str, object], ...] = ()
 
 
 class Rule:

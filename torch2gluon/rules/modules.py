@@ -7,6 +7,8 @@ from typing import Dict, List, Optional, Set, Tuple
 import libcst as cst
 
 from .._cst import children
+from ..context import _MX_IMPORTS
+from ..diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
 from .layers import torch_nn_name
 
@@ -42,6 +44,11 @@ def _instantiation(stmt: cst.BaseStatement, classes: Set[str]) -> Optional[str]:
     ):
         return target.value
     return None
+
+
+def _instantiated(stmt: cst.SimpleStatementLine) -> str:
+    """The class of an instantiation ``_instantiation`` found."""
+    return stmt.body[0].value.func.value  # type: ignore[union-attr, attr-defined]
 
 
 def _is_module(ctx, node: cst.BaseExpression) -> bool:
@@ -97,13 +104,42 @@ class ModuleSubclass(Rule):
     ``gluon.Block`` does not clash with torch's ``nn`` when that is still
     imported for code left untranslated.
 
+    ## Options
+    ``hybridize`` (``--hybridize``, ``hybridize = true``; off by default): a
+    class deriving directly from ``nn.Module`` becomes a ``gluon.HybridBlock``
+    when its translated ``forward`` (and the helper methods it calls) can run
+    on Symbols: ``forward(self, x)`` becomes ``hybrid_forward(self, F, x,
+    w, ...)``, the ``nd.`` functions the translation wrote become ``F.``, an
+    operator between two arrays becomes ``F.broadcast_*`` (NDArray operators
+    broadcast, Symbol operators do not), a parameter ``self.w.data()``
+    (T2G213) becomes the keyword argument ``w`` Gluon passes, a helper that
+    calls ``nd`` gets ``F`` as its first argument, and ``model.hybridize()``
+    follows ``model.initialize()``. Its children must
+    be Gluon layers that are HybridBlocks (``nn.Dense``, ``nn.Conv2D``,
+    ``nn.BatchNorm``, ``nn.Dropout``...; see ``HYBRID_LAYERS``) or local
+    classes made HybridBlocks before it. Otherwise the class stays a
+    ``gluon.Block`` (a faithful translation) and an info diagnostic says why:
+    ``forward`` reads ``.shape``/``.size``/``.asnumpy()`` or another attribute a
+    Symbol lacks, reads a module-level name that may hold an array, indexes
+    a value (on a Symbol that selects an output), has an ``if``/``for``/
+    ``while`` that may depend on an array, changes a value in place, calls an ``nd`` function without a Symbol twin (creation,
+    random) or anything not known to take Symbols, has more than one input
+    (a hybridised block takes arrays only), or the class holds an
+    ``nn.Sequential``/``ModuleList`` (Gluon ``Sequential`` is a Block), a
+    recurrent layer, a child class that stays a Block, is subclassed in the
+    file, or has code left untranslated (``self.training``).
+
     ## Flags
     See T2G211 for the ``Module`` API Gluon lacks. An instance created
     elsewhere (``return Net()``, an argument) is not initialised here; Gluon
-    raises on its first forward pass until ``initialize()`` is called.
+    raises on its first forward pass until ``initialize()`` is called (nor
+    hybridised: it then runs the same ``hybrid_forward`` imperatively).
 
     ## Fix safety
-    Safe: same structure; parameters are registered in the same order.
+    Safe: same structure; parameters are registered in the same order. With
+    ``hybridize``, the hybridised graph computes the same operators
+    (tests/test_hybrid.py compares outputs, input gradients and training
+    steps with the Block translation and torch).
     """
 
     code = "T2G210"
@@ -189,16 +225,107 @@ class ModuleSubclass(Rule):
             id="the instance is a model for T2G002",
         ),
     )
+    # translated with Options(hybridize=True); tests/test_hybrid.py checks them further
+    hybrid_examples = (
+        Example(
+            (
+                "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
+                "class Net(nn.Module):\n"
+                "    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        self.fc = nn.Linear(4, 2)\n"
+                "        self.scale = nn.Parameter(torch.ones(2))\n\n"
+                "    def forward(self, x):\n"
+                "        x = x.view(-1, 4)\n"
+                "        return F.relu(self.fc(x)) * self.scale\n\n\n"
+                "net = Net()\n"
+            ),
+            (
+                "from mxnet import gluon, init\n"
+                "from mxnet.gluon import nn\n\n\n"
+                "class Net(gluon.HybridBlock):\n"
+                "    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        self.fc = nn.Dense(\n"
+                "            2,\n"
+                "            in_units=4,\n"
+                "            flatten=False,\n"
+                "            weight_initializer=init.Uniform(4**-0.5),\n"
+                "            bias_initializer=init.Uniform(4**-0.5),\n"
+                "        )\n"
+                "        self.scale = self.params.get(\"scale\", shape=(2,), init=init.One())\n\n"
+                "    def hybrid_forward(self, F, x, scale):\n"
+                "        x = x.reshape((-1, 4))\n"
+                "        return F.broadcast_mul(F.relu(self.fc(x)), scale)\n\n\n"
+                "net = Net()\n"
+                "net.initialize()\n"
+                "net.hybridize()\n"
+            ),
+            id="hybridize: a HybridBlock with F, its parameter as an argument, a broadcasting product",
+            options=(("hybridize", True),),
+        ),
+        Example(
+            (
+                "import torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
+                "class Net(nn.Module):\n"
+                "    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        self.fc = nn.Linear(4, 2)\n\n"
+                "    def forward(self, x):\n"
+                "        x = x.view(x.size(0), -1)\n"
+                "        return F.relu(self.fc(x))\n\n\n"
+                "net = Net()\n"
+            ),
+            (
+                "from mxnet import gluon, init, nd\n"
+                "from mxnet.gluon import nn\n\n\n"
+                "class Net(gluon.Block):\n"
+                "    def __init__(self):\n"
+                "        super().__init__()\n"
+                "        self.fc = nn.Dense(\n"
+                "            2,\n"
+                "            in_units=4,\n"
+                "            flatten=False,\n"
+                "            weight_initializer=init.Uniform(4**-0.5),\n"
+                "            bias_initializer=init.Uniform(4**-0.5),\n"
+                "        )\n\n"
+                "    def forward(self, x):\n"
+                "        x = x.reshape((x.shape[0], -1))\n"
+                "        return nd.relu(self.fc(x))\n\n\n"
+                "net = Net()\n"
+                "net.initialize()\n"
+            ),
+            id="hybridize: forward reads x.shape, the class stays a Block (info note)",
+            options=(("hybridize", True),),
+        ),
+    )
+    examples = examples + hybrid_examples
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.classes: Set[str] = set()
+        self.hybridize = bool(getattr(ctx.options, "hybridize", False))
+        # with Options(hybridize=True): the classes made HybridBlocks so far
+        self.hybrid: Set[str] = set()
+        self.decided: Set[str] = set()  # the classes T2G210 has left so far
+        self._errors: Dict[int, int] = {}  # class -> error count when it was entered
+        self._derived: Dict[str, str] = {}  # class -> a local class deriving from it
 
     def visit_Module(self, node: cst.Module) -> None:
         # known before any statement that instantiates them is left
         self.classes = module_classes(self.ctx, node)
+        if self.hybridize:
+            for d in _class_defs(node):
+                for base in d.bases:
+                    if isinstance(base.value, cst.Name) and base.value.value in self.classes:
+                        self._derived.setdefault(base.value.value, d.name.value)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        if self.hybridize:
+            self._errors[id(node)] = sum(1 for d in self.ctx.diagnostics if d.severity is Severity.ERROR)
 
     def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> Optional[cst.ClassDef]:
+        errors = self._errors.pop(id(original), 0)
         bases = list(updated.bases)
         hit = False
         for i, base in enumerate(original.bases):
@@ -206,18 +333,668 @@ class ModuleSubclass(Rule):
                 bases[i] = bases[i].with_changes(value=self.ctx.ref("mxnet.gluon.Block"))
                 hit = True
         if not hit:
+            if self.hybridize and original.name.value in self.classes:
+                self.decided.add(original.name.value)
+                self._stays_block(original, "it derives from a translated class (only direct `nn.Module` "
+                                  "subclasses are hybridised)")
             return None
-        return updated.with_changes(bases=bases)
+        out = updated.with_changes(bases=bases)
+        if self.hybridize:
+            return self._hybridized(original, out, errors)
+        return out
+
+    def _stays_block(self, original: cst.ClassDef, why: str) -> None:
+        self.report(
+            original.name,
+            f"`{original.name.value}` stays a gluon.Block, not a HybridBlock: {why}",
+            severity=Severity.INFO,
+        )
+
+    def _hybridized(self, original: cst.ClassDef, block: cst.ClassDef, errors: int) -> cst.ClassDef:
+        """``block`` as a HybridBlock with ``hybrid_forward`` when that is safe, else ``block`` and a note."""
+        name = original.name.value
+        self.decided.add(name)
+        try:
+            if len(original.bases) != 1 or original.keywords:
+                raise _NotHybrid("it has other base classes or class keywords")
+            if name in self._derived:
+                raise _NotHybrid(f"`{self._derived[name]}` derives from it in this file")
+            if sum(1 for d in self.ctx.diagnostics if d.severity is Severity.ERROR) != errors:
+                raise _NotHybrid("part of it is left untranslated")
+            plan = _HybridPlan(self.ctx, block, self.hybrid, self.decided, self.ctx.torch_roots)
+            plan.collect()
+            plan.check()
+            hybrid = plan.rewrite(self.ctx)
+        except _NotHybrid as why:
+            self._stays_block(original, str(why))
+            return block
+        self.hybrid.add(name)
+        base = hybrid.bases[0].with_changes(value=self.ctx.ref("mxnet.gluon.HybridBlock"))
+        return hybrid.with_changes(bases=[base])
 
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
         target = _instantiation(original, self.classes)
         if target is None:
             return None
         self.ctx.bindings[target] = "model"
-        init = cst.SimpleStatementLine(
-            body=[cst.Expr(cst.Call(func=cst.Attribute(value=cst.Name(target), attr=cst.Name("initialize"))))]
+        out: List[cst.BaseStatement] = [updated]
+        for method in ("initialize", "hybridize")[: 2 if _instantiated(original) in self.hybrid else 1]:
+            out.append(
+                cst.SimpleStatementLine(
+                    body=[cst.Expr(cst.Call(func=cst.Attribute(value=cst.Name(target), attr=cst.Name(method))))]
+                )
+            )
+        return out
+
+
+# -- opt-in HybridBlock (Options.hybridize) -------------------------------------
+#
+# With ``Options(hybridize=True)`` T2G210 makes a translated class a
+# ``gluon.HybridBlock`` when the translated ``forward`` builds the same graph
+# from a Symbol as from an NDArray. The checks below run on the *translated*
+# class (the other rules have already rewritten its body) and accept only what
+# is known to behave the same way; anything else keeps the Block with an INFO
+# note saying why. tests/test_hybrid.py checks every name listed here against
+# MXNet (both twins exist, the layers are HybridBlocks).
+
+# Gluon layers the rules generate that are HybridBlocks (children a HybridBlock may hold)
+HYBRID_LAYERS = frozenset(
+    ["mxnet.gluon.contrib.nn.Identity"]
+    + [
+        "mxnet.gluon.nn." + n
+        for n in (
+            "Activation", "AvgPool1D", "AvgPool2D", "AvgPool3D", "BatchNorm", "Conv1D", "Conv1DTranspose",
+            "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "Dense", "Dropout", "ELU", "Embedding",
+            "Flatten", "GELU", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D",
+            "GlobalMaxPool2D", "GlobalMaxPool3D", "GroupNorm", "HybridLambda", "InstanceNorm", "LayerNorm",
+            "LeakyReLU", "MaxPool1D", "MaxPool2D", "MaxPool3D", "PReLU", "ReflectionPad2D", "SELU", "Swish",
         )
-        return [updated, init]
+    ]
+)
+# ``mxnet.nd`` functions the rules generate whose ``mxnet.sym`` twin takes the same
+# arguments (creation and random functions are left out: their shapes or
+# random streams are not the forward's inputs)
+SYMBOL_FUNCTIONS = frozenset(
+    (
+        "relu", "sigmoid", "tanh", "softmax", "log_softmax", "LeakyReLU", "Pooling", "Dropout", "flatten",
+        "dot", "batch_dot", "concat", "stack", "pad", "UpSampling", "contrib.BilinearResize2D", "clip", "exp",
+        "log", "sqrt", "abs", "power", "maximum", "minimum", "where", "sum", "mean", "reshape", "pick",
+        "zeros_like", "ones_like",
+    )
+)
+# methods an NDArray and a Symbol both have, with the same meaning
+SYMBOL_METHODS = frozenset(
+    (
+        "reshape", "flatten", "transpose", "expand_dims", "squeeze", "sum", "mean", "max", "min", "prod",
+        "exp", "log", "sqrt", "square", "abs", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "clip",
+        "astype", "swapaxes", "slice_axis", "reshape_like", "broadcast_to", "broadcast_like", "sign",
+        "zeros_like", "ones_like", "tile", "repeat", "argmax", "argmin", "one_hot", "pick",
+    )
+)
+_SYMBOL_BINARY = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power)
+_SYMBOL_COMPARE = (cst.LessThan, cst.GreaterThan, cst.LessThanEqual, cst.GreaterThanEqual, cst.Equal, cst.NotEqual)
+_BROADCAST = {
+    cst.Add: "broadcast_add", cst.Subtract: "broadcast_sub", cst.Multiply: "broadcast_mul",
+    cst.Divide: "broadcast_div", cst.Power: "broadcast_power", cst.LessThan: "broadcast_lesser",
+    cst.GreaterThan: "broadcast_greater", cst.LessThanEqual: "broadcast_lesser_equal",
+    cst.GreaterThanEqual: "broadcast_greater_equal", cst.Equal: "broadcast_equal", cst.NotEqual: "broadcast_not_equal",
+}
+_NOT_BLOCKS = ("int", "float", "bool", "str", "tuple", "list", "dict", "range", "len", "max", "min", "abs", "round")
+
+_PREFIX_OF_LOCAL = {local: prefix for prefix, (_, _, local) in _MX_IMPORTS}
+
+
+def _target_names(target: cst.BaseExpression) -> Optional[List[str]]:
+    """Names an assignment target binds, or None if it is not made of plain names."""
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        out: List[str] = []
+        for e in target.elements:
+            inner = _target_names(e.value) if isinstance(e, cst.Element) else None
+            if inner is None:
+                return None
+            out += inner
+        return out
+    return None
+
+
+def _literal_value(node: cst.BaseExpression) -> bool:
+    """A number, string or tuple of them, possibly computed (``28 * 28``, ``-1``)."""
+    if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)):
+        return True
+    if isinstance(node, cst.UnaryOperation):
+        return _literal_value(node.expression)
+    if isinstance(node, cst.BinaryOperation):
+        return _literal_value(node.left) and _literal_value(node.right)
+    if isinstance(node, cst.Tuple):
+        return all(isinstance(e, cst.Element) and _literal_value(e.value) for e in node.elements)
+    return False
+
+
+def _module_constants(ctx) -> Dict[str, bool]:
+    """Module-level names -> whether every assignment binds a literal value."""
+    found = ctx.memo.get("hybrid_constants")
+    if found is not None:
+        return found  # type: ignore[return-value]
+    out: Dict[str, bool] = {}
+    stack: List[cst.CSTNode] = list(ctx.module.body)
+    while stack:  # module-level statements, not function or class bodies
+        n = stack.pop()
+        if isinstance(n, (cst.FunctionDef, cst.ClassDef)):
+            out[n.name.value] = False
+            continue
+        stack.extend(children(n))
+        if isinstance(n, cst.Assign):
+            for t in n.targets:
+                for name in _target_names(t.target) or ():
+                    out[name] = out.get(name, True) and isinstance(t.target, cst.Name) and _literal_value(n.value)
+        elif isinstance(n, (cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor)):
+            for x in _walk_all(n.target):
+                if isinstance(x, cst.Name):
+                    out[x.value] = False
+        elif isinstance(n, (cst.AsName, cst.NamedExpr)):
+            for x in _walk_all(n.name if isinstance(n, cst.AsName) else n.target):
+                if isinstance(x, cst.Name):
+                    out[x.value] = False
+        elif isinstance(n, (cst.Import, cst.ImportFrom)) and not isinstance(n.names, cst.ImportStar):
+            for alias in n.names:
+                out[(alias.evaluated_alias or alias.evaluated_name).split(".")[0]] = False
+    for n in _walk_all(ctx.module):  # `global K` in a function may rebind K to anything
+        if isinstance(n, cst.Global):
+            for item in n.names:
+                out[item.name.value] = False
+    ctx.memo["hybrid_constants"] = out
+    return out
+
+
+def _walk_in_order(node: cst.CSTNode):
+    stack: List[cst.CSTNode] = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(children(n)))
+
+
+class _NotHybrid(Exception):
+    """Why a class stays a Block."""
+
+
+def _generated_ids(ctx) -> Dict[int, str]:
+    return {id(n): local for local, nodes in ctx.generated.items() if local in _PREFIX_OF_LOCAL for n in nodes}
+
+
+def _generated_name(gen: Dict[int, str], node: cst.BaseExpression) -> Optional[str]:
+    """The MXNet dotted name of a reference a rule generated (``nd.relu`` -> ``mxnet.nd.relu``)."""
+    parts: List[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name) or id(node) not in gen:
+        return None
+    return ".".join([_PREFIX_OF_LOCAL[gen[id(node)]]] + parts[::-1])
+
+
+def _body_statements(body: cst.BaseSuite) -> List[cst.CSTNode]:
+    if isinstance(body, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine(body=body.body)]
+    return list(body.body)
+
+
+def _simple_params(fn: cst.FunctionDef) -> Optional[List[str]]:
+    """Parameter names of a plain method (no defaults, no star, no keyword-only), or None."""
+    p = fn.params
+    if p.star_arg is not cst.MaybeSentinel.DEFAULT or p.kwonly_params or p.star_kwarg or p.posonly_params:
+        return None
+    if any(q.default is not None for q in p.params):
+        return None
+    return [q.name.value for q in p.params]
+
+
+class _HybridPlan:
+    """Checks one translated class and, when it can be hybridised, rewrites it."""
+
+    def __init__(
+        self, ctx, updated: cst.ClassDef, hybrid: Set[str], decided: Set[str], torch_roots: Set[str]
+    ) -> None:
+        self.ctx = ctx
+        self.cls = updated
+        self.hybrid = hybrid
+        self.decided = decided
+        self.torch_roots = torch_roots
+        self.gen = _generated_ids(ctx)
+        self.methods: Dict[str, cst.FunctionDef] = {}
+        self.children: Set[str] = set()
+        self.params: List[str] = []
+        self.consts: Set[str] = set()
+        self.nd_roots: Set[int] = set()  # generated `nd` Names to spell `F`
+        self.param_reads: Dict[int, str] = {}  # `self.w.data()` calls -> `w`
+        self.closure: List[str] = []  # forward and the helper methods it calls
+        self.calls: Dict[str, List[int]] = {}  # helper -> ids of its call sites
+        self.callers: Dict[str, Set[str]] = {}  # helper -> the methods calling it
+        self.uses_nd: Set[str] = set()
+        self.broadcasts: Dict[int, str] = {}  # array-array operations -> F.broadcast_*
+        self.reshapes: Set[int] = set()  # x.reshape(a, b) -> x.reshape((a, b))
+        self.broadcast_calls: Dict[int, str] = {}  # F.power(a, b) of two arrays -> F.broadcast_power
+
+    # -- what the class holds ------------------------------------------------
+    def collect(self) -> None:
+        for stmt in self.cls.body.body:
+            if isinstance(stmt, cst.FunctionDef):
+                if stmt.name.value in self.methods:
+                    raise _NotHybrid(f"it defines `{stmt.name.value}` twice")
+                self.methods[stmt.name.value] = stmt
+        for bad in ("hybrid_forward", "__call__", "__setattr__"):
+            if bad in self.methods:
+                raise _NotHybrid(f"it defines `{bad}`")
+        forward = self.methods.get("forward")
+        if forward is None:
+            raise _NotHybrid("it defines no `forward`")
+        if forward.decorators or forward.asynchronous:
+            raise _NotHybrid("its `forward` is decorated or async")
+        names = _simple_params(forward)
+        if names is None or len(names) != 2:
+            raise _NotHybrid(
+                "only `forward(self, x)` with one input is hybridised (a hybridised block accepts arrays only)"
+            )
+        for fn in self.methods.values():
+            for n in _walk_in_order(fn):
+                if isinstance(n, cst.Assign):
+                    for t in n.targets:
+                        self._target(fn, t.target, n.value)
+                elif isinstance(n, (cst.AugAssign, cst.AnnAssign)):
+                    self._target(fn, n.target, getattr(n, "value", None))
+                elif isinstance(n, cst.Call) and (
+                    (isinstance(n.func, cst.Name) and n.func.value == "setattr")
+                    or (_self_attr(n.func) in ("register_child", "register_forward_hook", "register_forward_pre_hook"))
+                ):
+                    raise _NotHybrid(f"`{code_of(n.func)}` registers blocks a HybridBlock cannot check")
+
+    def _target(self, fn: cst.FunctionDef, target: cst.BaseExpression, value) -> None:
+        targets = [e.value for e in target.elements] if isinstance(target, (cst.Tuple, cst.List)) else [target]
+        for t in targets:
+            attr = _self_attr(t)
+            if attr is None:
+                continue
+            if fn.name.value != "__init__":
+                raise _NotHybrid(f"`self.{attr}` is assigned in `{fn.name.value}`")
+            if len(targets) > 1 or value is None:
+                self.consts.add(attr)
+                continue
+            self._member(attr, value)
+
+    def _member(self, attr: str, value: cst.BaseExpression) -> None:
+        if attr in self.children or attr in self.params or attr in self.consts:
+            raise _NotHybrid(f"`self.{attr}` is assigned more than once in `__init__`")
+        if isinstance(value, cst.Call):
+            func = value.func
+            if code_of(func) == "self.params.get":
+                self.params.append(attr)
+                return
+            dotted = _generated_name(self.gen, func)
+            if dotted is not None:
+                if dotted in HYBRID_LAYERS:
+                    self.children.add(attr)
+                    return
+                short = dotted.replace("mxnet.gluon.", "").replace("mxnet.", "")
+                if short.startswith("rnn."):
+                    raise _NotHybrid(
+                        f"`self.{attr}` is a `{short}` (recurrent layers and their states are not hybridised)"
+                    )
+                if short in ("nn.Sequential", "nn.Lambda"):
+                    raise _NotHybrid(f"`self.{attr}` is a `{short}`, which is a Block, not a HybridBlock")
+                raise _NotHybrid(f"`self.{attr}` is a `{short}`, not one of the layers known to be HybridBlocks")
+            if isinstance(func, cst.Name) and func.value in self.hybrid:
+                self.children.add(attr)
+                return
+            if isinstance(func, cst.Name) and func.value in module_classes(self.ctx, self.ctx.module):
+                if func.value in self.decided:
+                    raise _NotHybrid(f"its child `self.{attr}` is a `{func.value}`, which stays a Block")
+                raise _NotHybrid(
+                    f"its child `self.{attr}` is a `{func.value}`, which is defined after it (children are "
+                    "hybridised first)"
+                )
+            if isinstance(func, cst.Name) and func.value in _NOT_BLOCKS:
+                self.consts.add(attr)
+                return
+            raise _NotHybrid(f"`self.{attr} = {code_of(value)}` may be a block that is not a HybridBlock")
+        self.consts.add(attr)
+
+    # -- forward and its helpers ---------------------------------------------
+    def check(self) -> None:
+        todo = ["forward"]
+        while todo:
+            name = todo.pop()
+            if name in self.closure:
+                continue
+            self.closure.append(name)
+            fn = self.methods[name]
+            if name != "forward" and (fn.decorators or fn.asynchronous or _simple_params(fn) is None):
+                raise _NotHybrid(f"its helper `self.{name}` is decorated or has defaults or star arguments")
+            params = _simple_params(fn) or []
+            self._fn = name
+            self._locals = set(params[1:])
+            values: Dict[str, List[Optional[cst.BaseExpression]]] = {}
+            for n in _walk_all(fn.body):  # every name the function binds, and to what
+                if isinstance(n, cst.Assign):
+                    for t in n.targets:
+                        single = isinstance(t.target, cst.Name)
+                        for local in _target_names(t.target) or ():
+                            values.setdefault(local, []).append(n.value if single else None)
+            self._locals.update(values)
+            self._numbers: Set[str] = set()
+            # locals only ever bound to numbers (`n = 2`) are not arrays
+            changed = True
+            while changed:
+                changed = False
+                for local, vals in values.items():
+                    if local in self._locals and local not in params and all(
+                        v is not None and self._is_number(v) for v in vals
+                    ):
+                        self._locals.discard(local)
+                        self._numbers.add(local)
+                        changed = True
+            for stmt in _body_statements(fn.body):
+                self._statement(stmt)
+            todo.extend(m for m in self.calls if m not in self.closure)
+        # a method calling a helper that needs F needs F too
+        changed = True
+        while changed:
+            changed = False
+            for helper in list(self.uses_nd):
+                for caller in self.callers.get(helper, ()):
+                    if caller not in self.uses_nd:
+                        self.uses_nd.add(caller)
+                        changed = True
+
+    def _statement(self, stmt: cst.CSTNode) -> None:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Assign):
+                    for t in small.targets:
+                        if _target_names(t.target) is None:
+                            raise _NotHybrid(f"its `{self._fn}` assigns `{code_of(t.target)}`")
+                    self._expr(small.value)
+                elif isinstance(small, cst.Return):
+                    if small.value is not None:
+                        self._expr(small.value)
+                elif isinstance(small, cst.Expr):
+                    self._expr(small.value)
+                elif isinstance(small, cst.Pass):
+                    pass
+                elif isinstance(small, cst.AugAssign):
+                    raise _NotHybrid(f"its `{self._fn}` changes a value in place (`{code_of(small).strip()}`)")
+                else:
+                    raise _NotHybrid(f"its `{self._fn}` has a `{code_of(small).strip().split()[0]}` statement")
+        elif isinstance(stmt, cst.If):
+            self._static(stmt.test, "if")
+            for s in _body_statements(stmt.body):
+                self._statement(s)
+            if stmt.orelse is not None:
+                orelse = stmt.orelse
+                if isinstance(orelse, cst.If):
+                    self._statement(orelse)
+                else:
+                    for s in _body_statements(orelse.body):
+                        self._statement(s)
+        elif isinstance(stmt, cst.For):
+            if stmt.orelse is not None or stmt.asynchronous:
+                raise _NotHybrid(f"its `{self._fn}` has a `for ... else` loop")
+            it = stmt.iter
+            if not (isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "range"):
+                raise _NotHybrid(
+                    f"its `{self._fn}` loops over `{code_of(it)}` (only `range` of constants is hybridised)"
+                )
+            for a in it.args:
+                self._static(a.value, "for")
+            for s in _body_statements(stmt.body):
+                self._statement(s)
+        else:
+            first = code_of(stmt).strip().split()[0] if code_of(stmt).strip() else type(stmt).__name__
+            raise _NotHybrid(f"its `{self._fn}` has a `{first}` statement")
+
+    def _broadcast(self, node, operator, left, right) -> None:
+        """``a * b`` of two arrays: NDArray operators broadcast, Symbol operators
+        do not, so it becomes ``F.broadcast_mul(a, b)`` (a number on either side
+        stays an operator: both scalar operators are the same)."""
+        if self._is_number(left) or self._is_number(right):
+            return  # a Python number on one side, not an array
+        self.broadcasts[id(node)] = _BROADCAST[type(operator)]
+
+    def _is_number(self, node: cst.BaseExpression) -> bool:
+        """A Python number (or string, tuple of them), never an array."""
+        if _literal_value(node):
+            return True
+        if isinstance(node, cst.Name):
+            return node.value in self._numbers or (
+                node.value not in self._locals and _module_constants(self.ctx).get(node.value, False)
+            )
+        if isinstance(node, cst.Attribute):
+            return _self_attr(node) in self.consts
+        if isinstance(node, cst.UnaryOperation):
+            return self._is_number(node.expression)
+        if isinstance(node, cst.BinaryOperation):
+            return self._is_number(node.left) and self._is_number(node.right)
+        if isinstance(node, cst.Tuple):
+            return all(isinstance(e, cst.Element) and self._is_number(e.value) for e in node.elements)
+        return False
+
+    def _static(self, node: cst.BaseExpression, what: str) -> None:
+        """A value known when the graph is built: no array may flow into it."""
+        why = (
+            f"its `{self._fn}` has a Python `{what}` on `{code_of(node)}`, which may depend on an array "
+            "(a Symbol has no values)"
+        )
+        for n in _walk_all(node):
+            if isinstance(n, cst.Name) and (
+                n.value in self._locals or id(n) in self.gen or n.value in self.torch_roots
+            ):
+                raise _NotHybrid(why)
+            if isinstance(n, cst.Call) and not (isinstance(n.func, cst.Name) and n.func.value == "range"):
+                raise _NotHybrid(why)
+            if isinstance(n, cst.Attribute) and isinstance(n.value, cst.Name) and n.value.value == "self":
+                if n.attr.value not in self.consts:
+                    raise _NotHybrid(why)
+
+    def _expr(self, node: cst.BaseExpression) -> None:
+        if isinstance(node, cst.Name):
+            if node.value == "self" or id(node) in self.gen:
+                raise _NotHybrid(f"its `{self._fn}` uses `{node.value}` as a value")
+            if node.value in self.torch_roots:
+                raise _NotHybrid(f"its `{self._fn}` still refers to `{node.value}`")
+            if node.value not in self._locals and node.value not in ("True", "False", "None"):
+                if not self._is_number(node):
+                    raise _NotHybrid(
+                        f"its `{self._fn}` reads `{node.value}`, which is not a local nor a module-level number "
+                        "(it may be an array, which a Symbol graph cannot mix in)"
+                    )
+            return
+        if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)):
+            return
+        if isinstance(node, cst.Attribute):
+            attr = _self_attr(node)
+            if attr is not None and attr in self.consts:
+                return
+            symbol_lacks = attr is None and _generated_name(self.gen, node) is None
+            why = f" (a Symbol has no `{node.attr.value}`)" if symbol_lacks else ""
+            raise _NotHybrid(f"its `{self._fn}` reads `{code_of(node)}`{why}")
+        if isinstance(node, cst.Call):
+            self._call(node)
+            for a in node.args:
+                self._expr(a.value)
+            return
+        if isinstance(node, cst.BinaryOperation):
+            if not isinstance(node.operator, _SYMBOL_BINARY):
+                raise _NotHybrid(f"its `{self._fn}` computes `{code_of(node)}` (no Symbol twin of that operator)")
+            self._expr(node.left)
+            self._expr(node.right)
+            self._broadcast(node, node.operator, node.left, node.right)
+            return
+        if isinstance(node, cst.UnaryOperation):
+            if not isinstance(node.operator, (cst.Minus, cst.Plus)):
+                raise _NotHybrid(f"its `{self._fn}` computes `{code_of(node)}`")
+            self._expr(node.expression)
+            return
+        if isinstance(node, cst.Comparison):
+            if not all(isinstance(c.operator, _SYMBOL_COMPARE) for c in node.comparisons) or len(node.comparisons) != 1:
+                raise _NotHybrid(f"its `{self._fn}` computes `{code_of(node)}`")
+            self._expr(node.left)
+            self._expr(node.comparisons[0].comparator)
+            self._broadcast(node, node.comparisons[0].operator, node.left, node.comparisons[0].comparator)
+            return
+        if isinstance(node, (cst.Tuple, cst.List)):
+            for e in node.elements:
+                self._expr(e.value)
+            return
+        if isinstance(node, cst.IfExp):
+            self._static(node.test, "if")
+            self._expr(node.body)
+            self._expr(node.orelse)
+            return
+        if isinstance(node, cst.Subscript):
+            self._expr(node.value)
+            raise _NotHybrid(f"its `{self._fn}` indexes `{code_of(node)}` (indexing a Symbol selects an output)")
+        raise _NotHybrid(f"its `{self._fn}` computes `{code_of(node)}`")
+
+    def _call(self, node: cst.Call) -> None:
+        func = node.func
+        dotted = _generated_name(self.gen, func)
+        if dotted is not None:
+            op = dotted[len("mxnet.nd."):] if dotted.startswith("mxnet.nd.") else None
+            if op not in SYMBOL_FUNCTIONS:
+                short = dotted.replace("mxnet.", "")
+                raise _NotHybrid(f"its `{self._fn}` calls `{short}`, which has no Symbol twin it can use")
+            root = func
+            while isinstance(root, cst.Attribute):
+                root = root.value
+            self.nd_roots.add(id(root))
+            self.uses_nd.add(self._fn)
+            positional = [a.value for a in node.args if a.keyword is None and not a.star]
+            if op in ("power", "maximum", "minimum") and len(positional) >= 2 and not any(
+                self._is_number(v) for v in positional[:2]
+            ):
+                # nd.power of two arrays broadcasts, sym.power does not
+                self.broadcast_calls[id(node)] = "broadcast_" + op
+            return
+        attr = _self_attr(func)
+        if attr is not None:
+            if attr in self.children:
+                return
+            if attr in self.methods and attr not in ("__init__", "forward"):
+                self.calls.setdefault(attr, []).append(id(node))
+                self.callers.setdefault(attr, set()).add(self._fn)
+                return
+            raise _NotHybrid(f"its `{self._fn}` calls `self.{attr}`, which is not a HybridBlock child")
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value == "data"
+            and not node.args
+            and _self_attr(func.value) in self.params
+        ):
+            if self._fn != "forward":
+                raise _NotHybrid(f"its helper `self.{self._fn}` reads the parameter `{code_of(func.value)}`")
+            self.param_reads[id(node)] = _self_attr(func.value)  # type: ignore[assignment]
+            return
+        if isinstance(func, cst.Attribute) and func.attr.value in SYMBOL_METHODS:
+            if any(a.star for a in node.args):
+                raise _NotHybrid(f"its `{self._fn}` calls `{code_of(func)}` with `*` arguments")
+            positional = [a for a in node.args if a.keyword is None]
+            if func.attr.value == "reshape" and len(positional) > 1:
+                # NDArray.reshape(2, 3) is reshape((2, 3)); Symbol.reshape(2, 3) is reshape((2,), reverse=3)
+                self.reshapes.add(id(node))
+            self._expr(func.value)
+            return
+        raise _NotHybrid(f"its `{self._fn}` calls `{code_of(func)}`")
+
+    # -- the rewrite ---------------------------------------------------------
+    def rewrite(self, ctx) -> cst.ClassDef:
+        used: Set[str] = set(self.params)
+        for name in self.closure:
+            used.update(n.value for n in _walk_all(self.methods[name]) if isinstance(n, cst.Name))
+        f_name = next(c for c in ("F", "F_", "F__", "F___", "mx_F") if c not in used)
+        for name in self.closure:
+            if name != "forward" and name in self.uses_nd:
+                # F is passed to the helpers: they must be called from the closure only
+                outside = sum(
+                    1
+                    for n in _walk_all(ctx.module)
+                    if isinstance(n, cst.Attribute) and n.attr.value == name
+                )
+                if outside != len(self.calls.get(name, ())):
+                    raise _NotHybrid(f"its helper `self.{name}` calls `nd` and is used outside `forward` too")
+        forward_params = _simple_params(self.methods["forward"]) or []
+        clash = set(self.params) & (self._all_names("forward") | {forward_params[1]})
+        if clash:
+            raise _NotHybrid(f"its `forward` uses the name of its parameter `{sorted(clash)[0]}` for something else")
+        plan = self
+        helper_sites = {i for h in self.uses_nd if h != "forward" for i in self.calls.get(h, ())}
+
+        class _Rewrite(cst.CSTTransformer):
+            def leave_Name(self, original, updated):
+                if id(original) in plan.nd_roots:
+                    return cst.Name(f_name)
+                return updated
+
+            def leave_BinaryOperation(self, original, updated):
+                return self._broadcast(original, updated, updated.left, updated.right)
+
+            def leave_Comparison(self, original, updated):
+                return self._broadcast(original, updated, updated.left, updated.comparisons[0].comparator)
+
+            def _broadcast(self, original, updated, left, right):
+                op = plan.broadcasts.get(id(original))
+                if op is None:
+                    return updated
+                return cst.Call(
+                    func=cst.Attribute(value=cst.Name(f_name), attr=cst.Name(op)),
+                    args=[cst.Arg(left), cst.Arg(right)],
+                )
+
+            def leave_Call(self, original, updated):
+                if id(original) in plan.param_reads:
+                    return cst.Name(plan.param_reads[id(original)])
+                if id(original) in helper_sites:
+                    return updated.with_changes(args=[cst.Arg(cst.Name(f_name))] + list(updated.args))
+                if id(original) in plan.broadcast_calls:
+                    func = updated.func.with_changes(attr=cst.Name(plan.broadcast_calls[id(original)]))
+                    return updated.with_changes(func=func)
+                if id(original) in plan.reshapes:
+                    positional = [a for a in updated.args if a.keyword is None]
+                    shape = cst.Tuple(elements=[cst.Element(a.value) for a in positional])
+                    rest = [a for a in updated.args if a.keyword is not None]
+                    return updated.with_changes(args=[cst.Arg(shape)] + rest)
+                return updated
+
+        def with_f(fn: cst.FunctionDef, extra: List[str], rename: Optional[str]) -> cst.FunctionDef:
+            params = list(fn.params.params)
+            new = [params[0], cst.Param(cst.Name(f_name))] + params[1:] + [cst.Param(cst.Name(p)) for p in extra]
+            fn = fn.with_changes(params=fn.params.with_changes(params=new))
+            return fn.with_changes(name=cst.Name(rename)) if rename else fn
+
+        body = []
+        for stmt in self.cls.body.body:
+            if isinstance(stmt, cst.FunctionDef) and stmt.name.value in self.closure:
+                name = stmt.name.value
+                stmt = stmt.visit(_Rewrite())
+                if name == "forward":
+                    stmt = with_f(stmt, self.params, "hybrid_forward")
+                elif name in self.uses_nd:
+                    stmt = with_f(stmt, [], None)
+            body.append(stmt)
+        return self.cls.with_changes(body=self.cls.body.with_changes(body=body))
+
+    def _all_names(self, method: str) -> Set[str]:
+        """Names the method binds or reads (not attribute or keyword names)."""
+        skip: Set[int] = set()
+        out: Set[str] = set()
+        for n in _walk_all(self.methods[method].body):
+            if isinstance(n, cst.Attribute):
+                skip.add(id(n.attr))
+            elif isinstance(n, cst.Arg) and n.keyword is not None:
+                skip.add(id(n.keyword))
+            elif isinstance(n, cst.Name) and id(n) not in skip:
+                out.add(n.value)
+        return out - {"self"}
 
 
 # torch.nn.Module API that gluon.nn.Block lacks or gives another meaning

@@ -12,8 +12,8 @@ Installed in the child process before the script starts (never imported by
 * **Same samples in the same order.** ``RandomSampler`` of both frameworks
   yields, for the k-th iteration of the i-th sampler made,
   ``numpy.random.RandomState(seed + 1000 * i + k).permutation(n)``.
-* **No dropout.** torch's ``F.dropout*`` and MXNet's ``nd.Dropout`` become the
-  identity.
+* **No dropout.** torch's ``F.dropout*`` and MXNet's ``nd.Dropout`` (and
+  ``sym.Dropout``, for hybridised models) become the identity.
 * **Randomness that cannot be aligned.** A framework random function called
   after training started (``randn_like`` in a forward pass, random data
   augmentation) is noted in the record as ``unaligned``; the comparison then
@@ -187,6 +187,9 @@ def install_mxnet(state: AlignState) -> None:
 
     mx_sampler.RandomSampler.__iter__ = sampler_iter  # type: ignore[method-assign]
     mxnet.ndarray.Dropout = _identity  # gluon's nn.Dropout looks it up at call time
+    import mxnet.symbol
+
+    mxnet.symbol.Dropout = _identity  # the same in a hybridised graph (F is mxnet.symbol)
 
     trainer_cls = mxnet.gluon.Trainer
     orig_init = trainer_cls.__init__

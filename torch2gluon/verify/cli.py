@@ -36,7 +36,7 @@ import tempfile
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from ..api import translate
+from ..api import Options, translate
 from .compare import compare_metrics, compare_steps, table
 from .harness import RunResult, compare_epoch_means, epoch_means, run_script
 
@@ -88,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true",
                    help="let the scripts download their datasets as usual instead of the offline MNIST")
     p.add_argument("--keep-translation", metavar="PATH", help="also write the translation here")
+    p.add_argument("--hybridize", action="store_true",
+                   help="translate with --hybridize (HybridBlocks, hybridised after initialize)")
     p.add_argument("--timeout", type=float, default=3600.0, metavar="S", help="per run, in seconds (default 3600)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict")
     return p
@@ -143,7 +145,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SourceDecodeError as e:
         print(f"{script}:{e.line}:{e.column}: error: {e}", file=sys.stderr)
         return EXIT_FAILED
-    result = translate(source)
+    result = translate(source, options=Options(hybridize=args.hybridize))
     for d in result.diagnostics:
         print(d.format(str(script)), file=sys.stderr)
     if not result.complete:
