@@ -580,3 +580,37 @@ def test_python_m_version():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"torch2gluon {__version__}"
+
+
+LBFGS_SRC = """\
+import torch
+from torch import nn
+
+model = nn.Linear(2, 1)
+x, y = torch.ones(8, 2), torch.zeros(8, 1)
+optimizer = torch.optim.LBFGS(model.parameters(), lr=1)
+
+
+def closure():
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    return loss
+
+
+for _ in range(5):
+    optimizer.step(closure)
+"""
+
+
+def test_an_unsupported_optimizer_makes_the_translation_incomplete(tmp_path, capsys):
+    """LBFGS with a closure (issue 5): a diagnostic naming file and line, a marker
+    above the statement, and the exit code of an incomplete translation."""
+    src = write(tmp_path / "lbfgs.py", LBFGS_SRC)
+    out = tmp_path / "out.py"
+    code = main([str(src), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == EXIT_CHANGED  # 1: the translation is incomplete
+    assert re.search(r"lbfgs\.py:6:\d+: error T2G401 .*LBFGS.*closure", err), err
+    text = out.read_text()
+    assert "# torch2gluon: T2G401:" in text and "optimizer = torch.optim.LBFGS(" in text
