@@ -331,3 +331,22 @@ def test_helper_definitions_when_torch_is_imported_in_a_function():
     lines = code.splitlines()
     assert lines[0] == '"""Doc."""'
     assert lines.index("@mx.optimizer.register") < lines.index("def make(net):")
+
+
+def test_helper_definitions_are_written_black_formatted():
+    """The engine does not run black on them (they are long): they must already be."""
+    import black
+
+    source = (
+        "import torch\nnet = torch.nn.Linear(2, 1)\n"
+        "a = torch.optim.Adadelta(net.parameters(), lr=0.5)\n"
+        "b = torch.optim.Adam(net.parameters())\n"
+        "c = torch.optim.RMSprop(net.parameters())\n"
+        "d = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)\n"
+    )
+    code = translate(source).code
+    start = code.index("@mx.optimizer.register")
+    end = code.index("\n\n\nnet = ")
+    helpers = code[start:end] + "\n"
+    assert helpers.count("@mx.optimizer.register") == 4
+    assert black.format_str(helpers, mode=black.Mode()) == helpers

@@ -93,7 +93,9 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
 
     out = imports.finish(out, ctx, torch_imports, scopes, present)
     if options.format:
-        out = formatting.format_changed(out, ctx, engine.unchanged | ctx.inserted_imports)
+        # helper definitions are written black-formatted already
+        preformatted = {id(h) for h in ctx.helpers.values()}
+        out = formatting.format_changed(out, ctx, engine.unchanged | ctx.inserted_imports | preformatted)
     out = markers.attach(out, ctx)
     out = imports.separate(out, ctx)
     code = out.code
