@@ -77,6 +77,19 @@ class _Placeholder(cst.CSTTransformer):
         return self.replacement if original.value == self.name else updated
 
 
+def _crop_size(size: Optional[cst.BaseExpression]) -> Tuple[int, int]:
+    """torchvision's crop ``size`` (an int, ``(s,)`` or ``(h, w)``, literals) -> (h, w)."""
+    if isinstance(size, (cst.List, cst.Tuple)) and len(size.elements) == 1:
+        size = size.elements[0].value
+    if isinstance(size, (cst.List, cst.Tuple)) and len(size.elements) == 2:
+        h, w = literal(size.elements[0].value), literal(size.elements[1].value)
+    else:
+        h = w = literal(size)
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (h, w)):
+        raise Unbindable("is only translated with a literal int or (h, w) size")
+    return h, w
+
+
 def _getitem_returns(cls: cst.ClassDef):
     """The values ``__getitem__`` of ``cls`` returns (its own returns, not nested functions')."""
     for stmt in cls.body.body:
@@ -592,15 +605,7 @@ class Data(Rule):
         (a 7-pixel side cropped to 4 starts at 1 in Gluon, at 2 in torch).
         """
         b = bind(updated, ["size"])
-        size = b.get("size")
-        if isinstance(size, (cst.List, cst.Tuple)) and len(size.elements) == 1:
-            size = size.elements[0].value
-        if isinstance(size, (cst.List, cst.Tuple)) and len(size.elements) == 2:
-            h, w = literal(size.elements[0].value), literal(size.elements[1].value)
-        else:
-            h = w = literal(size)
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (h, w)):
-            raise Unbindable("is only translated with a literal int or (h, w) size")
+        h, w = _crop_size(b.get("size"))
         code = (
             f"lambda img: CROP(img, int(round((img.shape[1] - {w}) / 2.0)), "
             f"int(round((img.shape[0] - {h}) / 2.0)), {w}, {h})"
@@ -615,15 +620,7 @@ class Data(Rule):
         torch's); sizes, padding and padding mode are torch's.
         """
         b = bind(updated, ["size", "padding", "pad_if_needed", "fill", "padding_mode"])
-        size = b.get("size")
-        if isinstance(size, (cst.List, cst.Tuple)) and len(size.elements) == 1:
-            size = size.elements[0].value
-        if isinstance(size, (cst.List, cst.Tuple)) and len(size.elements) == 2:
-            h, w = literal(size.elements[0].value), literal(size.elements[1].value)
-        else:
-            h = w = literal(size)
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (h, w)):
-            raise Unbindable("is only translated with a literal int or (h, w) size")
+        h, w = _crop_size(b.get("size"))
         if literal(b.get("pad_if_needed", cst.Name("False"))) is not False:
             raise Unbindable("is not translated with `pad_if_needed`")
         padding = b.get("padding")

@@ -11,7 +11,7 @@ from ..diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
 from .._cst import walk
 from .layers import ceil_mode_matches, is_literal, with_parens
-from .losses import loss_elements
+from .losses import _PRIMARY, loss_elements, reduced
 
 F = "torch.nn.functional."
 
@@ -410,9 +410,6 @@ FUNCTIONAL_LOSSES = {
     F + "kl_div": ("torch.nn.KLDivLoss", _REG + ["log_target"]),
 }
 
-_PRIMARY = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString)
-
-
 def inline(template: cst.BaseExpression, values: Dict[str, cst.BaseExpression], nd) -> cst.BaseExpression:
     """``template`` (over ``ND`` and the names in ``values``) with the script's expressions put in.
 
@@ -567,17 +564,7 @@ class FunctionalLosses(Rule):
             elem, params, den = loss_elements(cls, b, reduction)
         except Unbindable as e:
             return self.keep(original, name, str(e))
-        parsed = cst.parse_expression(elem)
-        if not isinstance(parsed, _PRIMARY) and not parsed.lpar:
-            elem = f"({elem})"
-        if reduction == "none":
-            body = elem
-        elif reduction == "sum":
-            body = f"{elem}.sum()"
-        elif den is None:
-            body = f"{elem}.mean()"
-        else:
-            body = f"{elem}.sum() / {den}"
+        body = reduced(elem, reduction, den)
         values = {"input": b["input"], "target": b["target"], **params}
         return inline(cst.parse_expression(body), values, lambda: self.ctx.ref("mxnet.nd"))
 

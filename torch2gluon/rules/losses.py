@@ -58,6 +58,23 @@ class _Fill(cst.CSTTransformer):
         return updated
 
 
+_PRIMARY = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString)
+
+
+def reduced(elem: str, reduction: str, den) -> str:
+    """The per-element loss ``elem`` reduced as torch reduces it (template code)."""
+    parsed = cst.parse_expression(elem)
+    if not isinstance(parsed, _PRIMARY) and not parsed.lpar:
+        elem = f"({elem})"
+    if reduction == "none":
+        return elem
+    if reduction == "sum":
+        return f"{elem}.sum()"
+    if den is None:
+        return f"{elem}.mean()"
+    return f"{elem}.sum() / {den}"
+
+
 def loss_elements(cls: str, b, reduction: str):
     """torch's per-element loss for ``cls`` as template code over ``input`` and
     ``target``, the lambda parameters it needs (name -> script expression), and
@@ -239,7 +256,7 @@ class Losses(Rule):
         ),
         Example(
             "from torch import nn\nloss_fn = nn.MSELoss(reduction='sum')\n",
-            "from mxnet import nd\n\nloss_fn = lambda input, target: (nd.square(input - target)).sum()\n",
+            "from mxnet import nd\n\nloss_fn = lambda input, target: nd.square(input - target).sum()\n",
             id="sum reduction is a shape-(1,) sum",
         ),
         Example(
@@ -353,14 +370,7 @@ class Losses(Rule):
             elem, params, den = loss_elements(name, b, reduction)
         except Unbindable as e:
             return self.keep(original, name, str(e))
-        if reduction == "none":
-            body = elem
-        elif reduction == "sum":
-            body = f"({elem}).sum()"
-        elif den is None:
-            body = f"({elem}).mean()"
-        else:
-            body = f"({elem}).sum() / {den}"
+        body = reduced(elem, reduction, den)
         defaults = "".join(f", {k}=__{k}" for k in params)
         template = cst.parse_expression(f"lambda input, target{defaults}: {body}")
         return template.visit(_Fill(lambda: self.ctx.ref("mxnet.nd"), params))
