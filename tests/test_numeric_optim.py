@@ -472,7 +472,7 @@ def _two_layer_initial():
     return [rs.uniform(-0.6, 0.6, s).astype(np.float32) for s in [(5, 4), (5,), (3, 5), (3,)]]
 
 
-def _run_two_layer(optimizer, scheduler="", epochs=1):
+def _run_two_layer(optimizer, scheduler="", epochs=1, step=None):
     import test_numeric_mappings as base
     from mxnet import nd
     from numeric_helpers import exec_both
@@ -483,7 +483,7 @@ def _run_two_layer(optimizer, scheduler="", epochs=1):
         optimizer=optimizer,
         scheduler=f"sched = {scheduler}" if scheduler else "",
         epochs=epochs,
-        step="sched.step()" if scheduler else "pass",
+        step=step or ("sched.step()" if scheduler else "pass"),
     )
     both = exec_both(
         src,
@@ -690,3 +690,29 @@ def test_scheduled_momentum_sgd_becomes_torchsgd(source, algo):
     assert f'opt = gluon.Trainer(\n    net.collect_params(), "{algo}"' in result.code or (
         f'opt = gluon.Trainer(net.collect_params(), "{algo}"' in result.code
     ), result.code
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        _case("torch.optim.SGD(net.parameters(), lr=0.2)", id="sgd"),
+        _case("torch.optim.SGD(net.parameters(), lr=0.2, momentum=0.9, weight_decay=1e-3)", id="momentum-sgd"),
+        _case("torch.optim.Adam(net.parameters(), lr=0.05)", id="adam"),
+    ],
+)
+@pytest.mark.parametrize(
+    "step",
+    [
+        _case("for g in opt.param_groups:\n        g['lr'] *= 0.5", id="loop-augmented"),
+        _case("for g in opt.param_groups:\n        g['lr'] = 0.3 / (epoch + 2)", id="loop-assigned"),
+        _case("opt.param_groups[0]['lr'] = opt.param_groups[0]['lr'] * 0.7", id="first-group"),
+    ],
+)
+def test_learning_rate_set_by_hand_trains_like_torch(optimizer, step):
+    """T2G403: lr changes through param_groups; momentum SGD becomes TorchSGD, so they stay exact."""
+    both = _run_two_layer(optimizer, epochs=3, step=step)
+    code = both.translation.code
+    assert "param_groups" not in code and "set_learning_rate(" in code, code
+    if "momentum" in optimizer:
+        assert '"torchsgd"' in code
+    assert both.torch_ns["opt"].param_groups[0]["lr"] == pytest.approx(both.mx_ns["opt"].learning_rate, rel=1e-12)

@@ -53,9 +53,9 @@ class TorchObjectMethods(Rule):
             id="model.state_dict is reported",
         ),
         Example(
-            "import torch\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\nlr = opt.param_groups[0]['lr']\n",
+            "import torch\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\nwd = opt.param_groups[0]['weight_decay']\n",
             'from mxnet import gluon\n\nopt = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})\n'
-            "# torch2gluon: T2G002: `opt.param_groups` (a torch optimizer method) has no translation yet; left as is\nlr = opt.param_groups[0]['lr']\n",
+            "# torch2gluon: T2G002: `opt.param_groups` (a torch optimizer method) has no translation yet; left as is\nwd = opt.param_groups[0]['weight_decay']\n",
             diagnostics=("T2G002",),
             id="optimizer attribute is reported",
         ),

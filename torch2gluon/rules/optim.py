@@ -725,6 +725,11 @@ def scheduled_optimizers(ctx) -> Dict[str, bool]:
                     except Unbindable:
                         cycled = True  # TorchSGD either way: exact for both
                 found[opt.value] = found.get(opt.value, False) or cycled
+        if "param_groups" in (ctx.source or "param_groups"):
+            # the learning rate set by hand (`g["lr"] = ...`, T2G403) changes it too
+            for node in walk(ctx.module):
+                if isinstance(node, cst.Attribute) and node.attr.value == "param_groups" and isinstance(node.value, cst.Name):
+                    found.setdefault(node.value.value, False)
         ctx.memo[SCHEDULED] = found
     return found  # type: ignore[return-value]
 

@@ -406,3 +406,155 @@ class Schedules(Rule):
         if strategy == "cos":
             self._numpy(stmt)
         return out
+
+
+def _group_lr(node: cst.BaseExpression) -> Optional[cst.Name]:
+    """``opt.param_groups[0]["lr"]`` (first group, literal key) -> ``opt``."""
+    if not (isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index)):
+        return None
+    if literal(node.slice[0].slice.value) != "lr":
+        return None
+    inner = node.value
+    if not (isinstance(inner, cst.Subscript) and len(inner.slice) == 1 and isinstance(inner.slice[0].slice, cst.Index)):
+        return None
+    if literal(inner.slice[0].slice.value) != 0:
+        return None
+    groups = inner.value
+    if isinstance(groups, cst.Attribute) and groups.attr.value == "param_groups" and isinstance(groups.value, cst.Name):
+        return groups.value
+    return None
+
+
+def _lr_loop(node: cst.For) -> Optional[cst.Name]:
+    """``for g in opt.param_groups:`` whose body only sets ``g["lr"]`` -> ``opt``."""
+    it = node.iter
+    if not (isinstance(it, cst.Attribute) and it.attr.value == "param_groups" and isinstance(it.value, cst.Name)):
+        return None
+    if not isinstance(node.target, cst.Name) or not isinstance(node.body, cst.IndentedBlock) or node.orelse:
+        return None
+    g = node.target.value
+    for stmt in node.body.body:
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
+            return None
+        small = stmt.body[0]
+        target = small.targets[0].target if isinstance(small, cst.Assign) and len(small.targets) == 1 else (
+            small.target if isinstance(small, cst.AugAssign) else None
+        )
+        if not (
+            isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name) and target.value.value == g
+            and len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Index)
+            and literal(target.slice[0].slice.value) == "lr"
+        ):
+            return None
+        value = small.value
+        if any(isinstance(n, cst.Name) and n.value == g for n in walk(value)):
+            return None
+    return it.value
+
+
+class ManualLearningRate(Rule):
+    """Learning rates read and set by hand through ``param_groups`` use the Trainer's.
+
+    ## What it does
+    ``opt.param_groups[0]["lr"]`` (read) becomes ``opt.learning_rate``;
+    ``for g in opt.param_groups: g["lr"] = v`` (or ``*= f``, ``/= f``, ...)
+    and ``opt.param_groups[0]["lr"] = v`` become
+    ``opt.set_learning_rate(v)`` (``opt.set_learning_rate(opt.learning_rate
+    * f)``).
+
+    ## Why
+    A translated optimizer is a ``gluon.Trainer`` with one learning rate, as
+    a torch optimizer with one parameter group has. An optimizer whose
+    learning rate the script changes is translated with torch's update rule
+    where MXNet's would keep lr-scaled momentum (T2G401's TorchSGD), so the
+    change is exact.
+
+    ## Flags
+    Optimizers with parameter groups of different learning rates (one rate
+    per group is ``lr_mult`` in Gluon; setting them all to one value is not
+    translated), loops that do anything else with a group, and other uses of
+    ``param_groups`` (T2G002) are left as is and reported.
+
+    ## Fix safety
+    Safe for optimizers with one learning rate.
+    """
+
+    code = "T2G403"
+    name = "manual-learning-rate"
+    summary = "opt.param_groups[0]['lr'] / for g in opt.param_groups: g['lr'] = v -> learning_rate / set_learning_rate"
+    examples = (
+        Example(
+            (
+                "import torch\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\n"
+                "for epoch in range(10):\n"
+                "    if epoch == 5:\n"
+                "        for g in opt.param_groups:\n"
+                "            g['lr'] *= 0.1\n"
+                "    print(opt.param_groups[0]['lr'])\n"
+            ),
+            (
+                'from mxnet import gluon\n\nopt = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})\n'
+                "for epoch in range(10):\n"
+                "    if epoch == 5:\n"
+                "        opt.set_learning_rate(opt.learning_rate * 0.1)\n"
+                "    print(opt.learning_rate)\n"
+            ),
+            id="decay by hand and read it back",
+        ),
+    )
+
+    def _known(self, name: Optional[cst.Name]) -> bool:
+        return (
+            name is not None and self.ctx.bindings.get(name.value) == "optimizer"
+            and LR_GROUPS + name.value not in self.ctx.bindings
+        )
+
+    def visit_For(self, node: cst.For) -> None:
+        if self._known(_lr_loop(node)):
+            self.ctx.handled.add(id(node.iter))
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        opt = _group_lr(node)
+        if self._known(opt):
+            self.ctx.handled.add(id(node.value.value))  # type: ignore[union-attr]  # the `opt.param_groups`
+
+    def leave_For(self, original: cst.For, updated: cst.For):
+        opt = _lr_loop(original)
+        if not self._known(opt):
+            return None
+        stmts = []
+        for stmt in updated.body.body:  # type: ignore[union-attr]
+            small = stmt.body[0]  # type: ignore[union-attr]
+            stmts.append(stmt.with_changes(body=[cst.Expr(self._set(opt, small))]))  # type: ignore[arg-type]
+        first = stmts[0].with_changes(leading_lines=[*original.leading_lines, *stmts[0].leading_lines])
+        return [first, *stmts[1:]]
+
+    def _set(self, opt: cst.Name, small) -> cst.Call:
+        value = small.value
+        if isinstance(small, cst.AugAssign):
+            op = code_of(small.operator).strip()[:-1]
+            value = cst.parse_expression(f"{opt.value}.learning_rate {op} ({code_of(value)})")
+            if isinstance(small.value, (cst.Name, cst.Integer, cst.Float, cst.Attribute)):
+                value = cst.parse_expression(f"{opt.value}.learning_rate {op} {code_of(small.value)}")
+        return cst.Call(func=cst.Attribute(value=cst.Name(opt.value), attr=cst.Name("set_learning_rate")), args=[cst.Arg(value=value)])
+
+    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        if len(original.body) != 1:
+            return None
+        small = original.body[0]
+        target = small.targets[0].target if isinstance(small, cst.Assign) and len(small.targets) == 1 else (
+            small.target if isinstance(small, cst.AugAssign) else None
+        )
+        if target is None:
+            return None
+        opt = _group_lr(target)
+        if not self._known(opt):
+            return None
+        new_small = updated.body[0]
+        return updated.with_changes(body=[cst.Expr(self._set(opt, new_small))])  # type: ignore[arg-type]
+
+    def leave_Subscript(self, original: cst.Subscript, updated: cst.Subscript):
+        opt = _group_lr(original)
+        if not self._known(opt):
+            return None
+        return cst.Attribute(value=cst.Name(opt.value), attr=cst.Name("learning_rate"))  # type: ignore[union-attr]
