@@ -343,10 +343,11 @@ def test_helper_definitions_are_written_black_formatted():
         "b = torch.optim.Adam(net.parameters())\n"
         "c = torch.optim.RMSprop(net.parameters())\n"
         "d = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)\n"
+        "e = torch.optim.Adagrad(net.parameters())\n"
     )
     code = translate(source).code
     start = code.index("@mx.optimizer.register")
     end = code.index("\n\n\nnet = ")
     helpers = code[start:end] + "\n"
-    assert helpers.count("@mx.optimizer.register") == 4
+    assert helpers.count("@mx.optimizer.register") == 5
     assert black.format_str(helpers, mode=black.Mode()) == helpers

@@ -60,6 +60,10 @@ OPTIMIZERS = [
     _case("torch.optim.Adagrad(net.parameters(), lr=0.1, eps=1e-10)", id="adagrad-keyword"),
     _case("torch.optim.Adagrad(eps=1e-10, params=net.parameters(), lr=0.1)", id="adagrad-shuffled"),
     _case("torch.optim.Adagrad(net.parameters())", id="adagrad-defaults"),
+    # lr_decay, an initial accumulator value and weight decay: MXNet's AdaGrad has none of them as torch's
+    _case("torch.optim.Adagrad(net.parameters(), 0.1, 0.05, 1e-2, 0.1, 1e-10)", id="adagrad-all-positional"),
+    _case("torch.optim.Adagrad(initial_accumulator_value=0.2, lr_decay=0.01, params=net.parameters(), lr=0.1)",
+          id="adagrad-decay-shuffled"),
     # TorchAdam: AdamW's decoupled decay (torch default 0.01), amsgrad, Adam's
     # decoupled_weight_decay flag (AdamW)
     _case("torch.optim.AdamW(net.parameters(), 0.05, (0.8, 0.99), 1e-8, 0.1)", id="adamw-decay-positional"),
@@ -106,8 +110,6 @@ def test_optimizer_trains_like_torch(optimizer):
     [
         _case("torch.optim.LBFGS(net.parameters())", "closure", id="lbfgs"),
         _case("torch.optim.SparseAdam(net.parameters())", "no MXNet equivalent", id="sparse-adam"),
-        _case("torch.optim.Adagrad(net.parameters(), lr_decay=0.1)", "lr_decay", id="adagrad-lr-decay"),
-        _case("torch.optim.Adagrad(net.parameters(), weight_decay=0.1)", "weight_decay", id="adagrad-wd"),
         _case("torch.optim.Adam(net.parameters(), maximize=True)", "maximize", id="adam-maximize"),
         _case("torch.optim.Adam(net.parameters(), amsgrad=flag)", "amsgrad", id="adam-amsgrad-variable"),
         _case("torch.optim.SGD(net.parameters(), 0.1, 0.9, nesterov=flag)", "nesterov", id="sgd-nesterov-variable"),
@@ -134,7 +136,7 @@ def test_unsupported_optimizer_is_an_error(optimizer, why):
         _case("torch.optim.Adam(net.parameters())", "torchadam", id="adam"),
         _case("torch.optim.AdamW(net.parameters())", "torchadam", id="adamw"),
         _case("torch.optim.RMSprop(net.parameters())", "torchrmsprop", id="rmsprop"),
-        _case("torch.optim.Adagrad(net.parameters())", "adagrad", id="adagrad"),
+        _case("torch.optim.Adagrad(net.parameters())", "torchadagrad", id="adagrad"),
     ],
 )
 def test_builtin_optimizer_where_it_is_exact(optimizer, algo):
@@ -202,6 +204,9 @@ DIRECT = [
     _case("torch.optim.RMSprop(net.parameters(), lr=0.01, momentum=0.9, weight_decay=0.1)", "", id="rmsprop-momentum"),
     _case("torch.optim.RMSprop(net.parameters(), lr=0.01, momentum=0.5, centered=True)", "",
           id="rmsprop-centered-momentum"),
+    _case("torch.optim.Adagrad(net.parameters(), lr=0.1)", "", id="adagrad"),
+    _case("torch.optim.Adagrad(net.parameters(), lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.3)",
+          "torch.optim.lr_scheduler.ExponentialLR(opt, 0.5)", id="adagrad-everything-scheduled"),
 ]
 
 

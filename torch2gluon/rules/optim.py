@@ -220,6 +220,40 @@ class TorchRMSprop(MX.optimizer.Optimizer):
 '''.lstrip()
 
 
+# the registered name of TorchAdagrad (_TORCH_ADAGRAD_CLASS)
+TORCH_ADAGRAD = "torchadagrad"
+# torch's Adagrad update as an MXNet optimizer
+_TORCH_ADAGRAD_CLASS = '''
+@MX.optimizer.register
+class TorchAdagrad(MX.optimizer.Optimizer):
+    """torch.optim.Adagrad's update (added by torch2gluon): MXNet's AdaGrad
+    adds epsilon inside the square root, applies weight decay after the
+    adaptive step, and has no lr_decay or initial accumulator value."""
+
+    def __init__(
+        self, epsilon=1e-10, lr_decay=0.0, initial_accumulator_value=0.0, **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+        self.lr_decay = lr_decay
+        self.initial_accumulator_value = initial_accumulator_value
+
+    def create_state(self, index, weight):
+        return ND.full(weight.shape, self.initial_accumulator_value, weight.context)
+
+    def update(self, index, weight, grad, state_sum):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        step = self._index_update_count[index]
+        grad = grad * self.rescale_grad
+        if wd != 0:
+            grad += wd * weight
+        clr = lr / (1 + (step - 1) * self.lr_decay)
+        state_sum += grad * grad
+        weight -= clr * (grad / (ND.sqrt(state_sum) + self.epsilon))
+'''.lstrip()
+
+
 def _shown(template: str) -> str:
     """A helper template as the translation spells it (in the examples)."""
     return template.replace("MX.", "mx.").replace("ND.", "nd.")
@@ -254,8 +288,8 @@ class Optimizers(Rule):
       ``momentum``, ``centered``, ``weight_decay`` under torch's names, torch's
       defaults lr=0.01, alpha=0.99 written out).
     - ``"torchadadelta"`` (``TorchAdadelta``) for Adadelta.
-
-    Adagrad stays MXNet's ``"adagrad"`` (``eps**2`` is passed, see below).
+    - ``"torchadagrad"`` (``TorchAdagrad``) for Adagrad (``lr_decay``,
+      ``initial_accumulator_value``, ``weight_decay`` included).
 
     ## Why
     The hyper-parameters have other names, and the defaults differ (torch's SGD
@@ -268,7 +302,9 @@ class Optimizers(Rule):
     after 20 steps of small gradients) and has no decoupled decay;
     ``"rmsprop"`` adds epsilon inside the square root, has no momentum unless
     centered, and its centered momentum holds lr-scaled steps; its AdaDelta
-    ignores the learning rate and subtracts weight decay outside the step.
+    ignores the learning rate and subtracts weight decay outside the step;
+    its AdaGrad adds epsilon inside the square root, subtracts weight decay
+    after the adaptive step and has no lr_decay or initial accumulator.
     The helpers match torch to float32 rounding (1e-7 after 20 updates with
     a learning-rate change, measured against torch for each case). Measured
     on an MNIST MLP step (784-256-10, batch 128, 2 shared CPU cores): the
@@ -300,19 +336,14 @@ class Optimizers(Rule):
     groups whose ``params`` is not ``module.parameters()``, groups not
     assigned in a statement of their own, and other parameter expressions
     are left as is with an error. So are LBFGS, SparseAdam and the other
-    optimizers, and Adagrad with ``lr_decay``, ``initial_accumulator_value``
-    or weight decay. ``dampening`` without momentum is dropped (torch
-    ignores it).
+    optimizers. ``dampening`` without momentum is dropped (torch ignores it).
 
     ## Fix safety
     Exact to float32 rounding for every translated optimizer, with a fixed or
-    a scheduled learning rate, except Adagrad: MXNet adds its epsilon inside
-    the square root, so ``eps**2`` is passed: sqrt(v + eps**2) equals torch's
-    sqrt(v) + eps wherever sqrt(v) is far from eps and stays within a factor
-    sqrt(2) of it. MXNet's builtin momentum SGD (no scheduler in the file)
-    holds lr·grad: a learning rate changed by other means than a
-    ``torch.optim.lr_scheduler`` (``set_learning_rate`` by hand) is not
-    neutral for it.
+    a scheduled learning rate. MXNet's builtin momentum SGD (neither a
+    scheduler nor ``param_groups`` learning-rate changes in the file) holds
+    lr·grad: a learning rate changed by other means (``set_learning_rate``
+    written by hand after translation) is not neutral for it.
     """
 
     code = "T2G401"
@@ -673,7 +704,7 @@ _TORCH_CLASS = {
     "sgd": "torch.optim.SGD", "nag": "torch.optim.SGD", "adam": "torch.optim.Adam",
     "rmsprop": "torch.optim.RMSprop", "adagrad": "torch.optim.Adagrad", "adadelta": "torch.optim.Adadelta",
     TORCH_ADADELTA: "torch.optim.Adadelta", TORCH_SGD: "torch.optim.SGD", TORCH_ADAM: "torch.optim.Adam",
-    TORCH_RMSPROP: "torch.optim.RMSprop",
+    TORCH_RMSPROP: "torch.optim.RMSprop", TORCH_ADAGRAD: "torch.optim.Adagrad",
 }
 # a helper optimizer's registered name -> (class name, template) for ctx.helper
 _HELPERS = {
@@ -681,6 +712,7 @@ _HELPERS = {
     TORCH_SGD: ("TorchSGD", _TORCH_SGD_CLASS),
     TORCH_ADAM: ("TorchAdam", _TORCH_ADAM_CLASS),
     TORCH_RMSPROP: ("TorchRMSprop", _TORCH_RMSPROP_CLASS),
+    TORCH_ADAGRAD: ("TorchAdagrad", _TORCH_ADAGRAD_CLASS),
 }
 
 # ctx.memo[SCHEDULED]: optimizer name -> whether a torch lr_scheduler steps it
@@ -753,7 +785,7 @@ def _trainer_kind(call: cst.Call) -> str:
         return "ignored"
     if algo in _HELPERS:  # torch's update: the learning rate is applied at each step
         return "neutral"
-    if algo in ("adam", "adagrad"):
+    if algo in ("adam", "adagrad"):  # (an older translation's; now TorchAdam/TorchAdagrad)
         return "neutral"
     return "unknown"
 
@@ -929,19 +961,19 @@ def _rmsprop(b, scheduled: str = "") -> Tuple[str, Entries, str]:
 
 
 def _adagrad(b, scheduled: str = "") -> Tuple[str, Entries, str]:
-    if not _zero(b.get("lr_decay")):
-        raise Unbindable("argument `lr_decay` has no MXNet equivalent")
-    if not _zero(b.get("initial_accumulator_value")):
-        raise Unbindable("argument `initial_accumulator_value` has no MXNet equivalent")
-    if not _zero(b.get("weight_decay")):
-        # MXNet adds wd * weight after the division by the history (decoupled);
-        # torch adds it to the gradient before
-        raise Unbindable("argument `weight_decay` differs in MXNet (applied after the adaptive scaling)")
+    """TorchAdagrad: MXNet's AdaGrad adds epsilon inside the square root,
+    applies weight decay after the adaptive step and has no lr_decay or
+    initial accumulator value."""
     entries: Entries = [
         ("learning_rate", b.get("lr") or cst.Float("0.01")),
-        ("eps", _squared(b.get("eps"), 1e-10)),
+        ("epsilon", b.get("eps") or cst.Float("1e-10")),
     ]
-    return "adagrad", entries, "neutral"
+    for key in ("lr_decay", "initial_accumulator_value"):
+        if not _zero(b.get(key)):
+            entries.append((key, b[key]))
+    if not _zero(b.get("weight_decay")):
+        entries.append(("wd", b["weight_decay"]))
+    return TORCH_ADAGRAD, entries, "neutral"
 
 
 def _adadelta(b, scheduled: str = "") -> Tuple[str, Entries, str]:
