@@ -272,3 +272,14 @@ def test_randint_draws_like_torch():
     assert t.dtype == m.dtype == np.int64 and t.shape == m.shape and ts.shape == ms.shape
     assert set(np.unique(t)) == set(np.unique(m)) == {3, 4, 5, 6}
     assert abs(t.mean() - m.mean()) < 0.1
+
+
+def test_a_progress_bar_is_known_by_its_import_not_its_spelling():
+    """`tqdm` bound to something else does not make the batches tensors."""
+    src = (
+        "import torch\nloader = torch.utils.data.DataLoader(ds, batch_size=4)\ntqdm = list\n"
+        "for x, y in tqdm(loader):\n    ok = (x.argmax(1) == y).sum().item()\n"
+    )
+    assert 'y.astype("float64")' not in translate(src).code
+    src2 = src.replace("tqdm = list\n", "import tqdm.auto as bars\n").replace("tqdm(loader)", "bars.tqdm(loader)")
+    assert 'y.astype("float64")' in translate(src2).code

@@ -140,6 +140,15 @@ class Context:
         self._names[key] = result
         return result
 
+    def imported_name(self, node: cst.CSTNode) -> Optional[str]:
+        """The qualified name ``node`` refers to through an import of any
+        package (``tqdm`` after ``from tqdm import tqdm``: ``tqdm.tqdm``)."""
+        scope = self._scopes.get(node)
+        if scope is None:
+            return None
+        names = {q.name for q in scope.get_qualified_names_for(node) if q.source is QualifiedNameSource.IMPORT}
+        return names.pop() if len(names) == 1 else None
+
     def call_name(self, node: cst.CSTNode) -> Optional[str]:
         """Qualified torch name of a call's callee (``torch.ones(...)`` -> ``torch.ones``)."""
         if isinstance(node, cst.Call):

@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Set
 import libcst as cst
 
 from ._cst import children
+from .rules.modules import _UNWRAP, _value_kind
 
 MODEL = "model"
 OPTIMIZER = "optimizer"
@@ -31,7 +32,7 @@ LOADER = "loader"  # tensor_methods.LOADER: iterating it yields tensors
 DEVICE = "device"  # devices.DEVICE
 
 # methods of a model that return the model itself
-_SELF_RETURNING = {"to", "cuda", "cpu", "float", "double", "half", "train", "eval"}
+_SELF_RETURNING = _UNWRAP
 
 _UNKNOWN = "?"
 
@@ -60,33 +61,27 @@ def parameter_kinds(ctx, module: cst.Module, module_classes: Set[str]) -> Dict[i
         if not isinstance(expr, cst.Call):
             return None
         func = expr.func
-        if isinstance(func, cst.Attribute) and func.attr.value in _SELF_RETURNING:
-            inner = classify(func.value, owner, depth + 1)
+        if isinstance(func, cst.Attribute) and func.attr.value in _SELF_RETURNING and ctx.call_name(expr) is None:
+            inner = classify(func.value, owner, depth + 1)  # `model.to(device)` of a name too
             if inner in (MODEL, _UNKNOWN):
                 return inner
-        if isinstance(func, cst.Name) and func.value in module_classes:
-            return MODEL
+        built = _value_kind(ctx, expr, module_classes)  # what T2G214's lookups say it builds
+        if built is not None:
+            if built.startswith("class:"):
+                return MODEL
+            if built.endswith("Loss"):
+                return LOSS_FN
+            return None if built.startswith("Parameter") or built in ("ModuleDict", "ModuleList") else MODEL
         name = ctx.call_name(expr)
-        if not name:
-            return None
         if name == "torch.device":
             return DEVICE
-        parts = name.split(".")
-        last = parts[-1]
-        if not last[:1].isupper():
-            return None
         if name in ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"):
             return LOADER
-        if name.startswith("torch.optim.lr_scheduler."):
-            return SCHEDULER
-        if name.startswith("torch.optim."):
-            return OPTIMIZER
-        if name.startswith("torch.nn.") and parts[2][:1].isupper() or name.startswith("torch.nn.modules."):
-            if last.endswith("Loss"):
-                return LOSS_FN
-            if last.startswith("Parameter") or last in {"ModuleDict", "ModuleList"}:
-                return None
-            return MODEL
+        if name and name.rsplit(".", 1)[-1][:1].isupper():
+            if name.startswith("torch.optim.lr_scheduler."):
+                return SCHEDULER
+            if name.startswith("torch.optim."):
+                return OPTIMIZER
         return None
 
     visiting: Set[tuple] = set()

@@ -129,4 +129,16 @@ def code_of(node: cst.CSTNode) -> str:
     return cst.Module(body=[]).code_for_node(node)
 
 
+# expressions that need no parentheses as an operand or an attribute's object
+ATOMIC = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString,
+          cst.List, cst.Tuple)
+
+
+def paren(node: cst.BaseExpression) -> cst.BaseExpression:
+    """``node`` in parentheses unless it is atomic or has them already."""
+    if isinstance(node, ATOMIC) or node.lpar:
+        return node
+    return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
 StatementResult = Union[None, cst.BaseStatement, List[cst.BaseStatement]]

@@ -8,10 +8,10 @@ import libcst as cst
 
 from ..context import arg
 from ..diagnostics import Severity
-from ._base import Example, Rule, Unbindable, bind, code_of, literal
+from ._base import Example, Rule, Unbindable, bind, code_of, literal, paren
 from .._cst import walk
 from .layers import ceil_mode_matches, is_literal, with_parens
-from .losses import _PRIMARY, loss_elements, reduced
+from .losses import loss_elements, reduced
 
 F = "torch.nn.functional."
 
@@ -428,7 +428,7 @@ def inline(template: cst.BaseExpression, values: Dict[str, cst.BaseExpression], 
         for k, v in values.items()
     )
     if simple:
-        put = {k: v if isinstance(v, _PRIMARY) or v.lpar else with_parens(v) for k, v in values.items()}
+        put = {k: paren(v) for k, v in values.items()}
         return template.visit(_Put(nd, put))
     lam = cst.parse_expression(f"lambda {', '.join(values)}: 0").with_changes(body=template.visit(_Put(nd, {})))
     lam = lam.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])

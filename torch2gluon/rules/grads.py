@@ -740,12 +740,6 @@ class _ParamReads(cst.CSTTransformer):
                 self.ok = False
         return updated
 
-    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.Name:
-        return updated
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        return True
-
 
 class ParameterCounts(Rule):
     """Comprehensions that count a model's parameters read Gluon's parameters.

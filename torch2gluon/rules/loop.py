@@ -389,42 +389,37 @@ class TrainingLoop(Rule):
         ),
     )
 
-    def _mode_switch(self, stmt: cst.BaseStatement) -> Optional[cst.Attribute]:
-        """``model.train()`` / ``model.eval()`` / ``model.train(False)`` as a statement."""
+    def _mode_call(self, stmt: cst.BaseStatement) -> Optional[cst.Call]:
+        """``x.train()`` / ``x.eval()`` / ``x.train(flag)`` as a statement, on anything."""
         for method in ("train", "eval"):
             call = _method_call(stmt, method)
             if call is None:
                 continue
-            recv = _receiver(call)
-            if recv is None or self.ctx.bindings.get(recv) != "model":
+            if (method == "eval" and call.args) or len(call.args) > 1 or any(
+                a.star or (a.keyword is not None and a.keyword.value != "mode") for a in call.args
+            ):
                 return None
-            if method == "eval" and call.args:
-                return None
-            if method == "train" and call.args and literal(call.args[0].value) not in (True, False):
-                return None
-            return call.func  # type: ignore[return-value]
+            return call
         return None
+
+    def _mode_switch(self, stmt: cst.BaseStatement) -> Optional[cst.Attribute]:
+        """The mode switch of a known model with a literal flag (this rule removes it)."""
+        call = self._mode_call(stmt)
+        if call is None or self.ctx.bindings.get(_receiver(call) or "") != "model":
+            return None
+        if call.args and literal(call.args[0].value) not in (True, False):
+            return None
+        return call.func  # type: ignore[return-value]
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         attr = self._mode_switch(node)
         if attr is not None:
             self.ctx.handled.add(id(attr))  # this rule removes it; T2G002 need not report it
 
-    def _unknown_mode_switch(self, stmt: cst.SimpleStatementLine) -> Optional[cst.Call]:
-        """``x.eval()`` / ``x.train()`` / ``x.train(False)`` as a statement on something not known to be a model."""
-        for method in ("train", "eval"):
-            call = _method_call(stmt, method)
-            if call is None:
-                continue
-            if method == "eval" and call.args or len(call.args) > 1 or any(a.keyword or a.star for a in call.args):
-                return None
-            return call
-        return None
-
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
         attr = self._mode_switch(original)
         if attr is None:
-            unknown = self._unknown_mode_switch(original)
+            unknown = self._mode_call(original)
             if unknown is not None:
                 recv = code_of(unknown.func.value)  # type: ignore[union-attr]
                 if self.ctx.bindings.get(_receiver(unknown) or "") != "model":  # a model's: T2G002 reports it

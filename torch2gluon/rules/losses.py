@@ -8,7 +8,7 @@ import libcst as cst
 
 from ..context import arg
 from ..diagnostics import Severity
-from ._base import Example, Rule, Unbindable, bind, literal
+from ._base import Example, Rule, Unbindable, bind, code_of, literal, paren
 
 _N = "torch.nn."
 # torch's constructor signatures (after the deprecated size_average/reduce);
@@ -58,14 +58,9 @@ class _Fill(cst.CSTTransformer):
         return updated
 
 
-_PRIMARY = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString)
-
-
 def reduced(elem: str, reduction: str, den) -> str:
     """The per-element loss ``elem`` reduced as torch reduces it (template code)."""
-    parsed = cst.parse_expression(elem)
-    if not isinstance(parsed, _PRIMARY) and not parsed.lpar:
-        elem = f"({elem})"
+    elem = code_of(paren(cst.parse_expression(elem)))
     if reduction == "none":
         return elem
     if reduction == "sum":

@@ -17,7 +17,7 @@ import libcst as cst
 
 from ..context import Context, arg
 from ..diagnostics import Severity
-from ._base import Example, Rule, Unbindable, bind, code_of, literal, NotLiteral
+from ._base import Example, NotLiteral, Rule, Unbindable, bind, code_of, literal, paren
 from .losses import FUNCTIONAL_LOSS_NAMES
 from .tensors import DTYPES, _literal_kind
 
@@ -162,12 +162,8 @@ def record_bindings(ctx: Context, node: cst.SimpleStatementLine) -> None:
                     ctx.bindings[e.value.value] = TENSOR
 
 
-# progress-bar wrappers that yield what they wrap
-_PROGRESS_WRAPPERS = ("tqdm", "tqdm.tqdm", "tqdm.auto.tqdm", "tqdm.notebook.tqdm", "trange")
-
-
-def _callee(func: cst.BaseExpression) -> str:
-    return code_of(func).strip() if isinstance(func, (cst.Name, cst.Attribute)) else ""
+# progress-bar wrappers that yield what they wrap (resolved through the imports)
+_PROGRESS_WRAPPERS = ("tqdm.tqdm", "tqdm.auto.tqdm", "tqdm.notebook.tqdm", "tqdm.std.tqdm")
 
 
 def record_loop(ctx: Context, node: cst.For) -> None:
@@ -179,7 +175,7 @@ def record_loop(ctx: Context, node: cst.For) -> None:
             target = target.elements[1].value
         else:
             return
-    if isinstance(it, cst.Call) and it.args and _callee(it.func) in _PROGRESS_WRAPPERS:
+    if isinstance(it, cst.Call) and it.args and ctx.imported_name(it.func) in _PROGRESS_WRAPPERS:
         it = it.args[0].value  # tqdm(loader, ...) yields the loader's batches
     if not (isinstance(it, cst.Name) and ctx.bindings.get(it.value) == LOADER):
         return
@@ -194,18 +190,8 @@ def record_loop(ctx: Context, node: cst.For) -> None:
 
 # -- building code ------------------------------------------------------------------
 
-_ATOMIC = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString,
-           cst.List, cst.Tuple)
-
-
 def _minus_one() -> cst.UnaryOperation:
     return cst.UnaryOperation(operator=cst.Minus(), expression=cst.Integer("1"))
-
-
-def paren(node: cst.BaseExpression) -> cst.BaseExpression:
-    if isinstance(node, _ATOMIC) or node.lpar:
-        return node
-    return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
 
 
 def meth(value: cst.BaseExpression, name: str, *args: cst.Arg) -> cst.Call:
