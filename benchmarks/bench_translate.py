@@ -351,7 +351,7 @@ def phase_breakdown(files: List[corpus_mod.CorpusFile]) -> str:
     import ast as ast_mod
 
     import torch2gluon.engine as engine
-    from torch2gluon import formatting, imports, markers
+    from torch2gluon.engine import formatting, imports, markers
 
     ph = _Phases()
     patches: List[Tuple[object, str, object]] = []  # (owner, attribute, original)

@@ -8,9 +8,10 @@ import libcst as cst
 import pytest
 
 from torch2gluon import translate
-from torch2gluon.context import Context
+from torch2gluon.analysis.flow import parameter_kinds
+from torch2gluon.analysis.names import Names
 from torch2gluon.api import Options
-from torch2gluon.flow import parameter_kinds
+from torch2gluon.rewrite.context import Context
 from torch2gluon.rules.modules import module_classes
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
@@ -18,8 +19,8 @@ from libcst.metadata import MetadataWrapper, ScopeProvider
 def kinds(source: str):
     module = cst.parse_module(textwrap.dedent(source))
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    ctx = Context(module, wrapper.resolve(ScopeProvider), lambda: None, Options())
-    ctx.torch_roots = {"torch", "nn", "optim"}
+    names = Names(wrapper.resolve(ScopeProvider), {"torch", "nn", "optim"})
+    ctx = Context(module, names, lambda: None, Options())
     found = parameter_kinds(ctx, module, module_classes(ctx, module))
     names = {}
     for node in module.body:

@@ -33,7 +33,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from . import __version__
 from .api import Translation
-from .diagnostics import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, Severity
+from .base.diagnostics import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, Severity
 
 __all__ = [
     "CallCounts",

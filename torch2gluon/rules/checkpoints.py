@@ -6,8 +6,9 @@ from typing import Optional, Set, Tuple
 
 import libcst as cst
 
-from ..context import Context, arg
-from ..diagnostics import Severity
+from ..rewrite.context import Context
+from ..base.syntax import arg
+from ..base.diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, literal, NotLiteral
 
 _SAVE = "torch.save"

@@ -7,9 +7,9 @@ from typing import List, Optional, Set, Tuple
 
 import libcst as cst
 
-from .._cst import walk
-from ..context import arg
-from ..diagnostics import Severity
+from ..base.syntax import walk
+from ..base.syntax import arg
+from ..base.diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
 
 _DATASETS = {

@@ -6,9 +6,10 @@ from typing import Optional, Set
 
 import libcst as cst
 
-from .._cst import walk
+from ..base.syntax import walk
 
-from ..context import Context, arg
+from ..rewrite.context import Context
+from ..base.syntax import arg
 from ._base import Example, Rule, Unbindable, bind, literal
 from .tensor_methods import is_tensor, meth
 from .tensors import DTYPES

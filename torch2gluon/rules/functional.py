@@ -6,10 +6,10 @@ from typing import Dict, Optional, Set
 
 import libcst as cst
 
-from ..context import arg
-from ..diagnostics import Severity
+from ..base.syntax import arg
+from ..base.diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, code_of, literal, paren
-from .._cst import walk
+from ..base.syntax import walk
 from .layers import ceil_mode_matches, is_literal, with_parens
 from .losses import loss_elements, reduced
 

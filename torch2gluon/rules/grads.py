@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
 
-from ..context import arg
+from ..base.syntax import arg
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
 
 _NORM = ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad.clip_grad_norm_")
@@ -475,7 +475,7 @@ class _Update:
         if isinstance(node, cst.Name):
             if node.value == p:
                 return f"{p}.data()"
-            if node.value in self.rule.ctx.torch_roots:
+            if node.value in self.rule.ctx.names.torch_roots:
                 return None
             return node.value
         if _is_attr(node, p, "data"):
@@ -488,7 +488,7 @@ class _Update:
             root = node
             while isinstance(root, cst.Attribute):
                 root = root.value
-            if isinstance(root, cst.Name) and root.value not in self.rule.ctx.torch_roots and root.value != p:
+            if isinstance(root, cst.Name) and root.value not in self.rule.ctx.names.torch_roots and root.value != p:
                 return code_of(node.with_changes(lpar=[], rpar=[]))
             return None
         if isinstance(node, cst.BinaryOperation) and type(node.operator) in _OPS:

@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
 
-from ..context import arg
+from ..base.syntax import arg
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
 
 # torch.nn.init function -> its parameters after the tensor
@@ -664,7 +664,7 @@ class ApplyInit(Rule):
     # -- finding the functions given to apply and their guarded statements -------
     def visit_Module(self, node: cst.Module) -> None:
 
-        from .._cst import children
+        from ..base.syntax import children
         from .modules import kind_of, model_structure, module_classes
 
         classes = module_classes(self.ctx, node)

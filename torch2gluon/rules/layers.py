@@ -6,8 +6,8 @@ from typing import List, Optional, Tuple
 
 import libcst as cst
 
-from ..context import arg
-from ..diagnostics import Severity
+from ..base.syntax import arg
+from ..base.diagnostics import Severity
 from ._base import Example, NotLiteral, Rule, Unbindable, bind, code_of, literal
 
 

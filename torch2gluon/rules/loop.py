@@ -6,10 +6,10 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from .._cst import PreservingTransformer
-from .._cst import walk as _walk
-from ..context import arg, names_in
-from ..diagnostics import Severity
+from ..base.syntax import PreservingTransformer
+from ..base.syntax import walk as _walk
+from ..base.syntax import arg, names_in
+from ..base.diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
 from .grads import ACCUMULATES, CLIPS, UPDATES, free_name, params_owner
 

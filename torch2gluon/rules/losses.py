@@ -6,8 +6,8 @@ from typing import Dict, Optional
 
 import libcst as cst
 
-from ..context import arg
-from ..diagnostics import Severity
+from ..base.syntax import arg
+from ..base.diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, code_of, literal, paren
 
 _N = "torch.nn."

@@ -6,9 +6,9 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from .._cst import children
-from ..context import _MX_IMPORTS
-from ..diagnostics import Severity
+from ..base.syntax import children
+from ..facts.mxnet import PREFIX_OF_LOCAL
+from ..base.diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
 from .layers import torch_nn_name
 
@@ -361,7 +361,7 @@ class ModuleSubclass(Rule):
                 raise _NotHybrid(f"`{self._derived[name]}` derives from it in this file")
             if sum(1 for d in self.ctx.diagnostics if d.severity is Severity.ERROR) != errors:
                 raise _NotHybrid("part of it is left untranslated")
-            plan = _HybridPlan(self.ctx, block, self.hybrid, self.decided, self.ctx.torch_roots)
+            plan = _HybridPlan(self.ctx, block, self.hybrid, self.decided, self.ctx.names.torch_roots)
             plan.collect()
             plan.check()
             hybrid = plan.rewrite(self.ctx)
@@ -441,7 +441,6 @@ _BROADCAST = {
 }
 _NOT_BLOCKS = ("int", "float", "bool", "str", "tuple", "list", "dict", "range", "len", "max", "min", "abs", "round")
 
-_PREFIX_OF_LOCAL = {local: prefix for prefix, (_, _, local) in _MX_IMPORTS}
 
 
 def _target_names(target: cst.BaseExpression) -> Optional[List[str]]:
@@ -521,7 +520,7 @@ class _NotHybrid(Exception):
 
 
 def _generated_ids(ctx) -> Dict[int, str]:
-    return {id(n): local for local, nodes in ctx.generated.items() if local in _PREFIX_OF_LOCAL for n in nodes}
+    return {id(n): local for local, nodes in ctx.generated.items() if local in PREFIX_OF_LOCAL for n in nodes}
 
 
 def _generated_name(gen: Dict[int, str], node: cst.BaseExpression) -> Optional[str]:
@@ -532,7 +531,7 @@ def _generated_name(gen: Dict[int, str], node: cst.BaseExpression) -> Optional[s
         node = node.value
     if not isinstance(node, cst.Name) or id(node) not in gen:
         return None
-    return ".".join([_PREFIX_OF_LOCAL[gen[id(node)]]] + parts[::-1])
+    return ".".join([PREFIX_OF_LOCAL[gen[id(node)]]] + parts[::-1])
 
 
 def _body_statements(body: cst.BaseSuite) -> List[cst.CSTNode]:
@@ -1635,7 +1634,7 @@ class ParameterAttribute(_ClassRule):
 
 
 def _kw(value: cst.BaseExpression, keyword: str) -> cst.Arg:
-    from ..context import arg
+    from ..base.syntax import arg
 
     return arg(value, keyword)
 
@@ -1857,7 +1856,8 @@ def kind_of(ctx, node: cst.BaseExpression, current_class: Optional[str] = None) 
 
 def _is_parameter_name(ctx, node: cst.Name) -> bool:
     """``node`` is (may be) a function's parameter of that name."""
-    scope = ctx._scopes.get(node)
+    return ctx.names.is_parameter_name(node)
+    scope = None
     if scope is None:
         return False
     try:

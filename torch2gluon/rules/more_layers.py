@@ -11,8 +11,8 @@ from typing import Dict, Optional, Tuple
 
 import libcst as cst
 
-from ..context import arg
-from ..diagnostics import Severity
+from ..base.syntax import arg
+from ..base.diagnostics import Severity
 from ._base import Example, NotLiteral, Rule, Unbindable, bind, code_of, literal
 from .layers import default_init_warning, initialize_standalone, is_literal, torch_nn_name, translate_conv
 

@@ -6,8 +6,8 @@ from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
 
-from .._cst import walk
-from ..context import arg
+from ..base.syntax import walk
+from ..base.syntax import arg
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
 
 _SGD_PARAMS = [
@@ -617,7 +617,7 @@ class Optimizers(Rule):
         return None
 
     def _qualified(self, node: cst.CSTNode) -> set:
-        scope = self.ctx._scopes.get(node)  # noqa: SLF001 (read-only use of the scope analysis)
+        scope = self.ctx.names.scopes.get(node)
         if scope is None:
             return set()
         return {q.name for q in scope.get_qualified_names_for(node)}

@@ -7,8 +7,8 @@ from typing import Dict, List, Optional, Set, Union
 
 import libcst as cst
 
-from ..context import arg
-from ..diagnostics import Severity
+from ..base.syntax import arg
+from ..base.diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
 from .layers import is_literal, torch_nn_name, with_parens
 

@@ -6,8 +6,8 @@ from typing import Dict, List, Optional
 
 import libcst as cst
 
-from .._cst import walk
-from ..context import expr
+from ..base.syntax import walk
+from ..base.syntax import expr
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
 from .optim import (
     _TORCH_ADAM_CLASS,

@@ -15,8 +15,9 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from ..context import Context, arg
-from ..diagnostics import Severity
+from ..rewrite.context import Context
+from ..base.syntax import arg
+from ..base.diagnostics import Severity
 from ._base import Example, NotLiteral, Rule, Unbindable, bind, code_of, literal, paren
 from .losses import FUNCTIONAL_LOSS_NAMES
 from .tensors import DTYPES, _literal_kind

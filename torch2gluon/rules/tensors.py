@@ -6,8 +6,8 @@ from typing import Dict, List, Optional
 
 import libcst as cst
 
-from ..context import arg
-from ..diagnostics import Severity
+from ..base.syntax import arg
+from ..base.diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, literal, NotLiteral
 
 # torch dtype -> MXNet dtype string

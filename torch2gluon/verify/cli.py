@@ -138,7 +138,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not script.is_file():
         print(f"{script}: error: no such file", file=sys.stderr)
         return EXIT_FAILED
-    from ..cli import SourceDecodeError, decode_source
+    from ..base.source import SourceDecodeError, decode_source
 
     try:
         source, _, _, _ = decode_source(script.read_bytes())

@@ -21,8 +21,8 @@ from typing import Dict, List, Optional, Set
 
 import libcst as cst
 
-from ._cst import children
-from .rules.modules import _UNWRAP, _value_kind
+from ..base.syntax import children
+from ..rules.modules import _UNWRAP, _value_kind
 
 MODEL = "model"
 OPTIMIZER = "optimizer"

@@ -11,9 +11,10 @@ from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 import libcst as cst
 from libcst.metadata import Assignment, Scope
 
-from ._cst import PreservingTransformer
-from .context import Context, is_torch_name
-from .rules._base import code_of
+from ..analysis.names import is_torch_name
+from ..base.syntax import PreservingTransformer
+from ..rewrite.context import Context
+from ..base.syntax import code_of
 
 
 @dataclass

@@ -12,8 +12,8 @@ from typing import Dict, List, Tuple
 
 import libcst as cst
 
-from ._cst import PreservingTransformer, children
-from .context import Context
+from ..base.syntax import PreservingTransformer, children
+from ..rewrite.context import Context
 
 _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 

@@ -14,14 +14,16 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
 
-from . import flow, formatting, imports, markers
-from ._cst import children as _children
-from ._cst import walk as _walk
-from .api import Options, Translation
-from .context import Context
-from .diagnostics import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, Severity
-from .rules import all_rules
-from .rules.modules import module_classes
+from . import formatting, imports, markers
+from ..analysis import flow
+from ..analysis.names import Names
+from ..base.syntax import children as _children
+from ..base.syntax import walk as _walk
+from ..base.options import Options, Translation
+from ..rewrite.context import Context
+from ..base.diagnostics import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, Severity
+from ..rules import all_rules
+from ..rules.modules import module_classes
 
 UNSUPPORTED = "T2G001"
 
@@ -64,13 +66,12 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     scopes = wrapper.resolve(ScopeProvider)
     positions = lambda: wrapper.resolve(PositionProvider)  # noqa: E731 - lazy, see Context
-    ctx = Context(module, scopes, positions, options)
-    ctx.source = source
-
     torch_imports = imports.find_torch_imports(scopes)
     if not torch_imports:
         return Translation(source=source, code=source)
-    ctx.torch_roots = {b.name.split(".")[0] for b in torch_imports}
+    names = Names(scopes, {b.name.split(".")[0] for b in torch_imports})
+    ctx = Context(module, names, positions, options)
+    ctx.source = source
 
     rules = [cls(ctx) for cls in all_rules() if cls.code not in options.disable]
     ctx.param_kinds = flow.parameter_kinds(ctx, module, module_classes(ctx, module))

@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Set, Tuple
 import black
 import libcst as cst
 
-from .context import Context
+from ..rewrite.context import Context
 
 _NESTED = ("body", "orelse", "finalbody", "handlers")
 

@@ -1,4 +1,4 @@
-"""Per-translation state that rules share: name resolution, reports, references.
+"""Per-translation state that rules share: reports, generated references, helpers.
 
 A ``Context`` lives for one call of ``translate`` and is never reused, so the
 core keeps no global state.
@@ -9,32 +9,11 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 import libcst as cst
-from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider, QualifiedNameSource, Scope
+from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
-from ._cst import children
-from .diagnostics import Diagnostic, Severity
-
-TORCH_ROOTS = ("torch", "torchvision")
-
-# How generated code spells MXNet names: the longest matching module prefix
-# decides the import and the local base name.
-#   dotted prefix               -> (import module, imported name, local name)
-_MX_IMPORTS: Tuple[Tuple[str, Tuple[str, Optional[str], str]], ...] = (
-    ("mxnet.gluon.data.vision.datasets", ("mxnet.gluon.data.vision", "datasets", "datasets")),
-    ("mxnet.gluon.data.vision.transforms", ("mxnet.gluon.data.vision", "transforms", "transforms")),
-    ("mxnet.gluon.nn", ("mxnet.gluon", "nn", "nn")),
-    ("mxnet.gluon", ("mxnet", "gluon", "gluon")),
-    ("mxnet.autograd", ("mxnet", "autograd", "autograd")),
-    ("mxnet.nd", ("mxnet", "nd", "nd")),
-    ("mxnet.init", ("mxnet", "init", "init")),
-    ("mxnet", ("mxnet", None, "mx")),
-)
-
-
-def is_torch_name(name: str) -> bool:
-    root = name.split(".", 1)[0]
-    return root in TORCH_ROOTS
-
+from ..analysis.names import Names
+from ..base.diagnostics import Diagnostic, Severity
+from ..facts.mxnet import MX_IMPORTS
 
 class Context:
     """What rules see of the translation in progress."""
@@ -42,19 +21,14 @@ class Context:
     def __init__(
         self,
         module: cst.Module,
-        scopes: "Mapping[cst.CSTNode, Optional[Scope]]",
+        names: Names,
         positions: "Callable[[], Mapping[cst.CSTNode, CodeRange]]",
         options,
     ) -> None:
         self.module = module
         self.source = ""  # the original text, for cheap textual checks
         self.options = options
-        self._scopes = scopes
-        # Local names bound by torch/torchvision imports anywhere in the module:
-        # a reference whose leftmost name is not one of them cannot be torch,
-        # so its qualified name is never computed.
-        self.torch_roots: Set[str] = set()
-        self._names: Dict[int, Tuple[Optional[str], bool]] = {}
+        self.names = names
         # Positions cost a code generation pass over the whole module; they
         # are computed the first time a diagnostic or marker needs one.
         self._resolve_positions = positions
@@ -93,67 +67,18 @@ class Context:
         self.helpers: Dict[str, cst.BaseStatement] = {}
         self.current_rule = "T2G001"
 
-    # -- names -------------------------------------------------------------
+    # -- names (answered by analysis.names) ------------------------------------
     def torch_name(self, node: Optional[cst.CSTNode]) -> Optional[str]:
-        """The torch/torchvision qualified name ``node`` refers to, if any.
-
-        Only names that come from an import count: a local variable called
-        ``nn`` or ``F`` is not torch.
-        """
-        if node is None:
-            return None
-        if not self._may_be_torch(node):
-            return None
-        name, ambiguous = self._resolve(node)
-        return None if ambiguous else name
+        return self.names.torch_name(node)
 
     def ambiguous_torch_name(self, node: cst.CSTNode) -> Optional[str]:
-        """The torch name ``node`` may refer to when it may also refer to
-        something else (``torch = object()`` somewhere in the same scope)."""
-        if not self._may_be_torch(node):
-            return None
-        name, ambiguous = self._resolve(node)
-        return name if ambiguous else None
-
-    def _may_be_torch(self, node: cst.CSTNode) -> bool:
-        root = node
-        while isinstance(root, cst.Attribute):
-            root = root.value
-        return isinstance(root, cst.Name) and root.value in self.torch_roots
-
-    def _resolve(self, node: cst.CSTNode) -> Tuple[Optional[str], bool]:
-        key = id(node)
-        found = self._names.get(key)
-        if found is not None:
-            return found
-        name, others = None, False
-        scope = self._scopes.get(node)
-        if scope is not None:
-            # What libcst's QualifiedNameProvider computes for a node, asked
-            # for only the nodes that may be torch.
-            for q in scope.get_qualified_names_for(node):
-                if q.source is QualifiedNameSource.IMPORT and is_torch_name(q.name):
-                    name = q.name
-                else:
-                    others = True
-        result = (name, name is not None and others)
-        self._names[key] = result
-        return result
+        return self.names.ambiguous_torch_name(node)
 
     def imported_name(self, node: cst.CSTNode) -> Optional[str]:
-        """The qualified name ``node`` refers to through an import of any
-        package (``tqdm`` after ``from tqdm import tqdm``: ``tqdm.tqdm``)."""
-        scope = self._scopes.get(node)
-        if scope is None:
-            return None
-        names = {q.name for q in scope.get_qualified_names_for(node) if q.source is QualifiedNameSource.IMPORT}
-        return names.pop() if len(names) == 1 else None
+        return self.names.imported_name(node)
 
     def call_name(self, node: cst.CSTNode) -> Optional[str]:
-        """Qualified torch name of a call's callee (``torch.ones(...)`` -> ``torch.ones``)."""
-        if isinstance(node, cst.Call):
-            return self.torch_name(node.func)
-        return None
+        return self.names.call_name(node)
 
     # -- positions and reports ----------------------------------------------
     def original(self, node: cst.CSTNode) -> cst.CSTNode:
@@ -240,7 +165,7 @@ class Context:
 
         The import it needs is recorded; the engine adds it once at the end.
         """
-        for prefix, (mod, name, local) in _MX_IMPORTS:
+        for prefix, (mod, name, local) in MX_IMPORTS:
             if dotted == prefix or dotted.startswith(prefix + "."):
                 rest = dotted[len(prefix) + 1 :] if dotted != prefix else ""
                 self.imports.add((mod, name, local))
@@ -289,30 +214,3 @@ class Context:
 
     def call(self, dotted: str, *args: cst.Arg) -> cst.Call:
         return cst.Call(func=self.ref(dotted), args=list(args))
-
-
-def arg(value: cst.BaseExpression, keyword: Optional[str] = None) -> cst.Arg:
-    if keyword is None:
-        return cst.Arg(value=value)
-    return cst.Arg(
-        value=value,
-        keyword=cst.Name(keyword),
-        equal=cst.AssignEqual(
-            whitespace_before=cst.SimpleWhitespace(""),
-            whitespace_after=cst.SimpleWhitespace(""),
-        ),
-    )
-
-
-def expr(code: str) -> cst.BaseExpression:
-    return cst.parse_expression(code)
-
-
-def names_in(node: cst.CSTNode) -> Iterable[str]:
-    """Every plain Name used inside ``node`` (a cheap, syntactic walk)."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, cst.Name):
-            yield n.value
-        stack.extend(children(n))

@@ -1,0 +1,1 @@
+"""Shared types and source handling: the lowest layer, imported by all others."""

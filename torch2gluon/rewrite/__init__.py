@@ -1,0 +1,1 @@
+"""The rules' toolkit: the translation context and code builders shared by several rules."""
