@@ -24,12 +24,8 @@ from numeric_helpers import assert_same, check_translation, copy_state, random_a
 from torch2gluon import Options, Severity, translate  # noqa: E402
 from torch2gluon.cli import EXIT_ERROR, EXIT_OK, _options, _build_parser, main  # noqa: E402
 from torch2gluon.config import parse_config  # noqa: E402
-from torch2gluon.rules.modules import (  # noqa: E402
-    HYBRID_LAYERS,
-    SYMBOL_FUNCTIONS,
-    SYMBOL_METHODS,
-    ModuleSubclass,
-)
+from torch2gluon.rules.modules._hybrid import HYBRID_LAYERS, SYMBOL_FUNCTIONS, SYMBOL_METHODS  # noqa: E402
+from torch2gluon.rules.modules.subclass import ModuleSubclass  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 HYBRID = Options(hybridize=True)

@@ -44,16 +44,9 @@ All I/O happens in ``main`` and the few functions it calls; ``decode_source``,
 from __future__ import annotations
 
 import argparse
-import codecs
-import contextlib
-import difflib
-import io
 import json
 import os
-import re
 import sys
-import tempfile
-import tokenize
 import traceback
 from dataclasses import dataclass
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -70,7 +63,8 @@ from .config import (
 )
 from .base.diagnostics import Diagnostic, Severity
 from .base.source import SourceDecodeError, decode_source, detect_newline, encode_source
-from .report import CallCounts, FileReport, build_json_report, build_sarif, count_calls
+from .files import atomic_write, iter_python_files, unified_diff, write_if_different
+from .report import CallCounts, FileReport, build_json_report, build_sarif, count_calls, format_summary
 
 __all__ = [
     "main",
@@ -97,7 +91,6 @@ from .base.diagnostics import INTERNAL_ERROR as INTERNAL_ERROR_RULE  # noqa: E40
 from .base.diagnostics import SYNTAX_ERROR as SYNTAX_ERROR_RULE  # noqa: E402
 STDIN = "-"
 STDIN_NAME = "<stdin>"
-SKIP_DIRS = frozenset({"__pycache__", ".venv", "venv", "build", "dist"})
 
 EXIT_CODES_HELP = """\
 exit codes (when several apply, the highest wins):
@@ -113,136 +106,6 @@ exit codes (when several apply, the highest wins):
 # --------------------------------------------------------------------------
 # Pure helpers
 # --------------------------------------------------------------------------
-
-
-def _split_lines(text: str) -> List[str]:
-    """Lines with their ``\\n`` kept, split on ``\\n`` only (not on form feeds)."""
-    parts = text.split("\n")
-    lines = [part + "\n" for part in parts[:-1]]
-    if parts[-1]:
-        lines.append(parts[-1])
-    return lines
-
-
-def unified_diff(old: str, new: str, path: str) -> str:
-    """A unified diff from ``a/path`` to ``b/path``; empty when nothing changed."""
-    name = path.replace(os.sep, "/").lstrip("/")
-    out = []
-    for line in difflib.unified_diff(
-        _split_lines(old), _split_lines(new), f"a/{name}", f"b/{name}"
-    ):
-        if not line.endswith("\n"):
-            line += "\n\\ No newline at end of file\n"
-        out.append(line)
-    return "".join(out)
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def format_summary(
-    translated: int,
-    unchanged: int,
-    failed: int,
-    diagnostics: int,
-    untranslated: int,
-    *,
-    check: bool = False,
-    calls: Optional[CallCounts] = None,
-) -> str:
-    """The one-line report printed at the end of a run.
-
-    With ``calls``, it ends with the torch call sites found and translated
-    and the conversion rate (see ``torch2gluon.report`` for how they are
-    counted; the flagged ones are the "untranslated" diagnostics)."""
-    if check:
-        text = (
-            f"{_plural(translated, 'file')} would be translated, "
-            f"{_plural(unchanged, 'file')} would be left unchanged"
-        )
-        if failed:
-            text += f", {_plural(failed, 'file')} failed"
-    else:
-        text = (
-            f"{_plural(translated, 'file')} translated, "
-            f"{_plural(unchanged, 'file')} left unchanged, "
-            f"{_plural(failed, 'file')} failed"
-        )
-    text = f"{text}; {_plural(diagnostics, 'diagnostic')} ({untranslated} untranslated)"
-    if calls is not None:
-        verb = "would be translated" if check else "translated"
-        text += f"; {_plural(calls.found, 'torch call site')} found, {calls.translated} {verb}"
-        if calls.rate is not None:
-            text += f" ({calls.rate:.0%})"
-    return text
-
-
-def _skip_dir(name: str) -> bool:
-    return name.startswith(".") or name in SKIP_DIRS
-
-
-def iter_python_files(root: str, exclude: Iterable[str] = ()) -> Iterator[str]:
-    """``*.py`` files under ``root``, recursively and in sorted order.
-
-    Hidden directories, ``__pycache__``, ``venv``/``.venv``, ``build`` and
-    ``dist`` are skipped, as are the directories in ``exclude`` (real paths).
-    Symbolic links to directories are not followed.
-    """
-    excluded = {os.path.realpath(path) for path in exclude}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(
-            name
-            for name in dirnames
-            if not _skip_dir(name)
-            and os.path.realpath(os.path.join(dirpath, name)) not in excluded
-        )
-        for name in sorted(filenames):
-            if name.endswith(".py"):
-                yield os.path.normpath(os.path.join(dirpath, name))
-
-
-def _default_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def atomic_write(path: str, data: bytes, mode: Optional[int] = None) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same
-    directory and ``os.replace``, so readers never see a partial file.
-    ``mode`` gives the permission bits (default: a new file's, per umask)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".t2g.tmp"
-    )
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, _default_mode() if mode is None else mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _write_if_different(path: str, data: bytes, mode: Optional[int]) -> bool:
-    """Atomically write ``data`` unless ``path`` already holds exactly it."""
-    try:
-        with open(path, "rb") as handle:
-            if handle.read() == data:
-                return False
-    except OSError:
-        pass
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    if os.path.exists(path):
-        mode = os.stat(path).st_mode & 0o7777  # an existing file keeps its bits
-    atomic_write(path, data, mode)
-    return True
 
 
 # --------------------------------------------------------------------------
@@ -687,7 +550,7 @@ def _process(run: _FileRun, job: _Job) -> None:
             mode = None
             if job.source is not None:
                 mode = os.stat(job.source).st_mode & 0o777
-            _write_if_different(job.output, out, mode)
+            write_if_different(job.output, out, mode)
     except OSError as exc:
         target = job.output or display
         run.fail(f"{display}: error: cannot write {target}: {exc.strerror or exc}")

@@ -29,7 +29,7 @@ no call sites. The JSON report's schema is ``docs/report.schema.json``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import __version__
 from .api import Translation
@@ -247,3 +247,44 @@ def build_sarif(files: Sequence[FileReport]) -> Dict[str, Any]:
             }
         ],
     }
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def format_summary(
+    translated: int,
+    unchanged: int,
+    failed: int,
+    diagnostics: int,
+    untranslated: int,
+    *,
+    check: bool = False,
+    calls: Optional[CallCounts] = None,
+) -> str:
+    """The one-line report printed at the end of a run.
+
+    With ``calls``, it ends with the torch call sites found and translated
+    and the conversion rate (see ``torch2gluon.report`` for how they are
+    counted; the flagged ones are the "untranslated" diagnostics)."""
+    if check:
+        text = (
+            f"{_plural(translated, 'file')} would be translated, "
+            f"{_plural(unchanged, 'file')} would be left unchanged"
+        )
+        if failed:
+            text += f", {_plural(failed, 'file')} failed"
+    else:
+        text = (
+            f"{_plural(translated, 'file')} translated, "
+            f"{_plural(unchanged, 'file')} left unchanged, "
+            f"{_plural(failed, 'file')} failed"
+        )
+    text = f"{text}; {_plural(diagnostics, 'diagnostic')} ({untranslated} untranslated)"
+    if calls is not None:
+        verb = "would be translated" if check else "translated"
+        text += f"; {_plural(calls.found, 'torch call site')} found, {calls.translated} {verb}"
+        if calls.rate is not None:
+            text += f" ({calls.rate:.0%})"
+    return text

@@ -169,3 +169,30 @@ def names_in(node: cst.CSTNode) -> Iterable[str]:
         if isinstance(n, cst.Name):
             yield n.value
         stack.extend(children(n))
+
+
+def is_literal(node: Optional[cst.BaseExpression], value) -> bool:
+    """``node`` is the literal ``value`` (``1`` does not match ``True``)."""
+    got = literal(node)
+    if got is NotLiteral:
+        return False
+    return got == value and isinstance(got, bool) == isinstance(value, bool)
+
+
+def literal_ints(node: Optional[cst.BaseExpression], n: int) -> Optional[Tuple[int, ...]]:
+    """``3`` -> (3,)*n, a tuple/list of n int literals -> that tuple, else None."""
+    if node is None:
+        return None
+    value = literal(node)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value,) * n
+    if isinstance(node, (cst.Tuple, cst.List)) and len(node.elements) == n:
+        items = [literal(e.value) if not isinstance(e, cst.StarredElement) else NotLiteral for e in node.elements]
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+            return tuple(items)
+    return None
+
+
+def literal_pair(node: Optional[cst.BaseExpression]) -> Optional[Tuple[int, ...]]:
+    """``3`` -> (3, 3), ``(3, 2)``/``[3, 2]`` -> (3, 2) for int literals, else None."""
+    return literal_ints(node, 2)

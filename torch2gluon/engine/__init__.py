@@ -15,15 +15,15 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
 
 from . import formatting, imports, markers
-from ..analysis import flow
 from ..analysis.names import Names
+from ..analysis.values import analyze
+from ..facts.catalog import catalog
 from ..base.syntax import children as _children
 from ..base.syntax import walk as _walk
 from ..base.options import Options, Translation
 from ..rewrite.context import Context
 from ..base.diagnostics import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, Severity
 from ..rules import all_rules
-from ..rules.modules import module_classes
 
 UNSUPPORTED = "T2G001"
 
@@ -70,11 +70,11 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
     if not torch_imports:
         return Translation(source=source, code=source)
     names = Names(scopes, {b.name.split(".")[0] for b in torch_imports})
-    ctx = Context(module, names, positions, options)
+    analysis = analyze(module, names, catalog(names.torch_name))
+    ctx = Context(module, names, analysis, positions, options)
     ctx.source = source
 
     rules = [cls(ctx) for cls in all_rules() if cls.code not in options.disable]
-    ctx.param_kinds = flow.parameter_kinds(ctx, module, module_classes(ctx, module))
     engine = _Engine(ctx, rules)
     if SUPPRESS_TEXT in source:
         engine.suppressed = suppressions(module, ctx)
@@ -234,8 +234,6 @@ class _Engine(cst.CSTTransformer):
         self.unchanged: Set[int] = set()
         self.in_import = 0
         self.stmt_depth = 0
-        # (function id, outer bindings of its parameters) while inside it
-        self.saved_bindings: List[Tuple[int, Dict[str, Optional[str]]]] = []
         # line -> rule ids (or ALL_RULES) switched off by a suppression comment
         self.suppressed: Dict[int, Optional[frozenset]] = {}
         for rule in rules:
@@ -258,8 +256,6 @@ class _Engine(cst.CSTTransformer):
             self.stmt_depth += 1
         if t is cst.Import or t is cst.ImportFrom:
             self.in_import += 1
-        elif t is cst.FunctionDef:
-            self._bind_parameters(node)
         for rule, hook in self.visit_hooks.get(t, ()):
             hook(node)
         return True
@@ -273,8 +269,6 @@ class _Engine(cst.CSTTransformer):
             ctx.top_of[id(original)] = ctx.current_top
         if t is cst.Import or t is cst.ImportFrom:
             self.in_import -= 1
-        elif t is cst.FunctionDef:
-            self._unbind_parameters(original)
         elif (t is cst.Name or t is cst.Attribute) and not self.in_import:
             name = ctx.torch_name(original)
             if name is None:
@@ -332,29 +326,6 @@ class _Engine(cst.CSTTransformer):
         if isinstance(result, _STATEMENT_TYPES):
             self._remember(result, original)
         return result
-
-    def _bind_parameters(self, node: cst.FunctionDef) -> None:
-        """A function's parameters mean what its callers pass (see flow.py)."""
-        kinds = self.ctx.param_kinds.get(id(node))
-        if not kinds:
-            return
-        bindings = self.ctx.bindings
-        self.saved_bindings.append((id(node), {p: bindings.get(p) for p in kinds}))
-        for p, kind in kinds.items():
-            if kind is None:
-                bindings.pop(p, None)
-            else:
-                bindings[p] = kind
-
-    def _unbind_parameters(self, node: cst.FunctionDef) -> None:
-        if not self.saved_bindings or self.saved_bindings[-1][0] != id(node):
-            return
-        _, saved = self.saved_bindings.pop()
-        for p, kind in saved.items():
-            if kind is None:
-                self.ctx.bindings.pop(p, None)
-            else:
-                self.ctx.bindings[p] = kind
 
     def _block_suppressed(self, body: List[cst.BaseStatement], code: str) -> bool:
         """A block rule leaves a block alone if one of its statements suppresses it."""

@@ -11,9 +11,12 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 import libcst as cst
 from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
+from ..analysis.kinds import DType, Kind, Value
 from ..analysis.names import Names
+from ..analysis.values import Analysis
 from ..base.diagnostics import Diagnostic, Severity
 from ..facts.mxnet import MX_IMPORTS
+from .plans import OptimizerPlan
 
 class Context:
     """What rules see of the translation in progress."""
@@ -22,6 +25,7 @@ class Context:
         self,
         module: cst.Module,
         names: Names,
+        analysis: Analysis,
         positions: "Callable[[], Mapping[cst.CSTNode, CodeRange]]",
         options,
     ) -> None:
@@ -29,6 +33,8 @@ class Context:
         self.source = ""  # the original text, for cheap textual checks
         self.options = options
         self.names = names
+        # what every expression of the original holds, computed before the rules
+        self.analysis = analysis
         # Positions cost a code generation pass over the whole module; they
         # are computed the first time a diagnostic or marker needs one.
         self._resolve_positions = positions
@@ -65,6 +71,16 @@ class Context:
         # after the imports by the engine: e.g. an MXNet optimizer with torch's
         # update rule where MXNet has none
         self.helpers: Dict[str, cst.BaseStatement] = {}
+        # Gradient code other rules wrote that the training-loop rule (T2G501)
+        # makes exact at that point (backward of the batch mean, step(1)), or
+        # reports: id(translated clipping node) -> original call (T2G502), and
+        # id(translated for loop) -> (original loop, zeroes the gradients) (T2G504)
+        self.clips: Dict[int, cst.Call] = {}
+        self.updates: Dict[int, Tuple[cst.For, bool]] = {}
+        # T2G501 translates the script with grad_req "add" (unfreezing restores "add")
+        self.accumulates = False
+        # id(original optimizer constructor or Trainer call) -> what T2G401 made of it
+        self.optimizers: Dict[int, OptimizerPlan] = {}
         self.current_rule = "T2G001"
 
     # -- names (answered by analysis.names) ------------------------------------
@@ -79,6 +95,29 @@ class Context:
 
     def call_name(self, node: cst.CSTNode) -> Optional[str]:
         return self.names.call_name(node)
+
+    # -- values (answered by analysis.values) ------------------------------------
+    def value(self, node: Optional[cst.CSTNode]) -> Value:
+        """What the *original* expression ``node`` holds."""
+        return self.analysis.value(node)
+
+    def kind(self, node: Optional[cst.CSTNode]) -> Kind:
+        return self.analysis.value(node).kind
+
+    def is_tensor(self, node: Optional[cst.CSTNode]) -> bool:
+        """``node`` (original) holds a torch tensor (or a parameter's value)."""
+        return self.analysis.value(node).is_tensor()
+
+    def is_bool_tensor(self, node: Optional[cst.CSTNode]) -> bool:
+        v = self.analysis.value(node)
+        return v.is_tensor() and v.dtype is DType.BOOL
+
+    def is_loss(self, node: Optional[cst.CSTNode]) -> bool:
+        """``node`` (original) holds a loss value (a loss module's or functional loss's result)."""
+        return self.analysis.value(node).loss
+
+    def is_model(self, node: Optional[cst.CSTNode]) -> bool:
+        return self.analysis.value(node).kind is Kind.MODULE
 
     # -- positions and reports ----------------------------------------------
     def original(self, node: cst.CSTNode) -> cst.CSTNode:

@@ -9,6 +9,7 @@ import libcst as cst
 from ..rewrite.context import Context
 from ..base.syntax import arg
 from ..base.diagnostics import Severity
+from ..analysis.kinds import Kind
 from ._base import Example, Rule, Unbindable, bind, literal, NotLiteral
 
 _SAVE = "torch.save"
@@ -19,9 +20,7 @@ _LOAD_PARAMS = ["f", "map_location", "pickle_module", "weights_only", "mmap"]
 
 def _kind(ctx: Context, node: cst.BaseExpression) -> Optional[str]:
     if isinstance(node, cst.Name):
-        kind = ctx.bindings.get(node.value)
-        if kind in ("model", "optimizer"):
-            return kind
+        return {Kind.MODULE: "model", Kind.OPTIMIZER: "optimizer"}.get(ctx.kind(node))
     return None
 
 

@@ -10,6 +10,7 @@ import libcst as cst
 from ..base.syntax import walk
 from ..base.syntax import arg
 from ..base.diagnostics import Severity
+from ..analysis.kinds import Kind
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
 
 _DATASETS = {
@@ -458,18 +459,12 @@ class Data(Rule):
     def visit_Module(self, node: cst.Module) -> None:
         self._bodies.append(node)
 
-    def visit_Assign(self, node: cst.Assign) -> None:
-        if self.ctx.call_name(node.value) in _TENSOR_DATASETS:
-            for t in node.targets:
-                if isinstance(t.target, cst.Name):
-                    self.ctx.bindings[t.target.value] = "tensor_dataset"
-
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> Optional[cst.Attribute]:
         value = original.value
-        if original.attr.value == "dataset" and isinstance(value, cst.Name) and self.ctx.bindings.get(value.value) == "loader":
+        if original.attr.value == "dataset" and isinstance(value, cst.Name) and self.ctx.kind(value) is Kind.LOADER:
             # Gluon's DataLoader keeps its dataset as `_dataset` (MXNet 1.x has no public name for it)
             return updated.with_changes(attr=cst.Name("_dataset"))
-        if original.attr.value == "tensors" and isinstance(value, cst.Name) and self.ctx.bindings.get(value.value) == "tensor_dataset":
+        if original.attr.value == "tensors" and isinstance(value, cst.Name) and self.ctx.value(value).cls in _TENSOR_DATASETS:
             self.report(
                 original,
                 f"`{value.value}.tensors`: Gluon's ArrayDataset keeps no `.tensors` (and turns 1-D arrays into "

@@ -6,134 +6,14 @@ from typing import Optional, Set
 
 import libcst as cst
 
-from ..base.syntax import walk
 
 from ..rewrite.context import Context
 from ..base.syntax import arg
-from ._base import Example, Rule, Unbindable, bind, literal
-from .tensor_methods import is_tensor, meth
-from .tensors import DTYPES
-
-DEVICE = "device"
-_AVAILABLE = ("torch.cuda.is_available", "torch.accelerator.is_available")
-_CURRENT = "torch.accelerator.current_accelerator"
-
-
-def _gpu_count(ctx: Context) -> cst.Call:
-    return ctx.call("mxnet.context.num_gpus")
-
-
-def _has_gpu(ctx: Context) -> cst.Comparison:
-    return cst.Comparison(
-        left=_gpu_count(ctx),
-        comparisons=[cst.ComparisonTarget(operator=cst.GreaterThan(), comparator=cst.Integer("0"))],
-    )
-
-
-def _string_device(ctx: Context, text: str, index: Optional[cst.BaseExpression] = None) -> Optional[cst.BaseExpression]:
-    """``'cpu'`` / ``'cuda'`` / ``'cuda:1'`` -> ``mx.cpu()`` / ``mx.gpu(0)`` / ``mx.gpu(1)``."""
-    kind, _, number = text.partition(":")
-    if number and index is not None:
-        return None
-    if kind == "cpu":
-        return ctx.call("mxnet.cpu")
-    if kind == "cuda":
-        if number:
-            if not number.isdigit():
-                return None
-            index = cst.Integer(str(int(number)))
-        return ctx.call("mxnet.gpu", arg(index if index is not None else cst.Integer("0")))
-    return None
-
-
-def _is_accelerator_type(ctx: Context, node: cst.BaseExpression) -> bool:
-    """``torch.accelerator.current_accelerator()`` or its ``.type``."""
-    if isinstance(node, cst.Attribute) and node.attr.value == "type":
-        node = node.value
-    return isinstance(node, cst.Call) and ctx.call_name(node) == _CURRENT and not node.args
-
-
-def device_of(ctx: Context, node: cst.BaseExpression) -> Optional[cst.BaseExpression]:
-    """The MXNet context for an *original* device expression, or ``None``.
-
-    Device expressions: a name bound to a device, a string such as ``'cuda:0'``,
-    ``torch.device(...)`` of those, the accelerator idiom, and a conditional
-    ``a if torch.cuda.is_available() else b`` of them.
-    """
-    if isinstance(node, cst.Name) and ctx.bindings.get(node.value) == DEVICE:
-        return node
-    value = literal(node)
-    if isinstance(value, str):
-        return _string_device(ctx, value)
-    if _is_accelerator_type(ctx, node):
-        # only ever called when an accelerator is available: in MXNet, a GPU
-        return ctx.call("mxnet.gpu", arg(cst.Integer("0")))
-    if isinstance(node, cst.IfExp):
-        test = node.test
-        if isinstance(test, cst.Call) and ctx.call_name(test) in _AVAILABLE and not test.args:
-            new_test: cst.BaseExpression = _has_gpu(ctx)
-        elif not any(isinstance(n, (cst.Name, cst.Attribute)) and ctx.torch_name(n) for n in walk(test)):
-            # `"cuda" if use_cuda else "cpu"`: the script's own flag (its
-            # `torch.cuda.is_available()` part is translated where it is set)
-            new_test = test
-        else:
-            return None
-        body, orelse = device_of(ctx, node.body), device_of(ctx, node.orelse)
-        if body is None or orelse is None:
-            return None
-        return cst.IfExp(test=new_test, body=body, orelse=orelse)
-    if isinstance(node, cst.Call) and ctx.call_name(node) == "torch.device":
-        try:
-            b = bind(node, ["type", "index"])
-        except Unbindable:
-            return None
-        if "type" not in b:
-            return None
-        kind = literal(b["type"])
-        if "index" in b:
-            if not isinstance(kind, str) or ":" in kind:
-                return None
-            return _string_device(ctx, kind, b["index"])
-        return device_of(ctx, b["type"])
-    return None
-
-
-def _is_model(ctx: Context, node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.Name) and ctx.bindings.get(node.value) == "model"
-
-
-def _move_call(ctx: Context, call: cst.BaseExpression):
-    """``recv.to(dev)`` / ``recv.cuda()`` / ``recv.cpu()`` (original) -> (receiver, MXNet context) or None."""
-    if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)):
-        return None
-    if ctx.call_name(call) is not None:
-        return None
-    m = call.func.attr.value
-    try:
-        if m == "to":
-            b = bind(call, ["device", "non_blocking", "copy", "memory_format"])
-            if "device" not in b or set(b) - {"device", "non_blocking"}:
-                return None
-            dev = device_of(ctx, b["device"])
-        elif m == "cuda":
-            b = bind(call, ["device", "non_blocking", "memory_format"])
-            if set(b) - {"device", "non_blocking"}:
-                return None
-            index = b.get("device")
-            if index is not None and not isinstance(literal(index), int):
-                return None
-            dev = ctx.call("mxnet.gpu", arg(index if index is not None else cst.Integer("0")))
-        elif m == "cpu":
-            if call.args:
-                return None
-            dev = ctx.call("mxnet.cpu")
-        else:
-            return None
-    except Unbindable:
-        return None
-    if dev is None:
-        return None
-    return call.func.value, dev
+from ._base import Example, Rule, bind
+from ..facts.dtypes import DTYPES
+from ..facts.nn import STANDALONE, WITH_PARAMETERS
+from ..rewrite.build import meth
+from ..rewrite.devices import AVAILABLE, device_of, gpu_count, has_gpu, is_accelerator_type, is_device_name, is_model_name, move_call
 
 
 class Devices(Rule):
@@ -297,18 +177,14 @@ class Devices(Rule):
             value = small.value
         elif isinstance(small, cst.Assign) and len(small.targets) == 1:
             value = small.value
-            target = small.targets[0].target
-            if isinstance(target, cst.Name) and device_of(self.ctx, value) is not None:
-                self.ctx.bindings[target.value] = DEVICE
-        moved = _move_call(self.ctx, value) if value is not None else None
+        moved = move_call(self.ctx, value) if value is not None else None
         if moved is not None and isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name):
             if self._built_model(moved[0]):  # net = Net().to(device)
-                self.ctx.bindings[small.targets[0].target.value] = "model"
                 self.ctx.handled.add(id(value.func))
                 self._built_moves.add(id(node))
                 self._skip.add(id(value))
                 return
-        if moved is None or not _is_model(self.ctx, moved[0]):
+        if moved is None or not is_model_name(self.ctx, moved[0]):
             return
         if isinstance(small, cst.Assign):
             target = small.targets[0].target
@@ -319,17 +195,13 @@ class Devices(Rule):
 
     def _built_model(self, node: cst.BaseExpression) -> bool:
         """``Net(...)`` of a translated Module class, or a torch layer with parameters."""
-        from .layers import _WITH_PARAMETERS
-        from .modules import module_classes
-        from .more_layers import STANDALONE
-
         if not isinstance(node, cst.Call):
             return False
-        if isinstance(node.func, cst.Name) and node.func.value in module_classes(self.ctx, self.ctx.module):
+        if isinstance(node.func, cst.Name) and self.ctx.value(node).local_class() is not None:
             return True
         name = self.ctx.call_name(node) or ""
         return name.startswith("torch.nn.") and name.count(".") == 2 and (
-            name[9:] in _WITH_PARAMETERS or name[9:] in STANDALONE
+            name[9:] in WITH_PARAMETERS or name[9:] in STANDALONE
         )
 
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
@@ -338,7 +210,7 @@ class Devices(Rule):
         if id(original) not in self._model_moves:
             return None
         small = original.body[0]
-        moved = _move_call(self.ctx, small.value)  # type: ignore[union-attr]
+        moved = move_call(self.ctx, small.value)  # type: ignore[union-attr]
         if moved is None:
             return None
         recv, dev = moved
@@ -348,7 +220,7 @@ class Devices(Rule):
 
     def _built(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
         """``net = Net().to(device)`` -> ``net = Net()``, ``net.initialize()``, ``reset_ctx``."""
-        moved = _move_call(self.ctx, original.body[0].value)  # type: ignore[union-attr]
+        moved = move_call(self.ctx, original.body[0].value)  # type: ignore[union-attr]
         new_value = updated.body[0].value  # type: ignore[union-attr]
         if moved is None or not (isinstance(new_value, cst.Call) and isinstance(new_value.func, cst.Attribute)):
             return None
@@ -368,21 +240,21 @@ class Devices(Rule):
         name = ctx.call_name(original)
         if name is None:
             return self._method(original, updated)
-        if name in _AVAILABLE:
+        if name in AVAILABLE:
             if original.args:
                 return self.keep(original, name, "with arguments is not translated")
-            out = _has_gpu(ctx)
+            out = has_gpu(ctx)
             if id(original) not in self._bare:
                 out = out.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
             return out
         if name in ("torch.cuda.device_count", "torch.accelerator.device_count") and not original.args:
-            return _gpu_count(ctx)
+            return gpu_count(ctx)
         if name == "torch.device":
             dev = device_of(ctx, original)
             if dev is None:
                 b = bind(original, ["type", "index"]) if not any(a.star for a in original.args) else {}
                 inner = b.get("type")
-                if isinstance(inner, cst.Name) and ctx.bindings.get(inner.value) == DEVICE and "index" not in b:
+                if isinstance(inner, cst.Name) and is_device_name(ctx, inner) and "index" not in b:
                     return updated.args[0].value  # torch.device(device): already a context
                 return self.keep(original, name, "with a device that is not a literal `'cpu'`/`'cuda[:n]'` is not translated")
             return dev  # built from the original nodes, which hold no other torch code
@@ -390,7 +262,7 @@ class Devices(Rule):
 
     def leave_IfExp(self, original: cst.IfExp, updated: cst.IfExp) -> Optional[cst.BaseExpression]:
         # the accelerator idiom: `current_accelerator().type if is_available() else "cpu"`
-        if not (_is_accelerator_type(self.ctx, original.body) or _is_accelerator_type(self.ctx, original.orelse)):
+        if not (is_accelerator_type(self.ctx, original.body) or is_accelerator_type(self.ctx, original.orelse)):
             return None
         dev = device_of(self.ctx, original)
         if dev is None:
@@ -404,8 +276,8 @@ class Devices(Rule):
             return None  # a model built and moved: the statement is rewritten
         recv_o = original.func.value
         m = original.func.attr.value
-        if not is_tensor(self.ctx, recv_o):
-            if _is_model(self.ctx, recv_o) or (isinstance(recv_o, cst.Name) and recv_o.value == "self"):
+        if not self.ctx.is_tensor(recv_o):
+            if is_model_name(self.ctx, recv_o) or (isinstance(recv_o, cst.Name) and recv_o.value == "self"):
                 return None  # T2G801's statements, T2G002 and T2G211 report the rest
             if m == "to" and not (len(original.args) >= 1 and device_of(self.ctx, original.args[0].value) is not None):
                 return None  # not evidently a device move
@@ -418,7 +290,7 @@ class Devices(Rule):
             if len(args) == 1 and not args[0].star:
                 if self.ctx.torch_name(args[0].value) in DTYPES:
                     return None  # a cast: T2G102's
-        moved = _move_call(self.ctx, original)
+        moved = move_call(self.ctx, original)
         if moved is None:
             return self.keep(
                 original,

@@ -9,6 +9,9 @@ from typing import Dict, List, Optional, Tuple
 import libcst as cst
 
 from ..base.syntax import arg
+from ..base.syntax import children
+from ..facts.nn import LAYER_PARAMETERS
+from ..rewrite.models import layer_kind
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
 
 # torch.nn.init function -> its parameters after the tensor
@@ -462,9 +465,9 @@ _DATA_METHODS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
 
 def gluon_class(ctx, node: cst.BaseExpression) -> Optional[str]:
     """The Gluon class a torch.nn class reference is translated to in a type check, or None."""
-    from .layers import torch_nn_name
+    from ..facts.nn import nn_class
 
-    kind = torch_nn_name(ctx.torch_name(node), *GLUON_CLASSES, *_BATCHNORMS)
+    kind = nn_class(ctx.torch_name(node), *GLUON_CLASSES, *_BATCHNORMS)
     if kind is None:
         return None
     if kind in _BATCHNORMS:
@@ -479,13 +482,13 @@ def gluon_class(ctx, node: cst.BaseExpression) -> Optional[str]:
 def _guard_kinds(ctx, test: cst.BaseExpression, param: str) -> Optional[Tuple[str, ...]]:
     """``isinstance(m, nn.Linear)``, ``isinstance(m, (A, B))``, ``type(m) == A``/``is A``/``in (A, B)``
     -> the torch class names, for the parameter ``m``."""
-    from .layers import torch_nn_name
+    from ..facts.nn import nn_class
 
     def classes(node) -> Optional[Tuple[str, ...]]:
         items = [e.value for e in node.elements] if isinstance(node, (cst.Tuple, cst.List)) else [node]
         names = []
         for item in items:
-            kind = torch_nn_name(ctx.torch_name(item), *GLUON_CLASSES, *_BATCHNORMS)
+            kind = nn_class(ctx.torch_name(item), *GLUON_CLASSES, *_BATCHNORMS)
             if kind is None or gluon_class(ctx, item) is None:
                 return None  # the check itself stays torch (reported)
             names.append(kind)
@@ -663,12 +666,7 @@ class ApplyInit(Rule):
 
     # -- finding the functions given to apply and their guarded statements -------
     def visit_Module(self, node: cst.Module) -> None:
-
-        from ..base.syntax import children
-        from .modules import kind_of, model_structure, module_classes
-
-        classes = module_classes(self.ctx, node)
-        model_structure(self.ctx, node)
+        classes = self.ctx.analysis.module_classes()
         functions: Dict[str, List[cst.FunctionDef]] = {}
         methods: Dict[Tuple[str, str], cst.FunctionDef] = {}
         applied: List[Tuple[Optional[str], str]] = []  # (class for self.fn, function name)
@@ -688,7 +686,7 @@ class ApplyInit(Rule):
             elif isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "apply":
                 recv = n.func.value
                 model = (isinstance(recv, cst.Name) and recv.value == "self" and cls is not None) or (
-                    kind_of(self.ctx, recv, cls) is not None
+                    layer_kind(self.ctx, recv) is not None
                 )
                 if model and len(n.args) == 1 and not n.args[0].keyword and not n.args[0].star:
                     fn = n.args[0].value
@@ -746,8 +744,6 @@ class ApplyInit(Rule):
     ) -> None:
         """Plan a statement under an isinstance guard (``param``, ``kinds``) in a
         function given to apply, or (``param`` None) on a layer known from its constructor."""
-        from .modules import LAYER_PARAMETERS, kind_of
-
         if len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Expr):
             return
         call = stmt.body[0].value
@@ -783,7 +779,7 @@ class ApplyInit(Rule):
         if param is None:
             # T2G230 folds nn.init on `name.weight` / `self.name.weight` into the constructor
             folds = name is not None and re.fullmatch(r"(self\.)?[A-Za-z_][A-Za-z_0-9]*", code_of(tensor.value))
-            kind = kind_of(self.ctx, tensor.value, cls)
+            kind = layer_kind(self.ctx, tensor.value)
             if folds or kind is None:
                 return
             kinds = (kind,)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 import libcst as cst
 
 from ..base.syntax import arg
 from ..base.diagnostics import Severity
-from ._base import Example, NotLiteral, Rule, Unbindable, bind, code_of, literal
+from ..base.syntax import is_literal, literal_pair
+from ..facts.nn import WITH_PARAMETERS
+from ..rewrite.devices import move_call
+from ..rewrite.layers import ceil_mode_matches, initialize_standalone, translate_conv, with_parens
+from ._base import Example, Rule, Unbindable, bind, code_of, literal
 
 
 class Layers(Rule):
@@ -70,7 +74,7 @@ class Layers(Rule):
                 args.append(arg(bias, "use_bias"))
             if self.ctx.options.init == "torch":
                 bound = cst.BinaryOperation(
-                    left=_parens_if_needed(b["in_features"]),
+                    left=with_parens(b["in_features"]),
                     operator=cst.Power(),
                     right=cst.UnaryOperation(operator=cst.Minus(), expression=cst.Float("0.5")),
                 )
@@ -101,48 +105,8 @@ class Layers(Rule):
         twice: Gluon skips parameters that already have values.)
         """
         return initialize_standalone(
-            self.ctx, original, updated, {k: (v,) for k, v in _WITH_PARAMETERS.items()}
+            self.ctx, original, updated, {k: (v,) for k, v in WITH_PARAMETERS.items()}
         )
-
-
-def initialize_standalone(ctx, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine, table):
-    """``name = nn.<Layer>(...)`` translated to a Gluon layer -> also ``name.initialize()``.
-
-    ``table`` maps a torch.nn class name to the Gluon class names it may
-    become. The name is recorded as a model (for T2G002 and the loop rule).
-    """
-    if len(original.body) != 1 or not isinstance(original.body[0], cst.Assign):
-        return None
-    assign = original.body[0]
-    if len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
-        return None
-    kind = torch_nn_name(ctx.call_name(assign.value), *table)
-    if kind is None:
-        return None
-    new_value = updated.body[0].value  # type: ignore[union-attr]
-    if not (
-        isinstance(new_value, cst.Call)
-        and ctx.call_name(new_value) is None
-        and isinstance(new_value.func, cst.Attribute)
-        and new_value.func.attr.value in table[kind]
-    ):
-        return None  # left untranslated (and reported)
-    target = assign.targets[0].target.value
-    ctx.bindings[target] = "model"
-    init = cst.SimpleStatementLine(
-        body=[cst.Expr(cst.Call(func=cst.Attribute(value=cst.Name(target), attr=cst.Name("initialize"))))]
-    )
-    return [updated, init]
-
-
-# torch layers with parameters -> the Gluon class they become
-_WITH_PARAMETERS = {"Linear": "Dense", "Conv2d": "Conv2D", "BatchNorm1d": "BatchNorm", "BatchNorm2d": "BatchNorm"}
-
-
-def _parens_if_needed(node: cst.BaseExpression) -> cst.BaseExpression:
-    if isinstance(node, (cst.Name, cst.Integer, cst.Attribute, cst.Call, cst.Subscript)):
-        return node
-    return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
 
 
 class Sequential(Rule):
@@ -231,9 +195,7 @@ class Sequential(Rule):
         self._in_module: List[bool] = []  # per enclosing class: translated by T2G210?
 
     def visit_Module(self, node: cst.Module) -> None:
-        from .modules import module_classes  # modules imports this module
-
-        self._classes = module_classes(self.ctx, node)
+        self._classes = self.ctx.analysis.module_classes()
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._in_module.append(node.name.value in self._classes)
@@ -305,8 +267,6 @@ class Sequential(Rule):
             self.report(call, why + "; left as is")
             self.ctx.explained.add(id(call.func))
             return None
-        if not attribute:
-            self.ctx.bindings[target_node.value] = "model"
         args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
         ctor = cst.Call(func=self.ctx.ref("mxnet.gluon.nn.Sequential"))
         first = updated.with_changes(body=[updated.body[0].with_changes(value=ctor)])  # type: ignore[union-attr]
@@ -333,9 +293,7 @@ def _moved_sequential(ctx, value: cst.BaseExpression) -> Optional[cst.BaseExpres
         and isinstance(value.func.value, cst.Call) and ctx.call_name(value.func.value) == "torch.nn.Sequential"
     ):
         return None
-    from .devices import _move_call  # devices imports this module's neighbours
-
-    moved = _move_call(ctx, value)
+    moved = move_call(ctx, value)
     return moved[1] if moved is not None else None
 
 
@@ -353,142 +311,6 @@ def torch_nn_name(name: Optional[str], *classes: str) -> Optional[str]:
     if name == f"torch.nn.{last}" or (name.startswith("torch.nn.modules.") and name.count(".") == 4):
         return last
     return None
-
-
-def is_literal(node: Optional[cst.BaseExpression], value) -> bool:
-    """``node`` is the literal ``value`` (``1`` does not match ``True``)."""
-    got = literal(node)
-    if got is NotLiteral:
-        return False
-    return got == value and isinstance(got, bool) == isinstance(value, bool)
-
-
-def literal_ints(node: Optional[cst.BaseExpression], n: int) -> Optional[Tuple[int, ...]]:
-    """``3`` -> (3,)*n, a tuple/list of n int literals -> that tuple, else None."""
-    if node is None:
-        return None
-    value = literal(node)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value,) * n
-    if isinstance(node, (cst.Tuple, cst.List)) and len(node.elements) == n:
-        items = [literal(e.value) if not isinstance(e, cst.StarredElement) else NotLiteral for e in node.elements]
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-            return tuple(items)
-    return None
-
-
-def literal_pair(node: Optional[cst.BaseExpression]) -> Optional[Tuple[int, ...]]:
-    """``3`` -> (3, 3), ``(3, 2)``/``[3, 2]`` -> (3, 2) for int literals, else None."""
-    return literal_ints(node, 2)
-
-
-def default_init_warning(rule: Rule, node: cst.CSTNode) -> None:
-    rule.report(
-        node,
-        "Gluon's default initialisation (uniform ±0.07, zero bias) differs from torch's",
-        severity=Severity.WARNING,
-    )
-
-
-CONV_PARAMS = ["in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
-               "padding_mode", "device", "dtype"]
-CONV_TRANSPOSE_PARAMS = ["in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding",
-                         "groups", "bias", "dilation", "padding_mode", "device", "dtype"]
-
-
-def translate_conv(
-    rule: Rule, original: cst.Call, updated: cst.Call, name: str, target: str, dims: int, transposed: bool
-) -> Optional[cst.BaseExpression]:
-    """Any torch ``Conv{1,2}d``/``ConvTranspose{1,2}d`` -> the Gluon layer ``target``.
-
-    Same weight layout in both; torch's initial distribution U(±1/sqrt(fan_in))
-    is written out, with fan_in from the input channels (the output channels
-    for a transposed convolution) per group times the kernel.
-    """
-    try:
-        b = bind(updated, CONV_TRANSPOSE_PARAMS if transposed else CONV_PARAMS)
-        for key in ("in_channels", "out_channels", "kernel_size"):
-            if key not in b:
-                raise Unbindable(f"needs `{key}`")
-        for key in ("device", "dtype"):
-            if key in b and not is_literal(b[key], None):
-                raise Unbindable(f"argument `{key}` is not translated yet")
-        mode = b.get("padding_mode")
-        if mode is not None and not is_literal(mode, "zeros"):
-            shown = repr(literal(mode)) if literal(mode) is not NotLiteral else code_of(mode)
-            raise Unbindable(f"with `padding_mode={shown}` is not translated yet")
-        padding = b.get("padding")
-        pad_value = literal(padding) if padding is not None else 0
-        if isinstance(pad_value, str):
-            if pad_value == "valid" and not transposed:
-                padding = None
-            elif pad_value == "same":
-                raise Unbindable("with `padding='same'` is not translated (MXNet has no 'same' padding)")
-            else:
-                raise Unbindable(f"with `padding={pad_value!r}` is not valid")
-    except Unbindable as e:
-        return rule.keep(original, name, str(e))
-    args = [arg(b["out_channels"]), arg(b["kernel_size"])]
-    keys = [("stride", "strides", 1), ("padding", "padding", 0)]
-    if transposed:
-        keys.append(("output_padding", "output_padding", 0))
-    keys += [("dilation", "dilation", 1), ("groups", "groups", 1)]
-    for torch_key, mx_key, default in keys:
-        value = padding if torch_key == "padding" else b.get(torch_key)
-        if value is not None and not is_literal(value, default):
-            args.append(arg(value, mx_key))
-    bias = b.get("bias")
-    if bias is not None and not is_literal(bias, True):
-        args.append(arg(bias, "use_bias"))
-    args.append(arg(b["in_channels"], "in_channels"))
-    if rule.ctx.options.init != "torch":
-        default_init_warning(rule, original)
-        return rule.ctx.call(f"mxnet.gluon.nn.{target}", *args)
-    kernel = literal_ints(b["kernel_size"], dims)
-    if kernel is None:
-        rule.report(
-            original,
-            "the kernel size is not a literal, so torch's initial distribution "
-            "U(±1/sqrt(fan_in)) is not written out; Gluon's default (uniform ±0.07, zero bias) is used",
-            severity=Severity.WARNING,
-        )
-        return rule.ctx.call(f"mxnet.gluon.nn.{target}", *args)
-    fan_in = code_of(_parens_if_needed(b["out_channels" if transposed else "in_channels"]))
-    groups = b.get("groups")
-    if groups is not None and not is_literal(groups, 1):
-        fan_in += " // " + code_of(_parens_if_needed(groups))
-    fan_in += "".join(f" * {k}" for k in kernel)
-    for key in ("weight", "bias"):
-        if key == "bias" and is_literal(bias, False):
-            continue
-        bound = cst.parse_expression(f"({fan_in}) ** -0.5")
-        args.append(arg(rule.ctx.call("mxnet.init.Uniform", arg(bound)), f"{key}_initializer"))
-    return rule.ctx.call(f"mxnet.gluon.nn.{target}", *args)
-
-
-def ceil_mode_matches(kernel, stride, padding) -> bool:
-    """torch's ``ceil_mode`` equals MXNet's "full" convention for these sizes.
-
-    torch drops a last window that would start in the right padding (or past
-    the input); MXNet keeps it. That can happen only when
-    ``stride > kernel - padding`` in some dimension (measured: 36 mismatching
-    shapes, all of this kind; none otherwise).
-    """
-    k = literal_pair(kernel)
-    s = k if stride is None or is_literal(stride, None) else literal_pair(stride)
-    p = (0, 0) if padding is None else literal_pair(padding)
-    if k is None or s is None or p is None:
-        return False
-    return all(s[i] <= k[i] - p[i] for i in range(2))
-
-
-def with_parens(node: cst.BaseExpression) -> cst.BaseExpression:
-    return _parens_if_needed(node)
-
-
-def _float_code(value: float) -> str:
-    text = repr(round(value, 12))
-    return text
 
 
 class Convolution(Rule):
@@ -774,9 +596,9 @@ class BatchNorm(Rule):
         else:
             value = literal(momentum)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                mx_momentum = cst.parse_expression(_float_code(1 - value))
+                mx_momentum = cst.parse_expression(repr(round(1 - value, 12)))
             else:
-                mx_momentum = cst.parse_expression(f"1 - {code_of(_parens_if_needed(momentum))}")
+                mx_momentum = cst.parse_expression(f"1 - {code_of(with_parens(momentum))}")
         args = [arg(mx_momentum, "momentum")]
         eps = b.get("eps")
         if eps is not None and not is_literal(eps, 1e-5):

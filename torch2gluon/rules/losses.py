@@ -2,45 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Optional
 
 import libcst as cst
 
 from ..base.syntax import arg
 from ..base.diagnostics import Severity
-from ._base import Example, Rule, Unbindable, bind, code_of, literal, paren
-
-_N = "torch.nn."
-# torch's constructor signatures (after the deprecated size_average/reduce);
-# each class maps to its parameters and their defaults.
-_SIGNATURES = {
-    _N + "CrossEntropyLoss": (
-        ("weight", None), ("size_average", None), ("ignore_index", -100), ("reduce", None),
-        ("reduction", "mean"), ("label_smoothing", 0.0),
-    ),
-    _N + "NLLLoss": (
-        ("weight", None), ("size_average", None), ("ignore_index", -100), ("reduce", None), ("reduction", "mean"),
-    ),
-    _N + "MSELoss": (("size_average", None), ("reduce", None), ("reduction", "mean")),
-    _N + "L1Loss": (("size_average", None), ("reduce", None), ("reduction", "mean")),
-    _N + "BCELoss": (("weight", None), ("size_average", None), ("reduce", None), ("reduction", "mean")),
-    _N + "BCEWithLogitsLoss": (
-        ("weight", None), ("size_average", None), ("reduce", None), ("reduction", "mean"), ("pos_weight", None),
-    ),
-    _N + "SmoothL1Loss": (("size_average", None), ("reduce", None), ("reduction", "mean"), ("beta", 1.0)),
-    _N + "HuberLoss": (("reduction", "mean"), ("delta", 1.0)),
-    _N + "KLDivLoss": (("size_average", None), ("reduce", None), ("reduction", "mean"), ("log_target", False)),
-}
-_LOSS_CLASSES = tuple(_SIGNATURES)
-# the functional losses (translated by T2G705); their results are loss values too
-FUNCTIONAL_LOSS_NAMES = tuple(
-    "torch.nn.functional." + n
-    for n in ("nll_loss", "cross_entropy", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
-              "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div")
-)
-def _is_default(node: cst.BaseExpression, default) -> bool:
-    value = literal(node)
-    return value == default and type(value) is type(default)
+from ..facts.nn import LOSS_SIGNATURES, NN
+from ..rewrite.losses import is_default, loss_elements, reduced
+from ._base import Example, Rule, Unbindable, bind, literal
 
 
 class _Fill(cst.CSTTransformer):
@@ -56,98 +26,6 @@ class _Fill(cst.CSTTransformer):
         if updated.value.startswith("__") and updated.value[2:] in self.args:
             return self.args[updated.value[2:]]
         return updated
-
-
-def reduced(elem: str, reduction: str, den) -> str:
-    """The per-element loss ``elem`` reduced as torch reduces it (template code)."""
-    elem = code_of(paren(cst.parse_expression(elem)))
-    if reduction == "none":
-        return elem
-    if reduction == "sum":
-        return f"{elem}.sum()"
-    if den is None:
-        return f"{elem}.mean()"
-    return f"{elem}.sum() / {den}"
-
-
-def loss_elements(cls: str, b, reduction: str):
-    """torch's per-element loss for ``cls`` as template code over ``input`` and
-    ``target``, the lambda parameters it needs (name -> script expression), and
-    the denominator of its ``'mean'`` when that is not the element count."""
-    short = cls[len(_N):]
-    given = lambda k: k in b and not _is_default(b[k], dict(_SIGNATURES[cls])[k])  # noqa: E731
-    params: Dict[str, cst.BaseExpression] = {}
-    den = None
-    if short in ("CrossEntropyLoss", "NLLLoss"):
-        logp = "ND.log_softmax(input, axis=1)" if short == "CrossEntropyLoss" else "input"
-        coef = []
-        if given("weight"):
-            params["weight"] = b["weight"]
-            coef.append("ND.take(weight, target)")
-        if given("ignore_index"):
-            params["ignore_index"] = b["ignore_index"]
-            coef.append("(target != ignore_index).astype(input.dtype)")
-        nll = f"-ND.pick({logp}, target, axis=1)" + "".join(f" * {c}" for c in coef)
-        elem = nll
-        if short == "CrossEntropyLoss" and given("label_smoothing"):
-            params["label_smoothing"] = b["label_smoothing"]
-            weighted = f"{logp} * weight.reshape((1, -1) + (1,) * (input.ndim - 2))" if "weight" in params else logp
-            smooth = f"-({weighted}).sum(axis=1)"
-            if "ignore_index" in params:
-                smooth += " * (target != ignore_index).astype(input.dtype)"
-            elem = f"(1 - label_smoothing) * {nll} + label_smoothing / input.shape[1] * {smooth}"
-        if coef:
-            den = "(" + " * ".join(coef) + ").sum()"
-        return elem, params, den
-    if short == "MSELoss":
-        return "ND.square(input - target)", params, den
-    if short == "L1Loss":
-        return "ND.abs(input - target)", params, den
-    if short in ("SmoothL1Loss", "HuberLoss"):
-        key = "beta" if short == "SmoothL1Loss" else "delta"
-        value = literal(b[key]) if key in b else 1.0
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise Unbindable(f"argument `{key}` is translated only as a non-negative number literal")
-        if value == 0:
-            if short == "HuberLoss":
-                raise Unbindable("argument `delta` must be positive")
-            return "ND.abs(input - target)", params, den
-        v = repr(float(value))
-        far = f"ND.abs(input - target) - {0.5 * value!r}" if short == "SmoothL1Loss" else f"{v} * (ND.abs(input - target) - {0.5 * value!r})"
-        near = f"0.5 * ND.square(input - target) / {v}" if short == "SmoothL1Loss" else "0.5 * ND.square(input - target)"
-        return f"ND.where(ND.abs(input - target) < {v}, {near}, {far})", params, den
-    if short == "BCELoss":
-        elem = "-(target * ND.maximum(ND.log(input), -100) + (1 - target) * ND.maximum(ND.log(1 - input), -100))"
-        if given("weight"):
-            params["weight"] = b["weight"]
-            elem = f"weight * {elem}"
-        return elem, params, den
-    if short == "BCEWithLogitsLoss":
-        if given("pos_weight"):
-            params["pos_weight"] = b["pos_weight"]
-            elem = (
-                "((1 - target) * input + (1 + (pos_weight - 1) * target) * "
-                "ND.Activation(-input, act_type='softrelu'))"
-            )
-        else:
-            elem = "(ND.Activation(input, act_type='softrelu') - input * target)"
-        if given("weight"):
-            params["weight"] = b["weight"]
-            elem = f"weight * {elem}"
-        return elem, params, den
-    if short == "KLDivLoss":
-        log_target = literal(b["log_target"]) if "log_target" in b else False
-        if log_target is True:
-            elem = "ND.exp(target) * (target - input)"
-        elif log_target is False:
-            elem = "ND.where(target > 0, target * ND.log(target), ND.zeros_like(target)) - target * input"
-        else:
-            raise Unbindable("argument `log_target` is translated only as a literal True or False")
-        if reduction == "batchmean":
-            den = "input.shape[0]"
-        return elem, params, den
-    raise Unbindable("is not translated")  # pragma: no cover
-
 
 
 class Losses(Rule):
@@ -275,58 +153,12 @@ class Losses(Rule):
         ),
     )
 
-    # -- which names hold loss objects and loss values ---------------------
-    def _is_loss_call(self, node: cst.BaseExpression) -> bool:
-        """A call whose result is a loss value: a loss object's call or F.nll_loss-like."""
-        if not isinstance(node, cst.Call):
-            return False
-        if isinstance(node.func, cst.Name) and self.ctx.bindings.get(node.func.value) == "loss_fn":
-            return True
-        if self.ctx.call_name(node) in FUNCTIONAL_LOSS_NAMES:
-            for a in node.args:
-                if a.keyword is not None and a.keyword.value == "reduction" and literal(a.value) == "none":
-                    return False
-            return True
-        return False
-
-    def _backward_names(self, body) -> None:
-        """Whatever a block calls ``.backward()`` on is a loss value."""
-        for stmt in body:
-            if isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1:
-                small = stmt.body[0]
-                if (
-                    isinstance(small, cst.Expr)
-                    and isinstance(small.value, cst.Call)
-                    and isinstance(small.value.func, cst.Attribute)
-                    and small.value.func.attr.value == "backward"
-                    and isinstance(small.value.func.value, cst.Name)
-                ):
-                    self.ctx.bindings.setdefault(small.value.func.value.value, "loss_value")
-
-    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
-        self._backward_names(node.body)
-
-    def visit_Module(self, node: cst.Module) -> None:
-        self._backward_names(node.body)
-
-    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        for small in node.body:
-            if not isinstance(small, cst.Assign) or len(small.targets) != 1:
-                continue
-            target = small.targets[0].target
-            if not isinstance(target, cst.Name):
-                continue
-            if self.ctx.call_name(small.value) in _LOSS_CLASSES:
-                self.ctx.bindings[target.value] = "loss_fn"
-            elif self._is_loss_call(small.value):
-                self.ctx.bindings[target.value] = "loss_value"
-
     def _item(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         """``<loss>.item()`` -> ``<loss>.mean().asscalar()``: torch's batch mean as a float."""
         if id(original) in self.ctx.handled:
             return None  # a tensor's .item(), translated by T2G102
         recv = original.func.value  # type: ignore[union-attr]
-        known = (isinstance(recv, cst.Name) and self.ctx.bindings.get(recv.value) == "loss_value") or self._is_loss_call(recv)
+        known = self.ctx.is_loss(recv)
         if not known:
             self.report(
                 original,
@@ -346,19 +178,19 @@ class Losses(Rule):
         if isinstance(func, cst.Attribute) and func.attr.value == "item" and not original.args:
             return self._item(original, updated)
         name = self.ctx.call_name(original)
-        if name not in _SIGNATURES:
+        if name not in LOSS_SIGNATURES:
             return None
         try:
-            b = bind(updated, [k for k, _ in _SIGNATURES[name]])
+            b = bind(updated, [k for k, _ in LOSS_SIGNATURES[name]])
             for key in ("size_average", "reduce"):
-                if key in b and not _is_default(b[key], None):
+                if key in b and not is_default(b[key], None):
                     raise Unbindable(f"argument `{key}` (deprecated) is not translated; use `reduction`")
             reduction = literal(b["reduction"]) if "reduction" in b else "mean"
-            allowed = ("mean", "sum", "none") + (("batchmean",) if name == _N + "KLDivLoss" else ())
+            allowed = ("mean", "sum", "none") + (("batchmean",) if name == NN + "KLDivLoss" else ())
             if reduction not in allowed:
                 raise Unbindable("is translated only with a literal `reduction` of " + ", ".join(map(repr, allowed)))
-            plain = all(_is_default(v, dict(_SIGNATURES[name])[k]) for k, v in b.items() if k != "reduction")
-            if name == _N + "CrossEntropyLoss" and plain and reduction == "mean":
+            plain = all(is_default(v, dict(LOSS_SIGNATURES[name])[k]) for k, v in b.items() if k != "reduction")
+            if name == NN + "CrossEntropyLoss" and plain and reduction == "mean":
                 # torch's classes are on axis 1 for inputs of any rank; Gluon's default
                 # is the last axis, which is the same only for (N, C) inputs
                 return self.ctx.call("mxnet.gluon.loss.SoftmaxCrossEntropyLoss", arg(cst.Integer("1"), "axis"))

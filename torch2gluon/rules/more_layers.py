@@ -7,14 +7,16 @@ and of ``recurrent``: Gluon needs ``layer.initialize()`` after it.
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Optional
 
 import libcst as cst
 
 from ..base.syntax import arg
 from ..base.diagnostics import Severity
 from ._base import Example, NotLiteral, Rule, Unbindable, bind, code_of, literal
-from .layers import default_init_warning, initialize_standalone, is_literal, torch_nn_name, translate_conv
+from ..base.syntax import is_literal
+from ..facts.nn import STANDALONE, nn_class
+from ..rewrite.layers import default_init_warning, initialize_standalone, translate_conv
 
 
 def _is_int(value) -> bool:
@@ -85,7 +87,7 @@ class Embedding(Rule):
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
-        if torch_nn_name(name, "Embedding") is None:
+        if nn_class(name, "Embedding") is None:
             return None
         try:
             b = bind(updated, self.PARAMS)
@@ -174,7 +176,7 @@ class LayerNorm(Rule):
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
-        if torch_nn_name(name, "LayerNorm") is None:
+        if nn_class(name, "LayerNorm") is None:
             return None
         try:
             b = bind(updated, self.PARAMS)
@@ -290,7 +292,7 @@ class MoreConvolutions(Rule):
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
-        kind = torch_nn_name(name, *_CONV_KINDS)
+        kind = nn_class(name, *_CONV_KINDS)
         if kind is None:
             return None
         target, dims, transposed = _CONV_KINDS[kind]
@@ -360,7 +362,7 @@ class ParameterFreeLayers(Rule):
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
-        kind = torch_nn_name(name, "GELU", "Softmax", "LogSoftmax", "Identity")
+        kind = nn_class(name, "GELU", "Softmax", "LogSoftmax", "Identity")
         if kind is None:
             return None
         if kind == "Identity":  # torch ignores every argument
@@ -444,7 +446,7 @@ class LazyLinear(Rule):
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
-        if torch_nn_name(name, "LazyLinear") is None:
+        if nn_class(name, "LazyLinear") is None:
             return None
         try:
             b = bind(updated, ["out_features", "bias", "device", "dtype"])
@@ -485,19 +487,6 @@ class LazyLinear(Rule):
 # ---------------------------------------------------------------------------
 # ``layer = nn.X(...)`` on its own: initialize()
 # ---------------------------------------------------------------------------
-
-# torch class -> the Gluon class its translation calls (last attribute)
-STANDALONE: Dict[str, Tuple[str, ...]] = {
-    "Embedding": ("Embedding",),
-    "LayerNorm": ("LayerNorm",),
-    "Conv1d": ("Conv1D",),
-    "ConvTranspose1d": ("Conv1DTranspose",),
-    "ConvTranspose2d": ("Conv2DTranspose",),
-    "LazyLinear": ("Dense",),
-    "LSTM": ("LSTM",),
-    "GRU": ("GRU",),
-    "RNN": ("RNN",),
-}
 
 
 class InitializeStandalone(Rule):

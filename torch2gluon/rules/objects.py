@@ -6,6 +6,8 @@ from typing import Dict, FrozenSet, Optional
 
 import libcst as cst
 
+from ..analysis.kinds import Kind
+from ..rewrite.models import is_submodule, layer_kind, parameter_of
 from ._base import Example, Rule, code_of
 
 # What each kind of translated object still answers to after translation:
@@ -21,6 +23,7 @@ _SAME_MEANING: Dict[str, FrozenSet[str]] = {
     "scheduler": frozenset({"step", "get_last_lr"}),
 }
 _KIND_NAMES = {"model": "model", "optimizer": "optimizer", "scheduler": "scheduler"}
+_KINDS = {Kind.MODULE: "model", Kind.OPTIMIZER: "optimizer", Kind.SCHEDULER: "scheduler"}
 
 
 class TorchObjectMethods(Rule):
@@ -73,9 +76,14 @@ class TorchObjectMethods(Rule):
 
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> Optional[cst.BaseExpression]:
         value = original.value
+        root = value
+        while isinstance(root, (cst.Attribute, cst.Subscript)):
+            root = root.value
+        if isinstance(root, cst.Name) and root.value == "self":
+            return None  # a class's own attributes and members: T2G211/T2G212 (module internals)
         if isinstance(value, cst.Name):
-            kind = self.ctx.bindings.get(value.value)
-        elif _is_submodule(self.ctx, value):
+            kind = _KINDS.get(self.ctx.kind(value))
+        elif is_submodule(self.ctx, value):
             kind = "model"  # model.features: a Gluon block too
         else:
             return None
@@ -94,17 +102,7 @@ class TorchObjectMethods(Rule):
 
 def _is_member(ctx, node: cst.Attribute) -> bool:
     """``model.fc`` (a layer assigned in ``Net.__init__``) or ``net.weight`` (a layer's parameter)."""
-    from .modules import kind_of, parameter_of
-
-    return kind_of(ctx, node) is not None or parameter_of(ctx, node) is not None
-
-
-def _is_submodule(ctx, node: cst.BaseExpression) -> bool:
-    """``model.features`` where ``features`` is a layer or block assigned in
-    ``Net.__init__``, or ``net[0]`` of a known ``nn.Sequential``."""
-    from .modules import PARAMETER, kind_of
-
-    if not isinstance(node, (cst.Attribute, cst.Subscript)):
-        return False
-    kind = kind_of(ctx, node)
-    return kind is not None and kind != PARAMETER
+    if layer_kind(ctx, node) is not None or parameter_of(ctx, node) is not None:
+        return True
+    owner = ctx.value(node.value).local_class()  # anything the class assigns or defines
+    return owner is not None and node.attr.value in ctx.analysis.members(owner)

@@ -6,8 +6,22 @@ from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
 
-from ..base.syntax import walk
 from ..base.syntax import arg
+from ..facts.optimizers import (
+    HELPERS,
+    TORCH_ADADELTA,
+    TORCH_ADADELTA_CLASS,
+    TORCH_ADAGRAD,
+    TORCH_ADAM,
+    TORCH_ADAM_CLASS,
+    TORCH_CLASS_OF_ALGO,
+    TORCH_RMSPROP,
+    TORCH_RMSPROP_CLASS,
+    TORCH_SGD,
+    TORCH_SGD_CLASS,
+    shown,
+)
+from ..rewrite.optimizers import OptimizerPlan, is_trainer, is_zero, scheduled_optimizers, trainer_kind
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
 
 _SGD_PARAMS = [
@@ -17,246 +31,6 @@ _SGD_PARAMS = [
 # Arguments that change how fast the update is computed, not what it is.
 _SPEED_ONLY = ("foreach", "differentiable", "fused")
 TORCH_SGD_DEFAULT_LR = "0.001"
-
-
-# the registered name of TorchAdadelta (_TORCH_ADADELTA_CLASS)
-TORCH_ADADELTA = "torchadadelta"
-# torch's Adadelta update as an MXNet optimizer (MX: mxnet, ND: mxnet.nd)
-_TORCH_ADADELTA_CLASS = '''
-@MX.optimizer.register
-class TorchAdadelta(MX.optimizer.Optimizer):
-    """torch.optim.Adadelta's update (added by torch2gluon): MXNet's AdaDelta
-    ignores the learning rate and applies weight decay outside the step."""
-
-    def __init__(self, rho=0.9, epsilon=1e-6, **kwargs):
-        super().__init__(**kwargs)
-        self.rho = rho
-        self.epsilon = epsilon
-
-    def create_state(self, index, weight):
-        return (
-            ND.zeros(weight.shape, weight.context),
-            ND.zeros(weight.shape, weight.context),
-        )
-
-    def update(self, index, weight, grad, state):
-        self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
-        grad = grad * self.rescale_grad
-        if self.clip_gradient is not None:
-            grad = ND.clip(grad, -self.clip_gradient, self.clip_gradient)
-        grad = grad + wd * weight
-        square_avg, acc_delta = state
-        square_avg[:] = self.rho * square_avg + (1 - self.rho) * grad * grad
-        delta = (
-            ND.sqrt(acc_delta + self.epsilon)
-            / ND.sqrt(square_avg + self.epsilon)
-            * grad
-        )
-        acc_delta[:] = self.rho * acc_delta + (1 - self.rho) * delta * delta
-        weight[:] -= lr * delta
-'''.lstrip()
-
-
-# the registered name of TorchSGD (_TORCH_SGD_CLASS)
-TORCH_SGD = "torchsgd"
-# torch's SGD update as an MXNet optimizer: the momentum buffer holds
-# gradients and the learning rate is applied at each step
-_TORCH_SGD_CLASS = '''
-@MX.optimizer.register
-class TorchSGD(MX.optimizer.Optimizer):
-    """torch.optim.SGD's update (added by torch2gluon): the momentum buffer
-    holds gradients and the learning rate is applied at each step (MXNet's
-    buffer holds lr * grad, so a learning-rate change is not neutral there)."""
-
-    def __init__(self, momentum=0.0, dampening=0.0, nesterov=False, **kwargs):
-        super().__init__(**kwargs)
-        self.momentum = momentum
-        self.dampening = dampening
-        self.nesterov = nesterov
-
-    def create_state(self, index, weight):
-        return ND.zeros(weight.shape, weight.context)
-
-    def update(self, index, weight, grad, buf):
-        self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
-        grad = grad * self.rescale_grad
-        if wd != 0:
-            grad += wd * weight
-        if self.momentum != 0:
-            if self._index_update_count[index] == 1:
-                buf[:] = grad
-            else:
-                buf *= self.momentum
-                buf += (1 - self.dampening) * grad
-            grad = grad + self.momentum * buf if self.nesterov else buf
-        weight -= lr * grad
-'''.lstrip()
-
-
-# the registered name of TorchAdam (_TORCH_ADAM_CLASS)
-TORCH_ADAM = "torchadam"
-# torch's Adam/AdamW update as an MXNet optimizer
-_TORCH_ADAM_CLASS = '''
-@MX.optimizer.register
-class TorchAdam(MX.optimizer.Optimizer):
-    """torch.optim.Adam's and AdamW's update (added by torch2gluon).
-
-    MXNet's adam adds epsilon before the bias correction and has no decoupled
-    weight decay; its fused kernel is used with torch's epsilon scaled by
-    sqrt(1 - beta2**t), and the gradient and learning rate rescaled so that
-    its float32 weights 1 - float32(beta) equal torch's float32(1 - beta)."""
-
-    def __init__(
-        self,
-        beta1=0.9,
-        beta2=0.999,
-        epsilon=1e-8,
-        decoupled=False,
-        amsgrad=False,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.epsilon = epsilon
-        self.decoupled = decoupled
-        self.amsgrad = amsgrad
-        self._scaled = (None, None)  # the last (beta1, beta2) and their scales
-
-    def create_state(self, index, weight):
-        n = 3 if self.amsgrad else 2
-        return tuple(ND.zeros(weight.shape, weight.context) for _ in range(n))
-
-    def _scales(self):
-        """The kernel weighs g by 1 - float32(beta1) and g*g by
-        1 - float32(beta2), torch by float32(1 - beta1), float32(1 - beta2)."""
-        b1, b2 = self.beta1, self.beta2
-        if self._scaled[0] != (b1, b2):
-            f = [float(v) for v in ND.array([b1, b2, 1 - b1, 1 - b2]).asnumpy()]
-            self._scaled = ((b1, b2), ((f[3] / (1 - f[1])) ** 0.5, (1 - f[0]) / f[2]))
-        return self._scaled[1]
-
-    def update(self, index, weight, grad, state):
-        self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
-        t = self._index_update_count[index]
-        if wd != 0 and self.decoupled:
-            weight *= 1 - lr * wd
-            wd = 0.0
-        c1, c2 = 1 - self.beta1**t, (1 - self.beta2**t) ** 0.5
-        if not self.amsgrad:
-            k, r1 = self._scales()
-            ND.adam_update(
-                weight,
-                grad,
-                state[0],
-                state[1],
-                out=weight,
-                lr=lr * c2 / (c1 * k * r1),
-                wd=wd * k,
-                beta1=self.beta1,
-                beta2=self.beta2,
-                epsilon=self.epsilon * c2,
-                rescale_grad=self.rescale_grad * k,
-            )
-            return
-        grad = grad * self.rescale_grad
-        if wd != 0:
-            grad += wd * weight
-        mean, var, max_var = state
-        mean += (1 - self.beta1) * (grad - mean)
-        var *= self.beta2
-        var += (1 - self.beta2) * grad * grad
-        max_var[:] = ND.maximum(max_var, var)
-        weight -= lr / c1 * (mean / (ND.sqrt(max_var) / c2 + self.epsilon))
-'''.lstrip()
-
-
-# the registered name of TorchRMSprop (_TORCH_RMSPROP_CLASS)
-TORCH_RMSPROP = "torchrmsprop"
-# torch's RMSprop update as an MXNet optimizer
-_TORCH_RMSPROP_CLASS = '''
-@MX.optimizer.register
-class TorchRMSprop(MX.optimizer.Optimizer):
-    """torch.optim.RMSprop's update (added by torch2gluon): MXNet's RMSProp
-    adds epsilon inside the square root, has no momentum unless centered, and
-    its centered momentum buffer holds lr-scaled steps."""
-
-    def __init__(
-        self, alpha=0.99, epsilon=1e-8, momentum=0.0, centered=False, **kwargs
-    ):
-        super().__init__(**kwargs)
-        self.alpha = alpha
-        self.epsilon = epsilon
-        self.momentum = momentum
-        self.centered = centered
-
-    def create_state(self, index, weight):
-        return tuple(ND.zeros(weight.shape, weight.context) for _ in range(3))
-
-    def update(self, index, weight, grad, state):
-        self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
-        grad = grad * self.rescale_grad
-        if wd != 0:
-            grad += wd * weight
-        square_avg, grad_avg, buf = state
-        square_avg *= self.alpha
-        square_avg += (1 - self.alpha) * grad * grad
-        if self.centered:
-            grad_avg += (1 - self.alpha) * (grad - grad_avg)
-            avg = ND.sqrt(square_avg - grad_avg * grad_avg)
-        else:
-            avg = ND.sqrt(square_avg)
-        avg += self.epsilon
-        if self.momentum > 0:
-            buf *= self.momentum
-            buf += grad / avg
-            weight -= lr * buf
-        else:
-            weight -= lr * (grad / avg)
-'''.lstrip()
-
-
-# the registered name of TorchAdagrad (_TORCH_ADAGRAD_CLASS)
-TORCH_ADAGRAD = "torchadagrad"
-# torch's Adagrad update as an MXNet optimizer
-_TORCH_ADAGRAD_CLASS = '''
-@MX.optimizer.register
-class TorchAdagrad(MX.optimizer.Optimizer):
-    """torch.optim.Adagrad's update (added by torch2gluon): MXNet's AdaGrad
-    adds epsilon inside the square root, applies weight decay after the
-    adaptive step, and has no lr_decay or initial accumulator value."""
-
-    def __init__(
-        self, epsilon=1e-10, lr_decay=0.0, initial_accumulator_value=0.0, **kwargs
-    ):
-        super().__init__(**kwargs)
-        self.epsilon = epsilon
-        self.lr_decay = lr_decay
-        self.initial_accumulator_value = initial_accumulator_value
-
-    def create_state(self, index, weight):
-        return ND.full(weight.shape, self.initial_accumulator_value, weight.context)
-
-    def update(self, index, weight, grad, state_sum):
-        self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
-        step = self._index_update_count[index]
-        grad = grad * self.rescale_grad
-        if wd != 0:
-            grad += wd * weight
-        clr = lr / (1 + (step - 1) * self.lr_decay)
-        state_sum += grad * grad
-        weight -= clr * (grad / (ND.sqrt(state_sum) + self.epsilon))
-'''.lstrip()
-
-
-def _shown(template: str) -> str:
-    """A helper template as the translation spells it (in the examples)."""
-    return template.replace("MX.", "mx.").replace("ND.", "nd.")
 
 
 class Optimizers(Rule):
@@ -353,7 +127,7 @@ class Optimizers(Rule):
         Example(
             "import torch\nopt = torch.optim.Adadelta(net.parameters(), lr=0.5, weight_decay=1e-4)\n",
             "import mxnet as mx\nfrom mxnet import gluon, nd\n\n\n"
-            + _shown(_TORCH_ADADELTA_CLASS)
+            + shown(TORCH_ADADELTA_CLASS)
             + '\n\nopt = gluon.Trainer(\n    net.collect_params(),\n    "torchadadelta",\n'
             '    {"learning_rate": 0.5, "rho": 0.9, "epsilon": 1e-06, "wd": 1e-4},\n)\n',
             id="Adadelta: torch's update rule as an MXNet optimizer defined after the imports",
@@ -372,7 +146,7 @@ class Optimizers(Rule):
             "import torch\nopt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)\n"
             "sched = torch.optim.lr_scheduler.StepLR(opt, 30)\n",
             "import mxnet as mx\nfrom mxnet import gluon, nd\n\n\n"
-            + _shown(_TORCH_SGD_CLASS)
+            + shown(TORCH_SGD_CLASS)
             + '\n\nopt = gluon.Trainer(\n    net.collect_params(), "torchsgd", {"learning_rate": 0.1, "momentum": 0.9}\n)\n'
             'sched = {\n    "trainer": opt,\n    "base_lr": opt.learning_rate,\n    "last_epoch": 0,\n'
             '    "step_size": 30,\n    "gamma": 0.1,\n}\n',
@@ -386,7 +160,7 @@ class Optimizers(Rule):
         Example(
             "from torch import optim\nopt = optim.SGD(model.parameters(), 0.05, 0.9, weight_decay=5e-4, nesterov=True)\n",
             "import mxnet as mx\nfrom mxnet import gluon, nd\n\n\n"
-            + _shown(_TORCH_SGD_CLASS)
+            + shown(TORCH_SGD_CLASS)
             + '\n\nopt = gluon.Trainer(\n    model.collect_params(),\n    "torchsgd",\n'
             '    {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True, "wd": 5e-4},\n)\n',
             id="nesterov with weight decay: TorchSGD (MXNet's nag leaves the decay out of the step)",
@@ -425,7 +199,7 @@ class Optimizers(Rule):
         Example(
             "import torch\nopt = torch.optim.Adam(net.parameters(), lr=1e-3)\n",
             "import mxnet as mx\nfrom mxnet import gluon, nd\n\n\n"
-            + _shown(_TORCH_ADAM_CLASS)
+            + shown(TORCH_ADAM_CLASS)
             + '\n\nopt = gluon.Trainer(\n    net.collect_params(),\n    "torchadam",\n'
             '    {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-08},\n)\n',
             id="Adam: TorchAdam (MXNet's adam adds epsilon before the bias correction)",
@@ -433,7 +207,7 @@ class Optimizers(Rule):
         Example(
             "import torch\nopt = torch.optim.AdamW(net.parameters(), lr=1e-3)\n",
             "import mxnet as mx\nfrom mxnet import gluon, nd\n\n\n"
-            + _shown(_TORCH_ADAM_CLASS)
+            + shown(TORCH_ADAM_CLASS)
             + '\n\nopt = gluon.Trainer(\n    net.collect_params(),\n    "torchadam",\n    {\n'
             '        "learning_rate": 1e-3,\n        "beta1": 0.9,\n        "beta2": 0.999,\n'
             '        "epsilon": 1e-08,\n        "wd": 0.01,\n        "decoupled": True,\n    },\n)\n',
@@ -442,7 +216,7 @@ class Optimizers(Rule):
         Example(
             "import torch\nopt = torch.optim.RMSprop(net.parameters(), momentum=0.9)\n",
             "import mxnet as mx\nfrom mxnet import gluon, nd\n\n\n"
-            + _shown(_TORCH_RMSPROP_CLASS)
+            + shown(TORCH_RMSPROP_CLASS)
             + '\n\nopt = gluon.Trainer(\n    net.collect_params(),\n    "torchrmsprop",\n'
             '    {"learning_rate": 0.01, "alpha": 0.99, "epsilon": 1e-08, "momentum": 0.9},\n)\n',
             id="RMSprop: TorchRMSprop, torch's defaults written out",
@@ -511,24 +285,17 @@ class Optimizers(Rule):
                 if torch_optimizer:
                     kind = self._lr_kind.get(id(small.value), "unknown")
                     algo = self._algo.get(id(small.value), "")
-                elif _is_trainer(small.value):  # already Gluon (a second pass)
-                    kind = _trainer_kind(small.value)
+                elif is_trainer(small.value):  # already Gluon (a second pass)
+                    kind = trainer_kind(small.value)
                     algo = literal(small.value.args[1].value) if len(small.value.args) > 1 else ""
-                    name = _TORCH_CLASS.get(algo, "")
+                    name = TORCH_CLASS_OF_ALGO.get(algo, "")
                     grouped = self._lr_mult_seen and bool(small.value.args) and isinstance(small.value.args[0].value, cst.List)
                     self._lr_mult_seen = False
                 else:
                     continue
-                for t in small.targets:
-                    if isinstance(t.target, cst.Name):
-                        if torch_optimizer:
-                            self.ctx.bindings[t.target.value] = "optimizer"
-                        self.ctx.bindings[OPTIMIZER_CLASS + t.target.value] = name
-                        if isinstance(algo, str):
-                            self.ctx.bindings[OPTIMIZER_ALGO + t.target.value] = algo
-                        self.ctx.bindings[LR_KIND + t.target.value] = kind
-                        if grouped:
-                            self.ctx.bindings[LR_GROUPS + t.target.value] = "yes"
+                self.ctx.optimizers[id(small.value)] = OptimizerPlan(
+                    name, algo if isinstance(algo, str) else "", kind, grouped
+                )
         if pre:
             first = pre[0].with_changes(leading_lines=updated.leading_lines)
             return [first, *pre[1:], updated.with_changes(leading_lines=())]
@@ -566,8 +333,8 @@ class Optimizers(Rule):
             names = self._targets.get(id(original), set())
             scheduled = "momentum" if any(found.get(n) for n in names) else "lr" if names & found.keys() else ""
             algo, entries, kind = build(b, scheduled)
-            if algo in _HELPERS:
-                self.ctx.helper(*_HELPERS[algo])
+            if algo in HELPERS:
+                self.ctx.helper(*HELPERS[algo])
         except Unbindable as e:
             return self.keep(original, name, str(e))
         self._lr_kind[id(original)] = kind
@@ -683,13 +450,6 @@ class Optimizers(Rule):
                 lr_differs = True
         return _values_list(modules), pre, lr_differs
 
-def _is_trainer(call: cst.Call) -> bool:
-    f = call.func
-    return (
-        isinstance(f, cst.Attribute) and f.attr.value == "Trainer"
-        and isinstance(f.value, cst.Name) and f.value.value == "gluon"
-    )
-
 
 def _is_lr_mult(call: cst.BaseExpression) -> bool:
     """``m.collect_params().setattr("lr_mult", ...)``, what a parameter group becomes."""
@@ -697,113 +457,6 @@ def _is_lr_mult(call: cst.BaseExpression) -> bool:
         isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "setattr"
         and bool(call.args) and literal(call.args[0].value) == "lr_mult"
     )
-
-
-# a Trainer's algorithm -> the torch optimizer translated into it (second pass)
-_TORCH_CLASS = {
-    "sgd": "torch.optim.SGD", "nag": "torch.optim.SGD", "adam": "torch.optim.Adam",
-    "rmsprop": "torch.optim.RMSprop", "adagrad": "torch.optim.Adagrad", "adadelta": "torch.optim.Adadelta",
-    TORCH_ADADELTA: "torch.optim.Adadelta", TORCH_SGD: "torch.optim.SGD", TORCH_ADAM: "torch.optim.Adam",
-    TORCH_RMSPROP: "torch.optim.RMSprop", TORCH_ADAGRAD: "torch.optim.Adagrad",
-}
-# a helper optimizer's registered name -> (class name, template) for ctx.helper
-_HELPERS = {
-    TORCH_ADADELTA: ("TorchAdadelta", _TORCH_ADADELTA_CLASS),
-    TORCH_SGD: ("TorchSGD", _TORCH_SGD_CLASS),
-    TORCH_ADAM: ("TorchAdam", _TORCH_ADAM_CLASS),
-    TORCH_RMSPROP: ("TorchRMSprop", _TORCH_RMSPROP_CLASS),
-    TORCH_ADAGRAD: ("TorchAdagrad", _TORCH_ADAGRAD_CLASS),
-}
-
-# ctx.memo[SCHEDULED]: optimizer name -> whether a torch lr_scheduler steps it
-# (False) or a OneCycleLR also cycles its momentum (True)
-SCHEDULED = "optim:scheduled"
-_ONE_CYCLE_HEAD = [
-    "optimizer", "max_lr", "total_steps", "epochs", "steps_per_epoch", "pct_start", "anneal_strategy",
-    "cycle_momentum", "base_momentum", "max_momentum", "div_factor", "final_div_factor", "three_phase",
-    "last_epoch",
-]
-
-
-def scheduled_optimizers(ctx) -> Dict[str, bool]:
-    """The names passed as the optimizer of a ``torch.optim.lr_scheduler.*``
-    call anywhere in the module (computed once), each with whether a
-    OneCycleLR cycles its momentum: the optimizer must then follow a
-    learning-rate (and momentum) change exactly, which the optimizer call,
-    translated first, needs to know."""
-    found = ctx.memo.get(SCHEDULED)
-    if found is None:
-        found = {}
-        if "lr_scheduler" in (ctx.source or "lr_scheduler"):
-            for node in walk(ctx.module):
-                name = ctx.call_name(node) if isinstance(node, cst.Call) else None
-                if not name or not name.startswith("torch.optim.lr_scheduler."):
-                    continue
-                opt = next(
-                    (
-                        a.value
-                        for i, a in enumerate(node.args)
-                        if (i == 0 and a.keyword is None and not a.star)
-                        or (a.keyword is not None and a.keyword.value == "optimizer")
-                    ),
-                    None,
-                )
-                if not isinstance(opt, cst.Name):
-                    continue
-                cycled = False
-                if name == "torch.optim.lr_scheduler.OneCycleLR":
-                    try:
-                        cycled = literal(bind(node, _ONE_CYCLE_HEAD).get("cycle_momentum", cst.Name("True"))) is not False
-                    except Unbindable:
-                        cycled = True  # TorchSGD either way: exact for both
-                found[opt.value] = found.get(opt.value, False) or cycled
-        if "param_groups" in (ctx.source or "param_groups"):
-            # the learning rate set by hand (`g["lr"] = ...`, T2G403) changes it too
-            for node in walk(ctx.module):
-                if isinstance(node, cst.Attribute) and node.attr.value == "param_groups" and isinstance(node.value, cst.Name):
-                    found.setdefault(node.value.value, False)
-        ctx.memo[SCHEDULED] = found
-    return found  # type: ignore[return-value]
-
-
-def _trainer_kind(call: cst.Call) -> str:
-    """How a literal ``gluon.Trainer(params, "algo", {...})`` reacts to an lr change."""
-    if len(call.args) < 2:
-        return "unknown"
-    algo = literal(call.args[1].value)
-    opts = {}
-    if len(call.args) > 2 and isinstance(call.args[2].value, cst.Dict):
-        for e in call.args[2].value.elements:
-            if isinstance(e, cst.DictElement):
-                opts[literal(e.key)] = e.value
-    if algo in ("sgd", "nag"):
-        return "neutral" if _zero(opts.get("momentum")) else "in-state"
-    if algo == "rmsprop":
-        centered = literal(opts["centered"]) if "centered" in opts else False
-        return "in-state" if centered is not False and not _zero(opts.get("gamma2", cst.Float("0.9"))) else "neutral"
-    if algo == "adadelta":
-        return "ignored"
-    if algo in _HELPERS:  # torch's update: the learning rate is applied at each step
-        return "neutral"
-    if algo in ("adam", "adagrad"):  # (an older translation's; now TorchAdam/TorchAdagrad)
-        return "neutral"
-    return "unknown"
-
-
-# ctx.bindings[LR_KIND + name]: how the optimizer bound to `name` reacts to a
-# learning-rate change: "neutral" (lr only scales the step), "in-state" (the
-# MXNet state holds lr-scaled values, so a change is not neutral), "ignored"
-# (MXNet ignores the learning rate), "unknown".
-LR_KIND = "lr-kind:"
-# ctx.bindings[LR_GROUPS + name] is set when the optimizer's parameter groups
-# have different learning rates (lr_mult): schedules that do not scale every
-# group by the same factor are not exact then.
-LR_GROUPS = "lr-groups:"
-# ctx.bindings[OPTIMIZER_CLASS + name]: the torch optimizer class translated
-# into the Trainer bound to `name` (OneCycleLR's momentum cycling depends on it).
-OPTIMIZER_CLASS = "optimizer-class:"
-# ctx.bindings[OPTIMIZER_ALGO + name]: that Trainer's algorithm ("sgd", "torchsgd", ...)
-OPTIMIZER_ALGO = "optimizer-algo:"
 
 
 def _walk_expr(node: cst.CSTNode):
@@ -834,10 +487,6 @@ def _values_list(parts: List[cst.BaseExpression]) -> cst.BaseExpression:
 Entries = List[Tuple[str, cst.BaseExpression]]
 
 
-def _zero(node: Optional[cst.BaseExpression]) -> bool:
-    return node is None or literal(node) in (0, 0.0)
-
-
 def _num(value: float) -> cst.BaseExpression:
     return cst.parse_expression(format(float(value), ".12g"))
 
@@ -861,29 +510,29 @@ def _sgd(b, scheduled: str = "") -> Tuple[str, Entries, str]:
         raise Unbindable("a `nesterov` flag decided at run time is not translated")
     wd_arg = b.get("weight_decay")
     lr = b.get("lr") or cst.Float(TORCH_SGD_DEFAULT_LR)
-    if scheduled == "momentum" or not _zero(momentum) and (
-        scheduled or not _zero(dampening) or (nesterov_value and not _zero(wd_arg))
+    if scheduled == "momentum" or not is_zero(momentum) and (
+        scheduled or not is_zero(dampening) or (nesterov_value and not is_zero(wd_arg))
     ):
         # TorchSGD: MXNet's momentum buffer holds lr * grad (a learning-rate
         # or momentum change is not neutral), it has no dampening, and its
         # "nag" leaves weight decay out of the step (drift from step 2 on)
         entries: Entries = [("learning_rate", lr)]
-        if not _zero(momentum):
+        if not is_zero(momentum):
             entries.append(("momentum", momentum))  # type: ignore[arg-type]
-        if not _zero(dampening):
+        if not is_zero(dampening):
             entries.append(("dampening", dampening))  # type: ignore[arg-type]
         if nesterov_value:
             entries.append(("nesterov", cst.Name("True")))
-        if not _zero(wd_arg):
+        if not is_zero(wd_arg):
             entries.append(("wd", wd_arg))  # type: ignore[arg-type]
         return TORCH_SGD, entries, "neutral"
     # without momentum torch ignores dampening (and nesterov needs momentum)
     entries = [("learning_rate", lr)]
-    if not _zero(momentum):
+    if not is_zero(momentum):
         entries.append(("momentum", momentum))  # type: ignore[arg-type]
-    if not _zero(wd_arg):
+    if not is_zero(wd_arg):
         entries.append(("wd", wd_arg))  # type: ignore[arg-type]
-    return ("nag" if nesterov_value else "sgd"), entries, ("neutral" if _zero(momentum) else "in-state")
+    return ("nag" if nesterov_value else "sgd"), entries, ("neutral" if is_zero(momentum) else "in-state")
 
 
 def _pair(node: Optional[cst.BaseExpression], default: Tuple[str, str]) -> Tuple[cst.BaseExpression, cst.BaseExpression]:
@@ -916,7 +565,7 @@ def _adam(b, scheduled: str = "", decoupled: bool = False) -> Tuple[str, Entries
     if dwd_value not in (True, False):
         raise Unbindable("a `decoupled_weight_decay` flag decided at run time is not translated")
     wd = b.get("weight_decay")
-    if not _zero(wd):
+    if not is_zero(wd):
         entries.append(("wd", wd))  # type: ignore[arg-type]
         if decoupled or dwd_value:
             entries.append(("decoupled", cst.Name("True")))
@@ -951,11 +600,11 @@ def _rmsprop(b, scheduled: str = "") -> Tuple[str, Entries, str]:
         ("epsilon", b.get("eps") or cst.Float("1e-08")),
     ]
     momentum = b.get("momentum")
-    if not _zero(momentum):
+    if not is_zero(momentum):
         entries.append(("momentum", momentum))  # type: ignore[arg-type]
     if centered_value:
         entries.append(("centered", cst.Name("True")))
-    if not _zero(b.get("weight_decay")):
+    if not is_zero(b.get("weight_decay")):
         entries.append(("wd", b["weight_decay"]))
     return TORCH_RMSPROP, entries, "neutral"
 
@@ -969,9 +618,9 @@ def _adagrad(b, scheduled: str = "") -> Tuple[str, Entries, str]:
         ("epsilon", b.get("eps") or cst.Float("1e-10")),
     ]
     for key in ("lr_decay", "initial_accumulator_value"):
-        if not _zero(b.get(key)):
+        if not is_zero(b.get(key)):
             entries.append((key, b[key]))
-    if not _zero(b.get("weight_decay")):
+    if not is_zero(b.get("weight_decay")):
         entries.append(("wd", b["weight_decay"]))
     return TORCH_ADAGRAD, entries, "neutral"
 
@@ -986,12 +635,9 @@ def _adadelta(b, scheduled: str = "") -> Tuple[str, Entries, str]:
     # would be lost) and subtracts weight decay outside the adaptive step:
     # torch's rule, as an MXNet optimizer
     entries = [("learning_rate", lr or cst.Float("1.0")), *entries]
-    if not _zero(b.get("weight_decay")):
+    if not is_zero(b.get("weight_decay")):
         entries.append(("wd", b["weight_decay"]))
     return TORCH_ADADELTA, entries, "neutral"
-
-
-
 
 
 _BUILDERS = {

@@ -10,7 +10,9 @@ import libcst as cst
 from ..base.syntax import arg
 from ..base.diagnostics import Severity
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
-from .layers import is_literal, torch_nn_name, with_parens
+from ..base.syntax import is_literal
+from ..facts.nn import nn_class
+from ..rewrite.layers import with_parens
 
 _KINDS = ("LSTM", "GRU", "RNN")
 
@@ -99,7 +101,7 @@ class RecurrentLayers(Rule):
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
-        kind = torch_nn_name(name, *_KINDS)
+        kind = nn_class(name, *_KINDS)
         if kind is None:
             return None
         try:
@@ -181,7 +183,7 @@ def _recurrent_assignments(ctx, body: cst.CSTNode, attr_of_self: bool) -> Dict[s
     while stack:
         n = stack.pop()
         if isinstance(n, cst.Assign) and len(n.targets) == 1 and isinstance(n.value, cst.Call):
-            kind = torch_nn_name(ctx.call_name(n.value), *_KINDS)
+            kind = nn_class(ctx.call_name(n.value), *_KINDS)
             target = n.targets[0].target
             key = None
             if attr_of_self and isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \

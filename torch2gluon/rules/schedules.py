@@ -9,17 +9,9 @@ import libcst as cst
 from ..base.syntax import walk
 from ..base.syntax import expr
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
-from .optim import (
-    _TORCH_ADAM_CLASS,
-    _TORCH_SGD_CLASS,
-    LR_GROUPS,
-    LR_KIND,
-    OPTIMIZER_ALGO,
-    OPTIMIZER_CLASS,
-    TORCH_RMSPROP,
-    TORCH_SGD,
-    _shown,
-)
+from ..analysis.kinds import Kind
+from ..facts.optimizers import TORCH_ADAM_CLASS, TORCH_RMSPROP, TORCH_SGD, TORCH_SGD_CLASS, shown
+from ..rewrite.optimizers import optimizer_plan
 
 _PARAMS = {
     "StepLR": ["optimizer", "step_size", "gamma", "last_epoch"],
@@ -156,7 +148,7 @@ class Schedules(Rule):
             "import torch\nopt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)\n"
             "sched = torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)\n",
             "import mxnet as mx\nfrom mxnet import gluon, nd\n\n\n"
-            + _shown(_TORCH_SGD_CLASS)
+            + shown(TORCH_SGD_CLASS)
             + '\n\nopt = gluon.Trainer(\n    net.collect_params(), "torchsgd", {"learning_rate": 0.1, "momentum": 0.9}\n)\n'
             'sched = {"trainer": opt, "base_lr": opt.learning_rate, "last_epoch": 0, "gamma": 0.9}\n',
             id="momentum sgd: the optimizer becomes TorchSGD (torch's momentum buffer), so set_learning_rate is exact",
@@ -175,14 +167,14 @@ class Schedules(Rule):
         Example(
             'import torch\nopt = torch.optim.Adam(net.parameters())\nsched = torch.optim.lr_scheduler.OneCycleLR(opt, 0.01, epochs=10, steps_per_epoch=50)\nsched.step()\n',
             "import mxnet as mx\nimport numpy as np\nfrom mxnet import gluon, nd\n\n\n"
-            + _shown(_TORCH_ADAM_CLASS)
+            + shown(TORCH_ADAM_CLASS)
             + '\n\nopt = gluon.Trainer(\n    net.collect_params(),\n    "torchadam",\n    {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-08},\n)\nsched = {\n    "trainer": opt,\n    "last_epoch": 0,\n    "total_steps": 10 * 50,\n    "pct_start": 0.3,\n    "initial_lr": 0.01 / 25.0,\n    "max_lr": 0.01,\n    "min_lr": 0.01 / 25.0 / 10000.0,\n    "base_momentum": 0.85,\n    "max_momentum": 0.95,\n    "anneal": lambda start, end, pct: end\n    + (start - end) / 2.0 * (np.cos(np.pi * pct) + 1),\n    "value": lambda s, what: next(\n        s["anneal"](s[p[i]], s[p[i + 1]], (s["last_epoch"] - p[0]) / (p[1] - p[0]))\n        for i in [2 if what == "lr" else 4]\n        for n, p in enumerate(s["phases"])\n        if s["last_epoch"] <= p[1] or n == len(s["phases"]) - 1\n    ),\n}\nsched["phases"] = [\n    (\n        0.0,\n        float(sched["pct_start"] * sched["total_steps"]) - 1,\n        "initial_lr",\n        "max_lr",\n        "max_momentum",\n        "base_momentum",\n    ),\n    (\n        float(sched["pct_start"] * sched["total_steps"]) - 1,\n        sched["total_steps"] - 1,\n        "max_lr",\n        "min_lr",\n        "base_momentum",\n        "max_momentum",\n    ),\n]\nsched["trainer"].set_learning_rate(sched["value"](sched, "lr"))\nsched["trainer"].optimizer.beta1 = sched["value"](sched, "momentum")\nsched["last_epoch"] += 1\nsched["trainer"].set_learning_rate(sched["value"](sched, "lr"))\nsched["trainer"].optimizer.beta1 = sched["value"](sched, "momentum")\n',
             id='one cycle on Adam cycles beta1',
         ),
         Example(
             'import torch\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\nsched = torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=100)\n',
             "import mxnet as mx\nimport numpy as np\nfrom mxnet import gluon, nd\n\n\n"
-            + _shown(_TORCH_SGD_CLASS)
+            + shown(TORCH_SGD_CLASS)
             + '\n\nopt = gluon.Trainer(net.collect_params(), "torchsgd", {"learning_rate": 0.1})\nsched = {\n    "trainer": opt,\n    "last_epoch": 0,\n    "total_steps": 100,\n    "pct_start": 0.3,\n    "initial_lr": 0.1 / 25.0,\n    "max_lr": 0.1,\n    "min_lr": 0.1 / 25.0 / 10000.0,\n    "base_momentum": 0.85,\n    "max_momentum": 0.95,\n    "anneal": lambda start, end, pct: end\n    + (start - end) / 2.0 * (np.cos(np.pi * pct) + 1),\n    "value": lambda s, what: next(\n        s["anneal"](s[p[i]], s[p[i + 1]], (s["last_epoch"] - p[0]) / (p[1] - p[0]))\n        for i in [2 if what == "lr" else 4]\n        for n, p in enumerate(s["phases"])\n        if s["last_epoch"] <= p[1] or n == len(s["phases"]) - 1\n    ),\n}\nsched["phases"] = [\n    (\n        0.0,\n        float(sched["pct_start"] * sched["total_steps"]) - 1,\n        "initial_lr",\n        "max_lr",\n        "max_momentum",\n        "base_momentum",\n    ),\n    (\n        float(sched["pct_start"] * sched["total_steps"]) - 1,\n        sched["total_steps"] - 1,\n        "max_lr",\n        "min_lr",\n        "base_momentum",\n        "max_momentum",\n    ),\n]\nsched["trainer"].set_learning_rate(sched["value"](sched, "lr"))\nsched["trainer"].optimizer.momentum = sched["value"](sched, "momentum")\n',
             id="one cycle cycling SGD's momentum: TorchSGD reads `momentum` at every update",
         ),
@@ -281,10 +273,13 @@ class Schedules(Rule):
             if cls == "LambdaLR" and isinstance(b["lr_lambda"], (cst.List, cst.Tuple)):
                 raise Unbindable("with a list of `lr_lambda` (parameter groups) is not translated yet")
             opt = b["optimizer"]
-            if not isinstance(opt, cst.Name) or LR_KIND + opt.value not in self.ctx.bindings:
+            opt_original = bind(call, _PARAMS[cls])["optimizer"]
+            plan = optimizer_plan(self.ctx, opt_original) if isinstance(opt, cst.Name) else None
+            if plan is None:
                 raise Unbindable("on an optimizer not created by a translated `torch.optim` call is not translated")
-            kind = self.ctx.bindings.get(LR_KIND + opt.value, "unknown")
-            grouped = LR_GROUPS + opt.value in self.ctx.bindings
+            assert isinstance(opt, cst.Name)
+            kind = plan.lr_kind
+            grouped = plan.grouped
             if grouped and cls == "CosineAnnealingLR" and b.get("eta_min") is not None and literal(b["eta_min"]) not in (0, 0.0):
                 raise Unbindable(
                     "with `eta_min` on parameter groups with different learning rates is not translated "
@@ -296,8 +291,8 @@ class Schedules(Rule):
             if cls == "OneCycleLR":
                 cycle_attr = self._check_one_cycle(
                     b,
-                    self.ctx.bindings.get(OPTIMIZER_CLASS + opt.value, ""),
-                    self.ctx.bindings.get(OPTIMIZER_ALGO + opt.value, ""),
+                    plan.torch_class,
+                    plan.algo,
                 )
             if kind == "in-state":
                 raise Unbindable(
@@ -311,7 +306,6 @@ class Schedules(Rule):
             self.keep(call, name, str(e))
             return None
         self._kinds[target] = cls
-        self.ctx.bindings[target] = "scheduler"
         if cls == "OneCycleLR":
             if cycle_attr:
                 self._cycle_attr[target] = cycle_attr
@@ -504,10 +498,10 @@ class ManualLearningRate(Rule):
     )
 
     def _known(self, name: Optional[cst.Name]) -> bool:
-        return (
-            name is not None and self.ctx.bindings.get(name.value) == "optimizer"
-            and LR_GROUPS + name.value not in self.ctx.bindings
-        )
+        if name is None or self.ctx.kind(name) is not Kind.OPTIMIZER:
+            return False
+        plan = optimizer_plan(self.ctx, name)
+        return plan is None or not plan.grouped
 
     def visit_For(self, node: cst.For) -> None:
         if self._known(_lr_loop(node)):

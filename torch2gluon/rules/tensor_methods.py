@@ -11,7 +11,7 @@ Names numpy shares with torch (``sum``, ``max``, ``tolist``, ``item``,
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Set
 
 import libcst as cst
 
@@ -19,40 +19,17 @@ from ..rewrite.context import Context
 from ..base.syntax import arg
 from ..base.diagnostics import Severity
 from ._base import Example, NotLiteral, Rule, Unbindable, bind, code_of, literal, paren
-from .losses import FUNCTIONAL_LOSS_NAMES
-from .tensors import DTYPES, _literal_kind
+from ..analysis.kinds import DType
+from ..facts.catalog import literal_dtype
+from ..facts.dtypes import CAST_METHODS, DTYPES
+from ..facts.tensor import TENSOR_RESULT
+from ..rewrite.build import astype, meth, minus_one
+from ..rewrite.templates import inline
 
-TENSOR = "tensor"
-BOOL_TENSOR = "bool_tensor"
-LOADER = "loader"
 
-# Methods only torch tensors have (in a torch script): their receiver is a
-# tensor and so is their result.
-TORCH_ONLY = {
-    "view", "view_as", "unsqueeze", "permute", "contiguous", "float", "double", "long", "half",
-    "t", "new_zeros", "clamp", "expand", "fill_", "zero_", "eq", "ne", "gt", "lt", "ge", "le",
-}
-# Methods that return a tensor when called on a tensor.
-TENSOR_RESULT = TORCH_ONLY | {
-    "sum", "mean", "prod", "max", "min", "argmax", "argmin", "reshape", "squeeze", "flatten",
-    "transpose", "clone", "detach", "repeat", "abs", "exp", "log", "sqrt", "pow", "to", "type", "int",
-    "softmax", "log_softmax", "relu", "sigmoid", "tanh", "cpu", "cuda", "std", "var",
-}
 COMPARE_METHODS = {"eq": cst.Equal, "ne": cst.NotEqual, "gt": cst.GreaterThan, "lt": cst.LessThan,
                    "ge": cst.GreaterThanEqual, "le": cst.LessThanEqual}
 COMPARE_OPS = (cst.Equal, cst.NotEqual, cst.GreaterThan, cst.LessThan, cst.GreaterThanEqual, cst.LessThanEqual)
-CAST_METHODS = {"float": "float32", "double": "float64", "long": "int64", "half": "float16", "int": "int32"}
-
-TENSOR_FUNCS = {
-    "torch.cat", "torch.concat", "torch.stack", "torch.mm", "torch.bmm", "torch.matmul", "torch.where", "torch.std", "torch.var",
-    "torch.exp", "torch.log", "torch.sqrt", "torch.abs", "torch.pow", "torch.clamp", "torch.max", "torch.min",
-    "torch.sum", "torch.mean", "torch.argmax", "torch.argmin", "torch.tensor", "torch.ones", "torch.zeros",
-    "torch.full", "torch.eye", "torch.arange", "torch.rand", "torch.randn", "torch.ones_like",
-    "torch.zeros_like", "torch.full_like", "torch.rand_like", "torch.randn_like", "torch.from_numpy",
-    "torch.as_tensor", "torch.flatten", "torch.relu", "torch.sigmoid", "torch.tanh", "torch.softmax",
-    "torch.log_softmax", "torch.eq", "torch.ne", "torch.gt", "torch.lt", "torch.ge", "torch.le",
-    "torch.randint",
-}
 
 
 # -- what is evidently a tensor -------------------------------------------------
@@ -61,150 +38,11 @@ def _kwargs(call: cst.Call) -> Set[str]:
     return {a.keyword.value for a in call.args if a.keyword is not None}
 
 
-def is_tensor(ctx: Context, node: cst.BaseExpression) -> bool:
-    """``node`` (an *original* node) evidently holds a torch tensor."""
-    if id(node) in ctx.memo.get("tensor_nodes", ()):  # a parameter's value (T2G214)
-        return True
-    if isinstance(node, cst.Name):
-        return ctx.bindings.get(node.value) in (TENSOR, BOOL_TENSOR, "loss_value")
-    if isinstance(node, cst.Call):
-        name = ctx.call_name(node)
-        if name is not None:
-            return name in TENSOR_FUNCS or name.startswith("torch.nn.functional.")
-        func = node.func
-        if isinstance(func, cst.Name):
-            return ctx.bindings.get(func.value) in ("model", "loss_fn")
-        if isinstance(func, cst.Attribute):
-            m = func.attr.value
-            if m in TORCH_ONLY:
-                return True
-            if _kwargs(node) & {"dim", "keepdim"} and m in TENSOR_RESULT:
-                return True
-            if m in TENSOR_RESULT and is_tensor(ctx, func.value):
-                return True
-            if isinstance(func.value, cst.Name) and ctx.bindings.get(func.value.value) == "model" and m == "forward":
-                return True
-        return False
-    if isinstance(node, cst.Attribute):
-        return node.attr.value in ("T", "data", "grad") and is_tensor(ctx, node.value)
-    if isinstance(node, cst.Subscript):
-        return is_tensor(ctx, node.value)
-    if isinstance(node, cst.BinaryOperation):
-        return is_tensor(ctx, node.left) or is_tensor(ctx, node.right)
-    if isinstance(node, cst.UnaryOperation):
-        return not isinstance(node.operator, cst.Not) and is_tensor(ctx, node.expression)
-    if isinstance(node, cst.Comparison):
-        return is_bool(ctx, node)
-    return False
-
-
-def is_bool(ctx: Context, node: cst.BaseExpression) -> bool:
-    """``node`` (original) evidently holds a torch bool tensor (a comparison)."""
-    if isinstance(node, cst.Name):
-        return ctx.bindings.get(node.value) == BOOL_TENSOR
-    if isinstance(node, cst.Comparison):
-        if len(node.comparisons) != 1 or not isinstance(node.comparisons[0].operator, COMPARE_OPS):
-            return False
-        return is_tensor(ctx, node.left) or is_tensor(ctx, node.comparisons[0].comparator)
-    if isinstance(node, cst.Call):
-        name = ctx.call_name(node)
-        if name in ("torch.eq", "torch.ne", "torch.gt", "torch.lt", "torch.ge", "torch.le"):
-            return True
-        if name is None and isinstance(node.func, cst.Attribute):
-            m = node.func.attr.value
-            if m in COMPARE_METHODS:
-                return True
-            if m in ("detach", "clone", "view", "view_as", "reshape", "squeeze", "unsqueeze", "flatten", "t"):
-                return is_bool(ctx, node.func.value)
-    if isinstance(node, cst.Subscript):
-        return is_bool(ctx, node.value)
-    return False
-
-
 def _array_call(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in TENSOR_RESULT
 
 
-def _is_loss(ctx: Context, node: cst.BaseExpression) -> bool:
-    """Loss values are T2G301's (``.item()`` -> ``.mean().asscalar()``)."""
-    if isinstance(node, cst.Name):
-        return ctx.bindings.get(node.value) == "loss_value"
-    if isinstance(node, cst.Call):
-        if isinstance(node.func, cst.Name) and ctx.bindings.get(node.func.value) == "loss_fn":
-            return True
-        return ctx.call_name(node) in FUNCTIONAL_LOSS_NAMES
-    return False
-
-
-def record_bindings(ctx: Context, node: cst.SimpleStatementLine) -> None:
-    for small in node.body:
-        if not isinstance(small, cst.Assign) or len(small.targets) != 1:
-            continue
-        target = small.targets[0].target
-        value = small.value
-        if isinstance(target, cst.Name):
-            if ctx.call_name(value) == "torch.utils.data.DataLoader":
-                ctx.bindings[target.value] = LOADER
-            elif is_bool(ctx, value):
-                ctx.bindings[target.value] = BOOL_TENSOR
-            elif is_tensor(ctx, value):
-                ctx.bindings[target.value] = TENSOR
-            elif ctx.bindings.get(target.value) in (TENSOR, BOOL_TENSOR):
-                del ctx.bindings[target.value]  # reassigned to something else
-        elif isinstance(target, (cst.Tuple, cst.List)) and max_pair(ctx, value) is not None:
-            ctx.handled.add(id(value))  # split into two statements by _Split
-            for e in target.elements:
-                if isinstance(e.value, cst.Name):
-                    ctx.bindings[e.value.value] = TENSOR
-        elif isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, cst.Name) and ctx.bindings.get(value.value) == TENSOR:
-            # `inputs, labels = data` where `data` is a loader's batch (or a tensor unpacked along axis 0)
-            for e in target.elements:
-                if isinstance(e.value, cst.Name):
-                    ctx.bindings[e.value.value] = TENSOR
-
-
-# progress-bar wrappers that yield what they wrap (resolved through the imports)
-_PROGRESS_WRAPPERS = ("tqdm.tqdm", "tqdm.auto.tqdm", "tqdm.notebook.tqdm", "tqdm.std.tqdm")
-
-
-def record_loop(ctx: Context, node: cst.For) -> None:
-    it = node.iter
-    target = node.target
-    if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "enumerate" and it.args:
-        it = it.args[0].value
-        if isinstance(target, cst.Tuple) and len(target.elements) == 2:
-            target = target.elements[1].value
-        else:
-            return
-    if isinstance(it, cst.Call) and it.args and ctx.imported_name(it.func) in _PROGRESS_WRAPPERS:
-        it = it.args[0].value  # tqdm(loader, ...) yields the loader's batches
-    if not (isinstance(it, cst.Name) and ctx.bindings.get(it.value) == LOADER):
-        return
-    stack = [target]
-    while stack:
-        t = stack.pop()
-        if isinstance(t, cst.Name):
-            ctx.bindings[t.value] = TENSOR
-        elif isinstance(t, (cst.Tuple, cst.List)):
-            stack.extend(e.value for e in t.elements)
-
-
 # -- building code ------------------------------------------------------------------
-
-def _minus_one() -> cst.UnaryOperation:
-    return cst.UnaryOperation(operator=cst.Minus(), expression=cst.Integer("1"))
-
-
-def meth(value: cst.BaseExpression, name: str, *args: cst.Arg) -> cst.Call:
-    return cst.Call(func=cst.Attribute(value=paren(value), attr=cst.Name(name)), args=list(args))
-
-
-def s(text: str) -> cst.SimpleString:
-    return cst.SimpleString(f'"{text}"')
-
-
-def astype(value: cst.BaseExpression, dtype: str) -> cst.Call:
-    return meth(value, "astype", arg(s(dtype)))
 
 
 def _to_float64(node: cst.BaseExpression) -> cst.Call:
@@ -245,8 +83,6 @@ def matmul(ctx: Context, a: cst.BaseExpression, b: cst.BaseExpression) -> cst.Ba
     (any left rank: dot contracts a's last axis with b's first), else
     ``nd.batch_dot`` (equal batch axes; torch's broadcasting of batch axes is
     an error there, not a different result)."""
-    from .functional import inline
-
     expr = inline(
         cst.parse_expression("ND.dot(A, B) if B.ndim <= 2 else ND.batch_dot(A, B)"),
         {"A": a, "B": b},
@@ -260,8 +96,6 @@ def variance(ctx: Context, x: cst.BaseExpression, call: cst.Call, params: List[s
 
     MXNet 1.9's NDArray has no std/var (``nd.moments`` is the biased one).
     """
-    from .functional import inline  # functional imports this module's neighbours
-
     b = bind(call, params + ["correction"])
     correction = 1
     if "unbiased" in b:
@@ -315,7 +149,7 @@ def sizes(call: cst.Call, keyword: str) -> cst.BaseExpression:
         raise Unbindable("no sizes given")
     if len(pos) == 1 and not pos[0].star:
         v = pos[0].value
-        if _literal_kind(v) == "int" and not isinstance(v, (cst.Tuple, cst.List)):
+        if literal_dtype(v) is DType.INT and not isinstance(v, (cst.Tuple, cst.List)):
             return cst.Tuple(elements=[cst.Element(value=v)])
         return v
     if len(pos) == 1 and pos[0].star == "*":
@@ -372,7 +206,7 @@ def max_pair(ctx: Context, value: cst.BaseExpression, function: Optional[bool] =
             b = bind(value, ["dim", "keepdim"])
             if "dim" not in b or not (isinstance(literal(b["dim"]), int) or "dim" in _kwargs(value)):
                 return None
-            if "dim" not in _kwargs(value) and not is_tensor(ctx, value.func.value):
+            if "dim" not in _kwargs(value) and not ctx.is_tensor(value.func.value):
                 return None
             return value.func.attr.value, value.func.value, b["dim"], b.get("keepdim")
     except Unbindable:
@@ -532,7 +366,13 @@ class TensorMethods(_Split, Rule):
     )
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        record_bindings(self.ctx, node)
+        for small in node.body:
+            if (
+                isinstance(small, cst.Assign) and len(small.targets) == 1
+                and isinstance(small.targets[0].target, (cst.Tuple, cst.List))
+                and max_pair(self.ctx, small.value) is not None
+            ):
+                self.ctx.handled.add(id(small.value))  # split into two statements by _Split
         if len(node.body) == 1 and isinstance(node.body[0], cst.Expr):
             call = node.body[0].value
             if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value in ("fill_", "zero_"):
@@ -543,7 +383,7 @@ class TensorMethods(_Split, Rule):
         iterated = [it]
         if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value in ("zip", "enumerate"):
             iterated = [a.value for a in it.args]
-        tensors = [code_of(t) for t in iterated if isinstance(t, cst.Name) and self.ctx.bindings.get(t.value) == TENSOR]
+        tensors = [code_of(t) for t in iterated if isinstance(t, cst.Name) and self.ctx.is_tensor(t)]
         if tensors:
             self.report(
                 node.iter,
@@ -552,7 +392,6 @@ class TensorMethods(_Split, Rule):
                 "iterate over `.asnumpy()` for numbers",
                 severity=Severity.WARNING,
             )
-        record_loop(self.ctx, node)
 
     def leave_SimpleStatementLine(self, original, updated):
         split = self._max_statement(original, updated)
@@ -584,7 +423,7 @@ class TensorMethods(_Split, Rule):
 
     def leave_BinaryOperation(self, original: cst.BinaryOperation, updated):
         if isinstance(original.operator, cst.MatrixMultiply) and (
-            is_tensor(self.ctx, original.left) or is_tensor(self.ctx, original.right)
+            self.ctx.is_tensor(original.left) or self.ctx.is_tensor(original.right)
         ):
             return matmul(self.ctx, updated.left, updated.right)
         return None
@@ -593,7 +432,7 @@ class TensorMethods(_Split, Rule):
         if len(original.comparisons) != 1 or not isinstance(original.comparisons[0].operator, COMPARE_OPS):
             return None
         lo, ro = original.left, original.comparisons[0].comparator
-        lt, rt = is_tensor(self.ctx, lo), is_tensor(self.ctx, ro)
+        lt, rt = self.ctx.is_tensor(lo), self.ctx.is_tensor(ro)
         # next to a tensor, the result of an array method (`out.argmax(1)`) is an array too
         lt = lt or (rt and _array_call(lo))
         rt = rt or (lt and _array_call(ro))
@@ -618,7 +457,7 @@ class TensorMethods(_Split, Rule):
             return None  # a torch.* function, not a method
         m = func.attr.value
         recv_o, recv = original.func.value, func.value
-        evident = is_tensor(self.ctx, recv_o)
+        evident = self.ctx.is_tensor(recv_o)
         torch_kw = bool(_kwargs(original) & {"dim", "keepdim"})
         try:
             return self._method(original, updated, m, recv_o, recv, evident, torch_kw)
@@ -685,7 +524,7 @@ class TensorMethods(_Split, Rule):
             other_o = bind(original, ["other"])["other"]
             if is_number(other_o):
                 return compare(recv, COMPARE_METHODS[m], b["other"], False)
-            if is_tensor(ctx, other_o):
+            if ctx.is_tensor(other_o):
                 return compare(recv, COMPARE_METHODS[m], b["other"], True)
             raise Unbindable("with an argument not known to be a tensor or a number is not translated (MXNet needs equal dtypes)")
         # -- methods numpy shares: only on evident tensors or with torch keywords
@@ -699,7 +538,7 @@ class TensorMethods(_Split, Rule):
                 )
             return None
         if m == "item" and not args:
-            if _is_loss(ctx, recv_o):
+            if ctx.is_loss(recv_o):
                 return None  # T2G301 takes the batch mean
             ctx.handled.add(id(original))
             return meth(meth(recv, "asscalar"), "item")
@@ -712,9 +551,9 @@ class TensorMethods(_Split, Rule):
             if "dtype" in b:
                 raise Unbindable("with `dtype=` is not translated yet")
             out = meth(recv, m, *axis_args(b))
-            if m == "sum" and is_bool(ctx, recv_o):
+            if m == "sum" and ctx.is_bool_tensor(recv_o):
                 out = astype(out, "int64")  # torch sums booleans as int64
-            elif m == "mean" and is_bool(ctx, recv_o):
+            elif m == "mean" and ctx.is_bool_tensor(recv_o):
                 raise Unbindable("of a boolean tensor is an error in torch")
             return out
         if m in ("std", "var"):
@@ -722,14 +561,14 @@ class TensorMethods(_Split, Rule):
         if m in ("argmax", "argmin"):
             b = bind(updated, ["dim", "keepdim"])
             if "dim" not in b or literal(b["dim"]) is None:
-                return astype(meth(meth(recv, "reshape", arg(_minus_one())), m, arg(cst.Integer("0"), "axis")), "int64")
+                return astype(meth(meth(recv, "reshape", arg(minus_one())), m, arg(cst.Integer("0"), "axis")), "int64")
             return astype(meth(recv, m, *axis_args(b)), "int64")
         if m in ("max", "min"):
             if not args:
                 return None
             b = bind(updated, ["dim", "keepdim"])
             b_o = bind(original, ["dim", "keepdim"])
-            if "keepdim" not in b and "dim" in b and not is_number(b_o["dim"]) and is_tensor(ctx, b_o["dim"]):
+            if "keepdim" not in b and "dim" in b and not is_number(b_o["dim"]) and ctx.is_tensor(b_o["dim"]):
                 return ctx.call("mxnet.nd.maximum" if m == "max" else "mxnet.nd.minimum", arg(recv), arg(b["dim"]))
             self._max_unsplit(original, f".{m}")
             return None
@@ -743,11 +582,11 @@ class TensorMethods(_Split, Rule):
             return meth(recv, "squeeze", *([arg(b["dim"], "axis")] if "dim" in b else []))
         if m == "flatten":
             b = bind(updated, ["start_dim", "end_dim"])
-            start, end = literal(b.get("start_dim", cst.Integer("0"))), literal(b.get("end_dim", _minus_one()))
+            start, end = literal(b.get("start_dim", cst.Integer("0"))), literal(b.get("end_dim", minus_one()))
             if end != -1 or start not in (0, 1):
                 raise Unbindable("with these dims is not translated")
             if start == 0:
-                return meth(recv, "reshape", arg(_minus_one()))
+                return meth(recv, "reshape", arg(minus_one()))
             return meth(recv, "flatten")
         if m == "transpose":
             b = bind(updated, ["dim0", "dim1"])
@@ -762,7 +601,7 @@ class TensorMethods(_Split, Rule):
 
     def _asnumpy(self, recv_o, recv) -> cst.Call:
         out = meth(recv, "asnumpy")
-        if is_bool(self.ctx, recv_o):  # MXNet comparisons give 0/1 numbers
+        if self.ctx.is_bool_tensor(recv_o):  # MXNet comparisons give 0/1 numbers
             out = meth(out, "astype", arg(cst.Name("bool")))
         return out
 
@@ -782,7 +621,7 @@ class TensorMethods(_Split, Rule):
                 return None
         if len(args) == 1 and not args[0].star:
             shape: cst.BaseExpression = args[0].value
-            if _literal_kind(shape) == "int" and not isinstance(shape, (cst.Tuple, cst.List)):
+            if literal_dtype(shape) is DType.INT and not isinstance(shape, (cst.Tuple, cst.List)):
                 shape = cst.Tuple(elements=[cst.Element(value=shape)])
         elif len(args) == 1 and args[0].star == "*":
             shape = cst.Call(func=cst.Name("tuple"), args=[arg(args[0].value)])
@@ -917,7 +756,7 @@ class TensorFunctions(_Split, Rule):
             if "dtype" in b:
                 raise Unbindable("argument `dtype` is not translated")
             out = ctx.call(_REDUCE[name], arg(b["input"]), *axis_args(b))
-            if name == "torch.sum" and is_bool(ctx, bind(original, ["input", "dim", "keepdim", "dtype"])["input"]):
+            if name == "torch.sum" and ctx.is_bool_tensor(bind(original, ["input", "dim", "keepdim", "dtype"])["input"]):
                 out = astype(out, "int64")
             return out
         if name in ("torch.std", "torch.var"):
@@ -930,14 +769,14 @@ class TensorFunctions(_Split, Rule):
             b = bind(updated, ["input", "dim", "keepdim"])
             fn = "mxnet.nd." + name[6:]
             if "dim" not in b or literal(b["dim"]) is None:
-                return astype(ctx.call(fn, meth(b["input"], "reshape", arg(_minus_one())), arg(cst.Integer("0"), "axis")), "int64")
+                return astype(ctx.call(fn, meth(b["input"], "reshape", arg(minus_one())), arg(cst.Integer("0"), "axis")), "int64")
             return astype(ctx.call(fn, arg(b["input"]), *axis_args(b)), "int64")
         if name in ("torch.max", "torch.min"):
             b = bind(updated, ["input", "dim", "keepdim"])
             b_o = bind(original, ["input", "dim", "keepdim"])
             if len(b) == 1:
                 return ctx.call("mxnet.nd." + name[6:], arg(b["input"]))
-            if "keepdim" not in b and not is_number(b_o["dim"]) and is_tensor(ctx, b_o["dim"]):
+            if "keepdim" not in b and not is_number(b_o["dim"]) and ctx.is_tensor(b_o["dim"]):
                 return ctx.call("mxnet.nd.maximum" if name == "torch.max" else "mxnet.nd.minimum", arg(b["input"]), arg(b["dim"]))
             if id(original) in ctx.handled:
                 return None
@@ -947,7 +786,7 @@ class TensorFunctions(_Split, Rule):
             b_o = bind(original, ["input", "other"])
             if is_number(b_o["other"]):
                 return compare(b["input"], _CMP_FUNCS[name], b["other"], False)
-            if is_tensor(ctx, b_o["other"]):
+            if ctx.is_tensor(b_o["other"]):
                 return compare(b["input"], _CMP_FUNCS[name], b["other"], True)
             raise Unbindable("with an argument not known to be a tensor or a number is not translated (MXNet needs equal dtypes)")
         return None

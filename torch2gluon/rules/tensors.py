@@ -8,24 +8,16 @@ import libcst as cst
 
 from ..base.syntax import arg
 from ..base.diagnostics import Severity
-from ._base import Example, Rule, Unbindable, bind, literal, NotLiteral
+from ..facts.catalog import literal_dtype
+from ..facts.dtypes import DTYPES
+from ._base import Example, Rule, Unbindable, bind, code_of
 
-# torch dtype -> MXNet dtype string
-DTYPES: Dict[str, str] = {
-    "torch.float32": "float32",
-    "torch.float": "float32",
-    "torch.float64": "float64",
-    "torch.double": "float64",
-    "torch.float16": "float16",
-    "torch.half": "float16",
-    "torch.int64": "int64",
-    "torch.long": "int64",
-    "torch.int32": "int32",
-    "torch.int": "int32",
-    "torch.int8": "int8",
-    "torch.uint8": "uint8",
-    "torch.bool": "bool",
-}
+
+def _literal_kind(node: cst.BaseExpression) -> Optional[str]:
+    """'int', 'float', 'bool' for a literal number/bool or nested list/tuple of them."""
+    found = literal_dtype(node)
+    return found.value if found is not None else None
+
 
 # Keyword arguments that only place or pin memory; their translation belongs to
 # the device rules. Until then a call using them is reported, not guessed.
@@ -43,29 +35,6 @@ _LIKE_FROM_SHAPE = {
     "torch.rand_like": "mxnet.nd.random.uniform",
     "torch.randn_like": "mxnet.nd.random.normal",
 }
-
-
-def _literal_kind(node: cst.BaseExpression) -> Optional[str]:
-    """'int', 'float', 'bool' for a literal number/bool or nested list/tuple of them."""
-    if isinstance(node, (cst.List, cst.Tuple)):
-        kinds = {_literal_kind(e.value) for e in node.elements if not isinstance(e, cst.StarredElement)}
-        if not kinds or None in kinds or len(node.elements) == 0:
-            return None
-        if kinds == {"bool"}:
-            return "bool"
-        if "bool" in kinds:
-            return None
-        return "float" if "float" in kinds else "int"
-    value = literal(node)
-    if value is NotLiteral:
-        return None
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    return None
 
 
 _TORCH_DEFAULT = {"int": "int64", "float": None, "bool": "bool"}
@@ -324,7 +293,5 @@ class TensorCreation(Rule):
 
 
 def _short(node: cst.CSTNode) -> str:
-    from ._base import code_of
-
     text = " ".join(code_of(node).split())
     return text if len(text) <= 40 else text[:37] + "..."

@@ -2,50 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
 
-from ..base.syntax import arg
-from ._base import Example, Rule, Unbindable, bind, code_of, literal
+from ...base.syntax import arg
+from ...rewrite.models import is_model_or_submodule
+from ...rewrite.training import free_name, params_owner
+from .._base import Example, Rule, Unbindable, bind, code_of, literal
 
 _NORM = ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad.clip_grad_norm_")
 _VALUE = ("torch.nn.utils.clip_grad_value_", "torch.nn.utils.clip_grad.clip_grad_value_")
-
-# ctx.memo[CLIPS]: id(translated node) -> original call, for the clipping
-# calls T2G502 translated. The training-loop rule (T2G501) takes each one out
-# when it makes the gradients at that point equal to torch's (backward of the
-# batch mean, ``trainer.step(1)``) and reports those it could not.
-CLIPS = "t2g502-clips"
-
-
-def free_name(source: str, candidates) -> str:
-    """The first of ``candidates`` the source never spells as a word (for a
-    loop variable the translation adds)."""
-    for n in candidates:
-        if not re.search(rf"\b{n}\b", source):
-            return n
-    return candidates[-1] + "_t2g"
-
-
-def params_owner(node: Optional[cst.BaseExpression]) -> Optional[cst.BaseExpression]:
-    """``model`` of ``model.parameters()`` (a name or attribute chain), else None."""
-    if not (
-        isinstance(node, cst.Call) and not node.args and isinstance(node.func, cst.Attribute)
-        and node.func.attr.value == "parameters"
-    ):
-        return None
-    owner = node.func.value
-    inner = owner
-    while isinstance(inner, (cst.Attribute, cst.Subscript)):
-        if isinstance(inner, cst.Subscript) and not all(
-            isinstance(e.slice, cst.Index) and isinstance(e.slice.value, (cst.Integer, cst.SimpleString, cst.Name))
-            for e in inner.slice
-        ):
-            return None
-        inner = inner.value
-    return owner if isinstance(inner, cst.Name) else None
 
 
 def grads_of(owner: cst.BaseExpression) -> cst.BaseExpression:
@@ -217,7 +184,7 @@ class GradientClipping(Rule):
             arg(grads_of(owner)),
             arg(b["max_norm"]),
         )
-        self.ctx.memo.setdefault(CLIPS, {})[id(new)] = original  # type: ignore[union-attr]
+        self.ctx.clips[id(new)] = original
         return new
 
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
@@ -247,17 +214,8 @@ class GradientClipping(Rule):
             body=cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Expr(clip_call)])]),
             leading_lines=original.leading_lines,
         )
-        self.ctx.memo.setdefault(CLIPS, {})[id(loop)] = call  # type: ignore[union-attr]
+        self.ctx.clips[id(loop)] = call
         return loop
-
-
-
-# ctx.memo[UPDATES]: id(translated for loop) -> (original for loop, zeroes the
-# gradients). T2G501 makes the gradients read there torch's (or reports it).
-UPDATES = "t2g504-updates"
-# ctx.memo[ACCUMULATES]: True when T2G501 translates the script with
-# grad_req "add" (so unfreezing must restore "add", not "write").
-ACCUMULATES = "t2g501-accumulates"
 
 
 def _params_loop(node: cst.For) -> Optional[cst.BaseExpression]:
@@ -397,7 +355,7 @@ class Freezing(Rule):
         if found is None:
             return None
         owner, value = found
-        on = '"add"' if self.ctx.memo.get(ACCUMULATES) else '"write"'
+        on = '"add"' if self.ctx.accumulates else '"write"'
         flag = True if value is None else literal(value)
         if flag is True:
             req = on
@@ -412,7 +370,7 @@ class Freezing(Rule):
         if owner is None:
             return None
         p = original.target.value  # type: ignore[union-attr]
-        on = '"add"' if self.ctx.memo.get(ACCUMULATES) else '"write"'
+        on = '"add"' if self.ctx.accumulates else '"write"'
         stmts = []
         for s in original.body.body:  # type: ignore[union-attr]
             value = _freeze(s, p)
@@ -440,9 +398,7 @@ def _whole_model(ctx, stmt: cst.SimpleStatementLine) -> Optional[Tuple[cst.BaseE
     if len(call.args) > 1 or any(a.star or (a.keyword and a.keyword.value != "requires_grad") for a in call.args):
         return None
     owner = call.func.value
-    from .objects import _is_submodule
-
-    known = (isinstance(owner, cst.Name) and ctx.bindings.get(owner.value) == "model") or _is_submodule(ctx, owner)
+    known = is_model_or_submodule(ctx, owner)
     if not known:
         return None
     return owner, (call.args[0].value if call.args else None)
@@ -698,7 +654,7 @@ class ManualUpdates(Rule):
             iter=cst.parse_expression(f"{code_of(owner)}.collect_params().values()"),
             body=updated.body.with_changes(body=new),
         )
-        self.ctx.memo.setdefault(UPDATES, {})[id(loop)] = (original, upd.zeroes)  # type: ignore[union-attr]
+        self.ctx.updates[id(loop)] = (original, upd.zeroes)
         return loop
 
 
@@ -793,9 +749,7 @@ class ParameterCounts(Rule):
         owner = params_owner(comp.iter)
         if owner is None:
             return None
-        from .objects import _is_submodule
-
-        known = (isinstance(owner, cst.Name) and self.ctx.bindings.get(owner.value) == "model") or _is_submodule(self.ctx, owner)
+        known = is_model_or_submodule(self.ctx, owner)
         if not known:
             return None
         reads = _ParamReads(comp.target.value)

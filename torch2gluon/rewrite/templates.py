@@ -1,0 +1,47 @@
+"""Templates: MXNet code written over placeholders, with the script's expressions put in."""
+
+from __future__ import annotations
+
+from typing import Dict
+
+import libcst as cst
+
+from ..base.syntax import arg, paren, walk
+
+
+def inline(template: cst.BaseExpression, values: Dict[str, cst.BaseExpression], nd) -> cst.BaseExpression:
+    """``template`` (over ``ND`` and the names in ``values``) with the script's expressions put in.
+
+    An expression is put in where its name stands when it is a plain name or
+    attribute, or when the template uses it once (an expression that is not
+    a primary gets parentheses); otherwise the template becomes a lambda
+    called on the expressions, so each is evaluated once, as in torch.
+    """
+    uses: Dict[str, int] = {}
+    for node in walk(template):
+        if isinstance(node, cst.Name) and node.value in values:
+            uses[node.value] = uses.get(node.value, 0) + 1
+    simple = all(
+        uses.get(k, 0) <= 1 or isinstance(v, (cst.Name, cst.Integer, cst.Float, cst.SimpleString))
+        or (isinstance(v, cst.Attribute) and isinstance(v.value, cst.Name))
+        for k, v in values.items()
+    )
+    if simple:
+        put = {k: paren(v) for k, v in values.items()}
+        return template.visit(_Put(nd, put))
+    lam = cst.parse_expression(f"lambda {', '.join(values)}: 0").with_changes(body=template.visit(_Put(nd, {})))
+    lam = lam.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return cst.Call(func=lam, args=[arg(v) for v in values.values()])
+
+
+class _Put(cst.CSTTransformer):
+    def __init__(self, nd, values) -> None:
+        self.nd, self.values = nd, values
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name):
+        if updated.value == "ND":
+            return self.nd()
+        return self.values.get(updated.value, updated)
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute):
+        return updated.with_changes(attr=original.attr)  # `.dtype` of a put-in value stays an attribute name
