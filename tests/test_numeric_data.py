@@ -206,7 +206,7 @@ seen = []
 def collate(batch):
     seen.append(len(batch))
     xs = torch.stack([b[0] for b in batch])
-    return xs * 2, xs.sum()
+    return xs * 2, xs.sum(0)
 
 loader = DataLoader(TensorDataset(X, Y), batch_size=3, collate_fn=collate)
 batches = [b for b in loader]
@@ -218,9 +218,16 @@ sizes = list(seen)
     assert len(tb) == len(mb) == 3
     for (tx, ts), (mx_, ms) in zip(tb, mb):
         assert_same(tx.numpy(), mx_.asnumpy(), what="collated data")
-        assert_same(ts.numpy().reshape(1), ms.asnumpy(), what="collated sum")
+        assert_same(ts.numpy(), ms.asnumpy(), what="collated sum")
     assert both.torch_ns["sizes"] == [3, 3, 1]
     assert both.mx_ns["sizes"][:3] == [3, 3, 1]
+
+
+def test_a_collate_fn_returning_a_0d_tensor_is_reported():
+    """A batch item that is a 0-d tensor in torch would be shape (1,) in MXNet: reported (T2G105)."""
+    src = HEADER + "def collate(batch):\n    xs = torch.stack([b[0] for b in batch])\n    return xs, xs.sum()\n"
+    r = translate(src)
+    assert [d.rule for d in r.diagnostics if d.severity is Severity.ERROR] == ["T2G105"], r.code
 
 
 def test_collate_fn_none_is_the_default():

@@ -53,16 +53,51 @@ _ORDERING = (cst.Equal, cst.NotEqual, cst.GreaterThan, cst.LessThan, cst.Greater
 _TRUE_DIVISION = (cst.Divide,)
 
 
+def _indexed_ndim(ndim: Optional[int], node: cst.Subscript, value_of: Callable[[cst.CSTNode], Value]) -> Optional[int]:
+    """The rank of ``x[...]`` for a tensor of known rank: each integer index takes an
+    axis away, a slice keeps one, ``None`` adds one; anything else is unknown."""
+    if ndim is None:
+        return None
+    out = ndim
+    for element in node.slice:
+        s = element.slice
+        if isinstance(s, cst.Slice):
+            continue
+        index = s.value
+        if isinstance(index, cst.Name) and index.value == "None":
+            out += 1
+            continue
+        v = value_of(index)
+        if v.kind is Kind.NUMBER and not isinstance(literal(index), bool):
+            out -= 1
+        else:
+            return None  # a tensor index, a mask, an ellipsis...
+    return out if out >= 0 else None
+
+
+def broadcast_ndim(*values: Value) -> Optional[int]:
+    """The rank of an elementwise op of these values (numbers count as 0-d), where all are known."""
+    ranks = []
+    for v in values:
+        if v.is_tensor():
+            if v.ndim is None:
+                return None
+            ranks.append(v.ndim)
+        elif v.kind in (Kind.NUMBER, Kind.BOOL):
+            ranks.append(0)
+        else:
+            return None
+    return max(ranks) if ranks else None
+
+
 def binary(left: Value, op: cst.BaseBinaryOp, right: Value) -> Value:
     if isinstance(op, cst.MatrixMultiply):
         return tensor(_promote(left, right)) if left.is_tensor() or right.is_tensor() else UNKNOWN
     if left.is_tensor() or right.is_tensor():
+        ndim = broadcast_ndim(left, right)
         if isinstance(op, _TRUE_DIVISION):
-            return tensor(DType.FLOAT if _promote(left, right) in (DType.FLOAT, DType.INT) else None)
-        if isinstance(op, (cst.BitAnd, cst.BitOr, cst.BitXor)):
-            dt = _promote(left, right)
-            return tensor(dt)
-        return tensor(_promote(left, right))
+            return tensor(DType.FLOAT if _promote(left, right) in (DType.FLOAT, DType.INT) else None, ndim=ndim)
+        return tensor(_promote(left, right), ndim=ndim)
     if left.kind is Kind.NUMBER and right.kind is Kind.NUMBER:
         return NUMBER
     if left.kind is Kind.STR and (isinstance(op, cst.Modulo) or (isinstance(op, cst.Add) and right.kind is Kind.STR)):
@@ -246,7 +281,7 @@ class Expressions:
             if isinstance(node.operator, cst.Not):
                 return BOOL
             if inner.is_tensor():
-                return tensor(inner.dtype if not isinstance(node.operator, cst.BitInvert) else inner.dtype)
+                return tensor(inner.dtype, ndim=inner.ndim)
             return inner if inner.kind is Kind.NUMBER else UNKNOWN
         if isinstance(node, cst.BooleanOperation):
             left = self._eval(node.left, env)
@@ -257,7 +292,7 @@ class Expressions:
             others = [self._eval(c.comparator, env) for c in node.comparisons]
             if len(node.comparisons) == 1 and isinstance(node.comparisons[0].operator, _ORDERING):
                 if left.is_tensor() or others[0].is_tensor():
-                    return BOOL_TENSOR
+                    return tensor(DType.BOOL, ndim=broadcast_ndim(left, others[0]))
             return BOOL if not any(v.is_tensor() for v in [left, *others]) else UNKNOWN
         if isinstance(node, cst.IfExp):
             self._eval(node.test, env)
@@ -501,7 +536,7 @@ class Expressions:
 
     def _subscript(self, owner: Value, node: cst.Subscript) -> Value:
         if owner.is_tensor():
-            return tensor(owner.dtype)
+            return tensor(owner.dtype, ndim=_indexed_ndim(owner.ndim, node, self.value))
         index: object = None
         if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
             index = literal(node.slice[0].slice.value)

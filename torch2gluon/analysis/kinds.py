@@ -38,6 +38,7 @@ class Kind(enum.Enum):
     TUPLE = "tuple"  # a tuple or list with known items (``Value.items``)
     SEQUENCE = "sequence"  # something to iterate over whose items are ``Value.element``
     CLASS = "class"  # a local class (``cls`` names it)
+    IMPORTED = "imported"  # a module or name an import binds (not torch's: those are resolved by name)
     FUNCTION = "function"  # a local function
 
 
@@ -57,6 +58,8 @@ class Value:
     torch class's qualified name (``torch.nn.Linear``) or ``class:<Name>`` for
     a local subclass of ``nn.Module``.
     ``dtype``: for tensors, the class of the dtype when known.
+    ``ndim``: for tensors, the number of dimensions when known (0: a 0-d
+    tensor, which MXNet's NDArray stands in for with shape (1,)).
     ``loss``: a tensor that is the value of a loss (a loss module's or a
     functional loss's result).
     ``items``: the items of a tuple/list, or of an ``nn.Sequential``/
@@ -70,6 +73,7 @@ class Value:
     kind: Kind
     cls: Optional[str] = None
     dtype: Optional[DType] = None
+    ndim: Optional[int] = None
     loss: bool = False
     items: Optional[Tuple["Value", ...]] = None
     element: Optional["Value"] = None
@@ -117,8 +121,8 @@ DTYPE = Value(Kind.DTYPE)
 DEVICE = Value(Kind.DEVICE)
 
 
-def tensor(dtype: Optional[DType] = None, loss: bool = False) -> Value:
-    return Value(Kind.TENSOR, dtype=dtype, loss=loss)
+def tensor(dtype: Optional[DType] = None, loss: bool = False, ndim: Optional[int] = None) -> Value:
+    return Value(Kind.TENSOR, dtype=dtype, loss=loss, ndim=ndim)
 
 
 def join(a: Value, b: Value) -> Value:
@@ -134,6 +138,7 @@ def join(a: Value, b: Value) -> Value:
         a.kind,
         cls=a.cls if a.cls == b.cls else None,
         dtype=a.dtype if a.dtype == b.dtype else None,
+        ndim=a.ndim if a.ndim == b.ndim else None,
         loss=a.loss and b.loss,
         items=items,
         element=join(a.element, b.element) if a.element is not None and b.element is not None else None,

@@ -43,6 +43,8 @@ import libcst as cst
 from ..base.syntax import children
 from .expressions import Catalog, Expressions, binary
 from .kinds import NONE, UNKNOWN, Kind, Value, join
+
+IMPORTED = Value(Kind.IMPORTED)
 from .names import Names
 from .scopes import (
     UNBOUND,
@@ -389,13 +391,13 @@ class Analysis(Expressions):
             for alias in small.names if not isinstance(small.names, cst.ImportStar) else ():
                 bound = alias.asname.name if alias.asname is not None else alias.name
                 if isinstance(bound, cst.Name):
-                    self._bind_name(bound.value, UNKNOWN, env)
+                    self._bind_name(bound.value, IMPORTED, env)
                 elif isinstance(bound, cst.Attribute):
                     root = bound
                     while isinstance(root, cst.Attribute):
                         root = root.value  # type: ignore[assignment]
                     if isinstance(root, cst.Name):
-                        self._bind_name(root.value, UNKNOWN, env)
+                        self._bind_name(root.value, IMPORTED, env)
         else:
             for c in children(small):
                 if isinstance(c, cst.BaseExpression):

@@ -7,6 +7,7 @@ facts).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
 import libcst as cst
@@ -26,10 +27,10 @@ from ..analysis.kinds import (
     sequence,
     tensor,
 )
-from ..analysis.expressions import ArgValue
+from ..analysis.expressions import ArgValue, broadcast_ndim
 from ..base.syntax import NotLiteral, literal
 from . import dtypes, nn, tensor as tensor_facts
-from .tensor import Result
+from .ops import Result
 
 _OPTIM = "torch.optim."
 _SCHED = "torch.optim.lr_scheduler."
@@ -42,6 +43,12 @@ DATASET_FACTORIES = (
 RANDOM_SPLITS = ("torch.utils.data.random_split", "torch.utils.data.dataset.random_split")
 DEVICE_FACTORIES = ("torch.device", "torch.accelerator.current_accelerator", "torch.get_default_device")
 AVAILABILITY = ("torch.cuda.is_available", "torch.accelerator.is_available", "torch.backends.mps.is_available")
+
+
+# methods other objects have too, but in a torch script a call of them is a tensor's
+# (numpy's view takes a dtype; modules' float()/double()/half() return the module,
+# handled before this is asked)
+_TENSOR_WHEN_CALLED = frozenset({"view", "float", "double", "half", "long", "int", "eq", "ne", "gt", "lt", "ge", "le"})
 
 
 def literal_dtype(node: cst.BaseExpression) -> Optional[DType]:
@@ -64,6 +71,24 @@ def literal_dtype(node: cst.BaseExpression) -> Optional[DType]:
         return DType.INT
     if isinstance(value, float):
         return DType.FLOAT
+    return None
+
+
+def _literal_rank(node: cst.BaseExpression, sizes: bool = False) -> Optional[int]:
+    """The nesting depth of a literal (a number: 0, [1, 2]: 1, [[1], [2]]: 2); for
+    ``sizes``, the number of sizes in a tuple/list."""
+    if isinstance(node, (cst.Tuple, cst.List)):
+        if sizes:
+            return len(node.elements)
+        if not node.elements or any(isinstance(e, cst.StarredElement) for e in node.elements):
+            return None
+        ranks = {_literal_rank(e.value) for e in node.elements}
+        if len(ranks) != 1 or None in ranks:
+            return None
+        inner = ranks.pop()
+        return None if inner is None else inner + 1
+    if isinstance(literal(node), (int, float, bool)):
+        return 0
     return None
 
 
@@ -158,7 +183,7 @@ class _Catalog:
             return NONE if method == "step" else None
         if kind is Kind.SIZE:
             return NUMBER if method in ("numel", "index", "count") else None
-        if kind is Kind.DEVICE or kind is Kind.DTYPE:
+        if kind in (Kind.DEVICE, Kind.DTYPE, Kind.IMPORTED, Kind.CLASS, Kind.FUNCTION, Kind.STR, Kind.NUMBER):
             return None
         entry = tensor_facts.METHODS.get(method)
         if entry is None:
@@ -166,7 +191,8 @@ class _Catalog:
         keywords = {a.keyword.value for a in call.args if a.keyword is not None}
         evident = (
             receiver.is_tensor()
-            or entry.torch_only
+            or method in tensor_facts.TENSOR_ONLY
+            or method in _TENSOR_WHEN_CALLED
             or (keywords & tensor_facts.TORCH_KEYWORDS and method in tensor_facts.TENSOR_RESULT)
         )
         if not evident:
@@ -236,11 +262,13 @@ class _Catalog:
         if callee.kind is Kind.LOSS_FN:
             return tensor(DType.FLOAT, loss=True)
         if callee.kind is Kind.MODULE:
+            # torch layers compute in floating point (integer inputs are an error, or indices: Embedding)
             cls = callee.torch_class()
+            out = tensor(DType.FLOAT)
             if cls in nn.RECURRENT:
-                state = Value(Kind.TUPLE, items=(tensor(), tensor())) if cls == "LSTM" else tensor()
-                return Value(Kind.TUPLE, items=(tensor(), state))
-            return tensor()
+                state = Value(Kind.TUPLE, items=(out, out)) if cls == "LSTM" else out
+                return Value(Kind.TUPLE, items=(out, state))
+            return out
         return None
 
     def iterate(self, value: Value) -> Optional[Value]:
@@ -264,6 +292,81 @@ class _Catalog:
 
     # -- tensor results ------------------------------------------------------
     def _tensor_result(
+        self,
+        result: Result,
+        name: str,
+        call: cst.Call,
+        value_of: ArgValue,
+        receiver: Optional[Value] = None,
+        first_arg: bool = False,
+    ) -> Value:
+        out = self._tensor_kind(result, name, call, value_of, receiver, first_arg)
+        if out.kind is Kind.TENSOR and out.ndim is None:
+            ndim = self._result_ndim(result, name, call, value_of, receiver, first_arg)
+            if ndim is not None:
+                out = replace(out, ndim=ndim)
+        return out
+
+    def _result_ndim(self, result, name, call, value_of, receiver, first_arg) -> Optional[int]:
+        """The rank of a tensor op's result, where the inputs' ranks and the arguments tell."""
+        args = [a.value for a in call.args if a.keyword is None and not a.star]
+        if receiver is None and first_arg:
+            if not args:
+                return None
+            source = value_of(args[0])
+            rest = args[1:]
+        else:
+            source = receiver if receiver is not None else UNKNOWN
+            rest = args
+        if result is Result.CREATE:
+            return self._created_ndim(name, call)
+        if name in tensor_facts.REDUCTIONS:
+            dim = _keyword(call, "dim")
+            if dim is None and rest:
+                if name in ("max", "min") and value_of(rest[0]).is_tensor():
+                    return broadcast_ndim(source, value_of(rest[0]))  # torch.max(a, b): elementwise
+                dim = rest[0]
+            if dim is None:
+                return 0  # over all dims: a 0-d result
+            keep = _keyword(call, "keepdim")
+            if keep is None and len(rest) > 1:
+                keep = rest[1]
+            kept = literal(keep) if keep is not None else False
+            d = literal(dim)
+            if source.ndim is None or not isinstance(kept, bool) or not (isinstance(d, int) and not isinstance(d, bool)):
+                return None
+            return source.ndim if kept else source.ndim - 1
+        if name in tensor_facts.RESHAPING or not source.is_tensor():
+            return None
+        if result is Result.PROMOTE:
+            values = [source] + [value_of(a) for a in rest]
+            return broadcast_ndim(*values)
+        if result in (Result.SAME, Result.FLOAT, Result.INT, Result.BOOL, Result.REDUCE):
+            return source.ndim
+        return None
+
+    def _created_ndim(self, name: str, call: cst.Call) -> Optional[int]:
+        args = [a for a in call.args if a.keyword is None]
+        if name in ("tensor", "as_tensor"):
+            return _literal_rank(args[0].value) if args and not args[0].star else None
+        if name in ("ones", "zeros", "rand", "randn", "empty"):
+            size = _keyword(call, "size")
+            if size is not None:
+                return _literal_rank(size, sizes=True)
+            if len(args) == 1 and not args[0].star:
+                one = args[0].value
+                return len(one.elements) if isinstance(one, (cst.Tuple, cst.List)) else (1 if isinstance(literal(one), int) else None)
+            return len(args) if args and not any(a.star for a in args) else None
+        if name in ("arange", "linspace", "logspace"):
+            return 1
+        if name == "eye":
+            return 2
+        if name == "full":
+            size = args[0].value if args else _keyword(call, "size")
+            return len(size.elements) if isinstance(size, (cst.Tuple, cst.List)) else None
+        return None
+
+    def _tensor_kind(
         self,
         result: Result,
         name: str,

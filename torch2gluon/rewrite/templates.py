@@ -37,8 +37,15 @@ def inline(template: cst.BaseExpression, values: Dict[str, cst.BaseExpression], 
 class _Put(cst.CSTTransformer):
     def __init__(self, nd, values) -> None:
         self.nd, self.values = nd, values
+        self._keywords: set = set()
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self._keywords.add(id(node.keyword))  # a keyword's name is not a placeholder
 
     def leave_Name(self, original: cst.Name, updated: cst.Name):
+        if id(original) in self._keywords:
+            return updated
         if updated.value == "ND":
             return self.nd()
         return self.values.get(updated.value, updated)

@@ -469,6 +469,8 @@ class TensorMethods(_Split, Rule):
         args = updated.args
         if m == "view":
             return self._view(original, updated)
+        if m == "reshape" and evident:
+            return self._view(original, updated, "reshape")
         if m == "view_as":
             b = bind(updated, ["other"])
             return meth(recv, "reshape_like", arg(b["other"]))
@@ -493,7 +495,11 @@ class TensorMethods(_Split, Rule):
             kw = args[0].keyword.value if args[0].keyword else None
             if dtype in DTYPES and kw in (None, "dtype"):
                 return astype(recv, DTYPES[dtype])
-            return None
+            if m == "type":
+                raise Unbindable("with an argument that is not a torch dtype written out is not translated")
+            return None  # `.to(device)`: T2G801's
+        if m == "type" and evident:
+            raise Unbindable("without a dtype (torch's type name) has no MXNet twin")
         if m == "permute":
             if len(args) == 1 and args[0].keyword is not None and args[0].keyword.value == "dims":
                 return meth(recv, "transpose", arg(args[0].value))
@@ -592,7 +598,7 @@ class TensorMethods(_Split, Rule):
             b = bind(updated, ["dim0", "dim1"])
             if len(b) == 2:
                 return meth(recv, "swapaxes", arg(b["dim0"]), arg(b["dim1"]))
-            return None
+            raise Unbindable("needs the two dims it swaps")
         if m == "repeat":
             return meth(recv, "tile", arg(sizes(updated, "repeats"), "reps"))
         if m in ("sum", "mean") or torch_kw:
@@ -605,19 +611,22 @@ class TensorMethods(_Split, Rule):
             out = meth(out, "astype", arg(cst.Name("bool")))
         return out
 
-    def _view(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+    def _view(self, original: cst.Call, updated: cst.Call, m: str = "view") -> Optional[cst.BaseExpression]:
         func = updated.func
         args = updated.args
+        if m == "reshape" and len(args) == 1 and args[0].keyword is not None and args[0].keyword.value == "shape":
+            args = [args[0].with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT)]
         if not args or any(a.keyword is not None for a in args):
+            self.report(original, f"`.{m}` without sizes, or with keywords, is not translated; left as is")
             return None
         for a in args:
             value = a.value
             if isinstance(value, (cst.Attribute, cst.SimpleString)) or self.ctx.torch_name(value):
-                self.report(original, "`.view` with a dtype argument is not a reshape; left as is")
+                self.report(original, f"`.{m}` with a dtype argument is not a reshape; left as is")
                 return None
             lit = literal(value)
             if isinstance(lit, int) and (lit == 0 or lit < -1):
-                self.report(original, f"`.view` size {lit} has a special meaning in MXNet reshape; left as is")
+                self.report(original, f"`.{m}` size {lit} has a special meaning in MXNet reshape; left as is")
                 return None
         if len(args) == 1 and not args[0].star:
             shape: cst.BaseExpression = args[0].value
@@ -632,7 +641,6 @@ class TensorMethods(_Split, Rule):
         return updated.with_changes(func=func.with_changes(attr=cst.Name("reshape")), args=[arg(shape)])
 
 
-_UNARY = {"torch.exp": "mxnet.nd.exp", "torch.log": "mxnet.nd.log", "torch.sqrt": "mxnet.nd.sqrt", "torch.abs": "mxnet.nd.abs"}
 _REDUCE = {"torch.sum": "mxnet.nd.sum", "torch.mean": "mxnet.nd.mean"}
 _CMP_FUNCS = {f"torch.{k}": v for k, v in COMPARE_METHODS.items()}
 
@@ -648,7 +656,7 @@ class TensorFunctions(_Split, Rule):
     at run time), ``torch.std``/``torch.var`` (and the methods) -> sums of
     squared deviations over ``n - correction``, ``torch.mm`` -> ``nd.dot``, ``torch.bmm`` ->
     ``nd.batch_dot``, ``torch.where(c, a, b)`` -> ``nd.where``,
-    ``exp/log/sqrt/abs/pow``, ``clamp``, ``sum/mean/argmax/argmin(x, dim,
+    ``clamp``, ``sum/mean/argmax/argmin(x, dim,
     keepdim)``, ``max/min(x)`` and ``max/min(a, b)`` (``nd.maximum``),
     ``v, i = torch.max(x, d)`` (two statements), ``torch.eq/ne/gt/lt/ge/le``.
 
@@ -742,12 +750,6 @@ class TensorFunctions(_Split, Rule):
             if is_number(b["input"]) or is_number(b["other"]):
                 raise Unbindable("with a Python number for a branch is not translated (nd.where needs arrays)")
             return ctx.call("mxnet.nd.where", arg(b["condition"]), arg(b["input"]), arg(b["other"]))
-        if name in _UNARY:
-            b = bind(updated, ["input"])
-            return ctx.call(_UNARY[name], arg(b["input"]))
-        if name == "torch.pow":
-            b = bind(updated, ["input", "exponent"])
-            return ctx.call("mxnet.nd.power", arg(b["input"]), arg(b["exponent"]))
         if name == "torch.clamp":
             b = bind(updated, ["input", "min", "max"])
             return clamp(ctx, b["input"], b.get("min"), b.get("max"))

@@ -600,14 +600,14 @@ class ManualUpdates(Rule):
             (
                 "import torch\n"
                 "for p in model.parameters():\n"
-                "    p -= lr * torch.sign(p.grad)\n"
+                "    p -= lr * torch.copysign(p.grad, p)\n"
             ),
             (
                 "import torch\n"
                 "# torch2gluon: T2G504: a loop over `model.parameters()` is translated only when it freezes the parameters or updates them with arithmetic on `p`, `p.data` and `p.grad`; left as is\n"
                 "for p in model.parameters():\n"
-                "    # torch2gluon: T2G001: `torch.sign` has no translation; left as is\n"
-                "    p -= lr * torch.sign(p.grad)\n"
+                "    # torch2gluon: T2G001: `torch.copysign` has no translation; left as is\n"
+                "    p -= lr * torch.copysign(p.grad, p)\n"
             ),
             diagnostics=("T2G504", "T2G001"),
             id="a torch function in the update is left as is",

@@ -1,0 +1,10 @@
+"""All tensor ops of the facts layer, in one registry (see ``ops.py``)."""
+
+from __future__ import annotations
+
+from . import ops_custom, ops_elementwise
+from .ops import Registry
+
+REGISTRY = Registry()
+REGISTRY.add(ops_custom.OPS)
+REGISTRY.add(ops_elementwise.OPS)

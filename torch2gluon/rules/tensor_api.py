@@ -1,0 +1,520 @@
+"""The tensor API from the facts table, and the closed world around it."""
+
+from __future__ import annotations
+
+import functools
+from typing import Dict, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from ..analysis.kinds import DType, Kind, Value
+from ..base.syntax import NotLiteral, Unbindable, arg, code_of, literal, paren
+from ..facts.dtypes import DTYPES
+from ..facts.ops import REQUIRED, Form, Op
+from ..facts.ops_table import REGISTRY
+from ..facts.tensor import Result
+from ..facts.tensor_names import TENSOR_NAMES, TENSOR_ONLY
+from ..rewrite.context import Context
+from ..rewrite.templates import inline
+from ._base import Example, Rule
+
+# A runtime helper for FLOAT() where the analysis does not know the dtype.
+FLOAT_HELPER = (
+    "_t2g_float",
+    '''
+def _t2g_float(x):
+    """torch's promotion for a floating-point op: integer and boolean arrays become float32."""
+    return x if x.dtype.__name__.startswith("float") else x.astype("float32")
+''',
+)
+
+# ... and for a binary op between an array of unknown dtype and a floating-point one
+LIKE_HELPER = (
+    "_t2g_like",
+    '''
+def _t2g_like(x, y):
+    """x as torch promotes it in an op with the floating-point array y: cast to y's dtype unless x is floating-point too."""
+    return x if x.dtype.__name__.startswith("float") else x.astype(y.dtype)
+''',
+)
+
+# attributes of a tensor (not calls) and what they become
+_ATTRIBUTES = {
+    "shape": None,  # the same (a tuple; torch.Size is one too)
+    "T": None,
+    "ndim": None,
+    "grad": None,
+    "dtype": None,
+    "data": "detach",  # x.data: the values, detached from the graph
+    "device": "context",
+}
+_ATTRIBUTE_REFUSALS = {
+    "requires_grad": "has no MXNet twin (an array records gradients after `attach_grad()`)",
+    "is_cuda": "has no MXNet twin (use `x.context.device_type == \"gpu\"`)",
+    "grad_fn": "has no MXNet twin (MXNet does not expose the graph)",
+    "is_leaf": "has no MXNet twin",
+}
+
+
+_PROMOTING = (cst.Divide, cst.Add, cst.Subtract, cst.Multiply, cst.Power)
+
+
+@functools.lru_cache(maxsize=None)
+def _parse(template: str) -> cst.BaseExpression:
+    return cst.parse_expression(template)
+
+
+class TensorApi(Rule):
+    """Tensor functions and methods become MXNet expressions, from the facts table; the rest is refused.
+
+    ## What it does
+    A ``torch.<op>(x, ...)`` call, an ``x.<op>(...)`` method call on a value
+    the analysis knows to be a tensor (or on anything, when only tensors have
+    a method of that name), and an in-place ``x.<op>_(...)`` statement are
+    looked up in the facts table (``torch2gluon/facts/ops_*.py``): an entry
+    with a template is translated (``x.log1p()`` -> ``nd.log1p(x)``,
+    ``x.div(y, rounding_mode="floor")`` -> ``nd.floor(x / y)``); an entry of
+    another rule is left to it (``view``, ``sum``, ``max``...). Attributes:
+    ``x.data`` -> ``x.detach()``, ``x.device`` -> ``x.context``.
+
+    ## Why
+    The closed world: a method of a tensor either has a verified mapping or
+    is reported. Passed through, it would fail at run time (``'NDArray' object
+    has no attribute 'div'``) or, worse, mean something else.
+
+    Floating-point ops of integer tensors give float32 in torch and keep the
+    integer dtype in MXNet (``nd.exp`` of int64 truncates); the translation
+    casts where torch would, from the dtype the analysis knows, or through
+    the small ``_t2g_float`` helper where it does not.
+
+    ## Flags
+    A tensor method with no entry, an entry that is refused (with its
+    reason), ``out=`` and other refused arguments, ``*args``/``**kwargs`` that
+    cannot be matched, in-place methods inside an expression, and tensor
+    attributes without a twin (``requires_grad``, ``is_cuda``, ``grad_fn``).
+
+    ## Fix safety
+    Each template is checked against torch (``tests/test_tensor_api.py``).
+    """
+
+    code = "T2G104"
+    name = "tensor-api"
+    summary = "torch tensor functions/methods -> mxnet.nd from the facts table; unknown tensor methods are reported"
+    examples = (
+        Example(
+            "import torch\nx = torch.ones(2, 3)\ny = x.log1p()\nz = torch.expm1(x)\nw = x.div(2, rounding_mode='floor')\n",
+            'from mxnet import nd\n\nx = nd.ones((2, 3))\ny = nd.log1p(x)\nz = nd.expm1(x)\nw = nd.floor(x / 2)\n',
+            id="templates from the facts table",
+        ),
+        Example(
+            "import torch\nt = torch.tensor([1, 2, 3])\nh = t.sqrt()\nq = t / 2\n",
+            'from mxnet import nd\n\nt = nd.array([1, 2, 3], dtype="int64")\nh = nd.sqrt(t.astype("float32"))\nq = t.astype("float32") / 2\n',
+            id="an integer tensor is promoted where torch promotes it",
+        ),
+        Example(
+            "import torch\ndef f(x):\n    return x.cauchy_()\n",
+            "def f(x):\n    # torch2gluon: T2G104: `x.cauchy_` (a torch tensor method) has no translation yet; left as is\n    return x.cauchy_()\n",
+            diagnostics=("T2G104",),
+            id="a method only tensors have, without a mapping, is reported",
+        ),
+        Example(
+            "import torch\nout = torch.ones(2, 3)\nv = out.data\ngrad = out.requires_grad\n",
+            "from mxnet import nd\n\nout = nd.ones((2, 3))\nv = out.detach()\n"
+            "# torch2gluon: T2G104: `out.requires_grad` has no MXNet twin (an array records gradients after `attach_grad()`); left as is\n"
+            "grad = out.requires_grad\n",
+            diagnostics=("T2G104",),
+            id="tensor attributes",
+        ),
+    )
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._statement_calls: Set[int] = set()  # in-place calls that are a statement of their own
+        self._callees: Set[int] = set()  # Attribute nodes that are the func of a call
+        self._targets: Set[int] = set()  # Attribute nodes assigned to
+        self._inplace: Dict[int, Tuple[cst.BaseExpression, cst.BaseExpression]] = {}
+        # inside the methods of an nn.Module subclass, a tensor of unknown dtype is
+        # taken as floating-point: the layers compute in float (and a helper call
+        # would keep the class from becoming a HybridBlock)
+        self._in_module = 0
+        self._module_classes: Set[str] = set()
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._module_classes = self.ctx.analysis.module_classes()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        if node.name.value in self._module_classes:
+            self._in_module += 1
+
+    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> None:
+        if original.name.value in self._module_classes:
+            self._in_module -= 1
+        return None
+
+    # -- where calls stand -------------------------------------------------------
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        if len(node.body) == 1 and isinstance(node.body[0], cst.Expr) and isinstance(node.body[0].value, cst.Call):
+            self._statement_calls.add(id(node.body[0].value))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self._callees.add(id(node.func))
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._targets.add(id(node.target))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._targets.add(id(node.target))
+
+    # -- attributes ------------------------------------------------------------------
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> Optional[cst.BaseExpression]:
+        if id(original) in self._callees or id(original) in self.ctx.handled:
+            return None
+        attr = original.attr.value
+        value = self.ctx.value(original.value)
+        if value.kind is not Kind.TENSOR:  # parameters are T2G214's
+            return None
+        if attr in _ATTRIBUTE_REFUSALS:
+            self.ctx.explained.add(id(original))
+            self.report(original, f"`{code_of(original)}` {_ATTRIBUTE_REFUSALS[attr]}; left as is")
+            return None
+        if attr in _ATTRIBUTES:
+            new = _ATTRIBUTES[attr]
+            if new is None:
+                return None
+            if new == "detach":
+                return cst.Call(func=cst.Attribute(value=paren(updated.value), attr=cst.Name("detach")))
+            return updated.with_changes(attr=cst.Name(new))
+        if attr in TENSOR_NAMES and id(original) not in self._targets:
+            self.report(original, f"`{code_of(original)}` (a torch tensor attribute) has no translation yet; left as is")
+        return None
+
+    # -- operators ----------------------------------------------------------------------
+    def leave_BinaryOperation(self, original: cst.BinaryOperation, updated: cst.BinaryOperation):
+        """torch's promotion for ``a / b``, and for ``+ - * **`` with a float number:
+        MXNet divides integer arrays as integers and keeps their dtype with a float."""
+        operator = original.operator
+        if not isinstance(operator, _PROMOTING):
+            return None
+        lv, rv = self.ctx.value(original.left), self.ctx.value(original.right)
+        if not (lv.is_tensor() or rv.is_tensor()):
+            return None
+        values = {"a": updated.left, "b": updated.right}
+        infos = {"a": (original.left, lv), "b": (original.right, rv)}
+        if isinstance(operator, cst.Divide):
+            out = self._true_division(values, infos)
+        else:
+            out = self._promoted(values, infos)
+        if out["a"] is values["a"] and out["b"] is values["b"]:
+            return None
+        return updated.with_changes(left=paren(out["a"]), right=paren(out["b"]))
+
+    def _true_division(self, values, infos) -> Dict[str, cst.BaseExpression]:
+        floats = [k for k, (_, v) in infos.items() if v.is_tensor() and v.dtype is DType.FLOAT]
+        out = dict(values)
+        for k, (node, v) in infos.items():
+            if not v.is_tensor() or v.dtype is DType.FLOAT:
+                continue
+            if v.dtype in (DType.INT, DType.BOOL):
+                target = (
+                    cst.Attribute(value=paren(values[floats[0]]), attr=cst.Name("dtype")) if floats else cst.SimpleString('"float32"')
+                )
+                out[k] = cst.Call(func=cst.Attribute(value=paren(values[k]), attr=cst.Name("astype")), args=[arg(target)])
+            elif self._in_module:
+                continue
+            elif floats:
+                self.ctx.helper(*LIKE_HELPER)
+                out[k] = cst.Call(func=cst.Name("_t2g_like"), args=[arg(values[k]), arg(values[floats[0]])])
+            else:
+                self.ctx.helper(*FLOAT_HELPER)
+                out[k] = cst.Call(func=cst.Name("_t2g_float"), args=[arg(values[k])])
+        return out
+
+    # -- calls -------------------------------------------------------------------------
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
+        if id(original) in self.ctx.handled:
+            return None
+        name = self.ctx.call_name(original)
+        if name is not None:
+            op = REGISTRY.functions.get(name)
+            if op is None:
+                return None  # any other torch name: T2G001 reports what stays
+            return self._translate(op, Form.FUNCTION, original, updated, name)
+        func = original.func
+        if not isinstance(func, cst.Attribute) or not isinstance(updated.func, cst.Attribute):
+            return None
+        method = func.attr.value
+        receiver = self.ctx.value(func.value)
+        if receiver.kind is Kind.PARAMETER:
+            return None  # a parameter's value: T2G214 (and its closed world)
+        known = receiver.kind is Kind.TENSOR
+        if not known and (method not in TENSOR_ONLY or receiver.known):
+            return None  # not a tensor's, as far as anything says
+        op = REGISTRY.methods.get(method)
+        form = Form.METHOD
+        if op is None and method in REGISTRY.inplace:
+            op, form = REGISTRY.inplace[method], Form.INPLACE
+        if op is None:
+            if method in TENSOR_NAMES or known:
+                what = "a torch tensor method" if method in TENSOR_NAMES else "not an MXNet array method"
+                return self.keep(original, f"{code_of(func)}", f"({what}) has no translation yet")
+            return None
+        if not known and not _fits(op, original):
+            return None  # `F.relu(x)` with F a parameter: not a tensor method's call
+        return self._translate(op, form, original, updated, f"{code_of(func)}")
+
+    def keep(self, original: cst.Call, name: str, why: str) -> None:  # type: ignore[override]
+        self.report(original, f"`{name}` {why}; left as is")
+        self.ctx.explained.add(id(original.func))
+        return None
+
+    def _translate(self, op: Op, form: Form, original: cst.Call, updated: cst.Call, shown: str):
+        if op.custom is not None and form & op.custom_forms:
+            return None  # that rule's code translates it (or reports it)
+        if op.refuse:
+            return self.keep(original, shown, f"is not translated: {op.refuse}")
+        if op.template is None and not op.alternatives:
+            return self.keep(original, shown, "has no translation yet")
+        if form is Form.INPLACE and id(original) not in self._statement_calls:
+            return self.keep(original, shown, "changes a tensor in place inside an expression; only translated as a statement of its own")
+        try:
+            bound_u, bound_o, x_u, x_o = self._bind(op, form, original, updated)
+            template = self._template(op, bound_o)
+            expr = self._render(op, template, bound_u, bound_o, x_u, x_o)
+        except Unbindable as e:
+            return self.keep(original, shown, str(e))
+        if form is Form.INPLACE:
+            self._inplace[id(original)] = (x_u, expr)  # the statement becomes `x[:] = expr`
+            return None
+        return expr
+
+    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        if len(original.body) != 1 or not isinstance(original.body[0], cst.Expr):
+            return None
+        planned = self._inplace.pop(id(original.body[0].value), None)
+        if planned is None:
+            return None
+        x, value = planned
+        target = cst.Subscript(value=paren(x), slice=[cst.SubscriptElement(slice=cst.Slice(lower=None, upper=None))])
+        return updated.with_changes(body=[cst.Assign(targets=[cst.AssignTarget(target=target)], value=value)])
+
+    # -- arguments ---------------------------------------------------------------------
+    def _bind(self, op: Op, form: Form, original: cst.Call, updated: cst.Call):
+        if form is Form.FUNCTION:
+            params = ("input",) + tuple(p.name for p in op.params)
+        else:
+            params = tuple(p.name for p in op.params)
+        bound_u = _bind(updated, params, op)
+        bound_o = _bind(original, params, op)
+        for name, why in op.refused_params:
+            if name in bound_o:
+                raise Unbindable(f"with `{name}=` is not translated ({why})")
+        for p in op.params:
+            if p.default is REQUIRED and p.name not in bound_o:
+                raise Unbindable(f"needs `{p.name}`")
+            if p.literal and p.name in bound_o and literal(bound_o[p.name]) is NotLiteral:
+                raise Unbindable(f"with `{p.name}` that is not a literal is not translated")
+        if form is Form.FUNCTION:
+            if "input" not in bound_o:
+                raise Unbindable("needs its tensor argument")
+            x_u, x_o = bound_u.pop("input"), bound_o.pop("input")
+        else:
+            assert isinstance(updated.func, cst.Attribute) and isinstance(original.func, cst.Attribute)
+            x_u, x_o = updated.func.value, original.func.value
+        return bound_u, bound_o, x_u, x_o
+
+    def _template(self, op: Op, bound: Dict[str, cst.BaseExpression]) -> str:
+        for needs, template in op.alternatives:
+            if all(_given(n, bound) for n in needs):
+                return template
+        if op.template is None:
+            raise Unbindable("is not translated with these arguments")
+        return op.template
+
+    # -- the template ---------------------------------------------------------------------
+    def _render(self, op: Op, template: str, bound_u, bound_o, x_u, x_o) -> cst.BaseExpression:
+        values: Dict[str, cst.BaseExpression] = {"X": x_u}
+        x_value = self.ctx.value(x_o)
+        if not x_value.is_tensor():  # torch.op's input, a tensor method's receiver: a tensor of unknown dtype
+            x_value = Value(Kind.TENSOR)
+        infos: Dict[str, Tuple[cst.BaseExpression, Value]] = {"X": (x_o, x_value)}
+        for p in op.params:
+            if p.name in bound_u:
+                values[p.name] = bound_u[p.name]
+                infos[p.name] = (bound_o[p.name], self.ctx.value(bound_o[p.name]))
+        expr = _parse(template)
+        if op.result is Result.PROMOTE:
+            values = self._promoted(values, infos)
+        expr = expr.visit(_Pseudo(self, op, values, infos))
+        omitted = {p.name: p for p in op.params if p.name not in values}
+        expr = expr.visit(_Omit(omitted))
+        used = {n.value for n in _names(expr)}  # (keyword and attribute names too: harmless extras)
+        values = {k: v for k, v in values.items() if k in used}
+        out = inline(expr, values, lambda: self.ctx.ref("mxnet.nd"))
+        return out
+
+    def _promoted(self, values: Dict[str, cst.BaseExpression], infos) -> Dict[str, cst.BaseExpression]:
+        """torch's type promotion for an op of several tensors/numbers: MXNet refuses
+        arrays of different dtypes and keeps an integer array's dtype with a float
+        number, so the operand torch would promote is cast to what torch computes in."""
+        tensors = {k: v for k, (_, v) in infos.items() if v.is_tensor()}
+        numbers = {k: node for k, (node, v) in infos.items() if not v.is_tensor()}
+        float_number = any(isinstance(literal(node), float) for node in numbers.values())
+        floats = [k for k, v in tensors.items() if v.dtype is DType.FLOAT]
+        out = dict(values)
+        for k, v in tensors.items():
+            if v.dtype in (DType.INT, DType.BOOL) and (floats or float_number):
+                like = out[floats[0]] if floats else None
+                target = cst.Attribute(value=paren(like), attr=cst.Name("dtype")) if like is not None else cst.SimpleString('"float32"')
+                out[k] = cst.Call(func=cst.Attribute(value=paren(values[k]), attr=cst.Name("astype")), args=[arg(target)])
+            elif v.dtype is None and self._in_module:
+                continue
+            elif v.dtype is None and floats:
+                self.ctx.helper(*LIKE_HELPER)
+                out[k] = cst.Call(func=cst.Name("_t2g_like"), args=[arg(values[k]), arg(values[floats[0]])])
+            elif v.dtype is None and float_number:
+                self.ctx.helper(*FLOAT_HELPER)
+                out[k] = cst.Call(func=cst.Name("_t2g_float"), args=[arg(values[k])])
+        return out
+
+    def float_of(self, name: str, infos) -> cst.BaseExpression:
+        """What ``FLOAT(name)`` becomes for the value bound to ``name``."""
+        node, value = infos[name]
+        placeholder = cst.Name(name)
+        if value.kind is Kind.NUMBER or isinstance(literal(node), (int, float)):
+            return placeholder
+        if value.is_tensor() and value.dtype is DType.FLOAT:
+            return placeholder
+        if value.is_tensor() and value.dtype in (DType.INT, DType.BOOL):
+            return cst.parse_expression(f'{name}.astype("float32")')
+        if self._in_module:
+            return placeholder
+        self.ctx.helper(*FLOAT_HELPER)
+        return cst.parse_expression(f"_t2g_float({name})")
+
+    def dtype_of(self, name: str, infos) -> cst.BaseExpression:
+        node, _ = infos[name]
+        torch_name = self.ctx.torch_name(node)
+        if torch_name in DTYPES:
+            return cst.SimpleString(f'"{DTYPES[torch_name]}"')
+        raise Unbindable(f"with a `{name}` that is not a torch dtype written out is not translated")
+
+
+def _fits(op: Op, call: cst.Call) -> bool:
+    """The call's arguments fit the op's method signature (for a receiver that may not be a tensor)."""
+    try:
+        _bind(call, tuple(p.name for p in op.params), op)
+    except Unbindable:
+        return False
+    return all(p.name in {a.keyword.value for a in call.args if a.keyword} or i < sum(1 for a in call.args if a.keyword is None)
+               for i, p in enumerate(op.params) if p.default is REQUIRED and not p.keyword_only)
+
+
+def _given(need: str, bound: Dict[str, cst.BaseExpression]) -> bool:
+    """``"dim"``: the call gives dim; ``"rounding_mode=floor"``: it gives that literal value."""
+    name, _, value = need.partition("=")
+    if name not in bound:
+        return False
+    if not value:
+        return True
+    return literal(bound[name]) == value
+
+
+def _bind(call: cst.Call, params: Tuple[str, ...], op: Op) -> Dict[str, cst.BaseExpression]:
+    keyword_only = {p.name for p in op.params if p.keyword_only}
+    positional_names = [p for p in params if p not in keyword_only]
+    bound: Dict[str, cst.BaseExpression] = {}
+    i = 0
+    for a in call.args:
+        if a.star:
+            raise Unbindable(f"with `{a.star}` arguments is not translated (they cannot be matched statically)")
+        if a.keyword is None:
+            if i >= len(positional_names):
+                raise Unbindable("with too many positional arguments is not translated")
+            bound[positional_names[i]] = a.value
+            i += 1
+        else:
+            key = a.keyword.value
+            if key == "self" and "input" in params:
+                key = "input"
+            if key not in params and key not in dict(op.refused_params):
+                raise Unbindable(f"with the argument `{key}` is not translated")
+            if key in bound:
+                raise Unbindable(f"with `{key}` given twice is not translated")
+            bound[key] = a.value
+    return bound
+
+
+def _names(node: cst.CSTNode) -> List[cst.Name]:
+    out = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, cst.Name):
+            out.append(n)
+        stack.extend(n.children)
+    return out
+
+
+class _Placeholders(cst.CSTTransformer):
+    """A transformer of a template's placeholder names (not keywords, not attribute names)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._not_placeholders: Set[int] = set()
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self._not_placeholders.add(id(node.keyword))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._not_placeholders.add(id(node.attr))
+
+    def is_placeholder(self, node: cst.Name) -> bool:
+        return id(node) not in self._not_placeholders
+
+
+class _Pseudo(cst.CSTTransformer):
+    """FLOAT(n) / DTYPE(n) in a template, decided from what the analysis knows of n."""
+
+    def __init__(self, rule: TensorApi, op: Op, values, infos) -> None:
+        super().__init__()
+        self.rule, self.op, self.values, self.infos = rule, op, values, infos
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        if not isinstance(updated.func, cst.Name) or updated.func.value not in ("FLOAT", "DTYPE"):
+            return updated
+        (a,) = updated.args
+        if not isinstance(a.value, cst.Name):
+            raise ValueError("FLOAT()/DTYPE() take a placeholder")
+        name = a.value.value
+        if name not in self.infos:
+            raise Unbindable(f"needs `{name}`")
+        if updated.func.value == "FLOAT":
+            return self.rule.float_of(name, self.infos)
+        return self.rule.dtype_of(name, self.infos)
+
+
+class _Omit(_Placeholders):
+    """Keyword arguments of parameters the call left out go; other uses get torch's default."""
+
+    def __init__(self, omitted) -> None:
+        super().__init__()
+        self.omitted = omitted
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        args = [
+            a for a in updated.args
+            if not (
+                a.keyword is not None and isinstance(a.value, cst.Name)
+                and a.value.value in self.omitted and self.omitted[a.value.value].omit
+            )
+        ]
+        if len(args) != len(updated.args) and args:
+            args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated.with_changes(args=args)
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
+        p = self.omitted.get(updated.value)
+        if p is None or p.default is REQUIRED or not self.is_placeholder(original):
+            return updated
+        return cst.parse_expression(repr(p.default))
