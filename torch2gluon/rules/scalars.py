@@ -261,7 +261,7 @@ class TensorAsNumber(Rule):
         Example(
             "import torch\ndef report(x):\n    total = x.sum()\n    print(f\"total {total:.4f}\", \"{:.2f}\".format(total), \"%.1f\" % total, int(total))\nreport(torch.ones(3))\n",
             "from mxnet import nd\n\n\ndef report(x):\n    total = x.sum()\n    print(\n        f\"total {total.asscalar():.4f}\",\n        \"{:.2f}\".format(total.asscalar()),\n"
-            "        \"%.1f\" % total.asscalar(),\n        int(total.asscalar()),\n    )\n\n\nreport(nd.ones(3))\n",
+            "        \"%.1f\" % total.asscalar(),\n        int(total.asscalar()),\n    )\nreport(nd.ones(3))\n",
             id="numbers from tensors",
         ),
     )
