@@ -8,7 +8,7 @@ names up the way Python does. What torch APIs give comes from the catalog.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Protocol, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Optional, Protocol, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
@@ -53,7 +53,7 @@ _ORDERING = (cst.Equal, cst.NotEqual, cst.GreaterThan, cst.LessThan, cst.Greater
 _TRUE_DIVISION = (cst.Divide,)
 
 
-def binary(left: Value, op: cst.BaseBinaryOp, right: Value) -> Value:
+def binary(left: Value, op: Union[cst.BaseBinaryOp, cst.BaseAugOp], right: Value) -> Value:
     if isinstance(op, cst.MatrixMultiply):
         return tensor(_promote(left, right)) if left.is_tensor() or right.is_tensor() else UNKNOWN
     if left.is_tensor() or right.is_tensor():
@@ -203,8 +203,8 @@ class Expressions:
         if self._scope_stack:
             if name in self._globals_declared:
                 return UNKNOWN
-            v = self._module_assigned.get(name)
-            return v if v is not None else UNKNOWN
+            assigned = self._module_assigned.get(name)
+            return assigned if assigned is not None else UNKNOWN
         return UNKNOWN
 
     # -- expressions ---------------------------------------------------------------
@@ -242,12 +242,12 @@ class Expressions:
             right = self._eval(node.right, env)
             return binary(left, node.operator, right)
         if isinstance(node, cst.UnaryOperation):
-            inner = self._eval(node.expression, env)
+            operand = self._eval(node.expression, env)
             if isinstance(node.operator, cst.Not):
                 return BOOL
-            if inner.is_tensor():
-                return tensor(inner.dtype if not isinstance(node.operator, cst.BitInvert) else inner.dtype)
-            return inner if inner.kind is Kind.NUMBER else UNKNOWN
+            if operand.is_tensor():
+                return tensor(operand.dtype if not isinstance(node.operator, cst.BitInvert) else operand.dtype)
+            return operand if operand.kind is Kind.NUMBER else UNKNOWN
         if isinstance(node, cst.BooleanOperation):
             left = self._eval(node.left, env)
             right = self._eval(node.right, env)
