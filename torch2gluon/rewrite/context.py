@@ -6,7 +6,7 @@ core keeps no global state.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union, cast
 
 import libcst as cst
 from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
@@ -158,8 +158,9 @@ class Context:
         offset = self._line_offsets.get(id(top))
         if offset is None:
             return {}
+        statement = cast(Union[cst.SimpleStatementLine, cst.BaseCompoundStatement], top)  # a top-level statement
         alone = cst.Module(
-            body=[top], default_indent=self.module.default_indent, default_newline=self.module.default_newline
+            body=[statement], default_indent=self.module.default_indent, default_newline=self.module.default_newline
         )
         local = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
         shifted: Dict[cst.CSTNode, CodeRange] = {}
@@ -248,7 +249,7 @@ class Context:
                     return ctx.ref("mxnet.nd")
                 return updated
 
-        stmt = cst.parse_statement(template).visit(_Fill())
+        stmt = cast(cst.BaseStatement, cst.parse_statement(template).visit(_Fill()))
         self.helpers[name] = stmt.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
 
     def call(self, dotted: str, *args: cst.Arg) -> cst.Call:
