@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, cast
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union, cast
 
 import libcst as cst
 
 _FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+# What every libcst statement is (a module's body holds these; a block's
+# ``Sequence[BaseStatement]`` too, though its type does not say so): unlike
+# ``cst.BaseStatement``, both declare ``leading_lines``.
+Statement = Union[cst.SimpleStatementLine, cst.BaseCompoundStatement]
 
 
 def children(node: cst.CSTNode) -> List[cst.CSTNode]:
