@@ -4,14 +4,17 @@ Every import in ``torch2gluon`` (at module level and inside functions) is
 read with ``ast``; the graph must have no cycles, no rule module may import
 another rule module, no module may import a private name (``_x``) of another
 module, and no source file may be longer than ``MAX_LINES``. The layer order
-itself is checked by import-linter's contracts in ``pyproject.toml`` (run by
-``.ci/run``), and again here so that a plain ``pytest`` sees it.
+itself is checked by import-linter's contracts in ``pyproject.toml``, and again
+here on the graph. The last two tests run the real tools, mypy (with
+``[tool.mypy]``) and import-linter, so ``.ci/run``'s pytest enforces both.
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List, Set, Tuple
 
@@ -246,6 +249,39 @@ def test_the_core_never_imports_torch_or_mxnet():
             if target.split(".")[0] in ("torch", "torchvision", "mxnet"):
                 bad.append(f"{name}:{line} imports {target}")
     assert bad == []
+
+
+def _run_tool(args: List[str]) -> subprocess.CompletedProcess:
+    """A tool run by this test's interpreter from the repository root, with
+    the package importable, its output printed when it fails."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    if done.returncode != 0:
+        print(done.stdout)
+    return done
+
+
+def test_mypy_passes():
+    """mypy with the settings of ``[tool.mypy]`` in pyproject.toml (the files,
+    check_untyped_defs, warn_unused_ignores): no errors."""
+    done = _run_tool(["-m", "mypy", "--config-file", str(ROOT / "pyproject.toml")])
+    assert done.returncode == 0, done.stdout[-4000:]
+
+
+def test_import_linter_contracts_are_kept():
+    """import-linter's contracts in pyproject.toml (the layers, the rule
+    modules' independence). ``python -m importlinter.cli`` runs nothing (the
+    module has no main), so the entry point the ``lint-imports`` script calls
+    is called."""
+    done = _run_tool([
+        "-c", "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
+        "--config", str(ROOT / "pyproject.toml"), "--no-cache",
+    ])
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert "0 broken" in done.stdout, done.stdout[-4000:]
 
 
 if __name__ == "__main__":  # figures for a note: python tests/test_architecture.py

@@ -49,7 +49,7 @@ import os
 import sys
 import traceback
 from dataclasses import dataclass
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, cast
 
 from . import __version__
 from .api import Options, Translation, translate
@@ -411,7 +411,7 @@ class _Run:
         """Print what one file's processing recorded and add up its counts."""
         for kind, payload in result.events:
             if kind == "out":
-                data, text = payload  # type: ignore[misc]
+                data, text = cast(Tuple[bytes, str], payload)  # what _FileRun.out records
                 _write_stdout(data, text)
             elif kind == "text":
                 sys.stdout.write(str(payload))
@@ -803,9 +803,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         fail_on_fix=args.exit_non_zero_on_fix,
     )
     run = _Run(settings)
+    jobs: Optional[List[_Job]]
     if use_stdin:
         name = args.stdin_filename or STDIN_NAME
-        jobs: Optional[List[_Job]] = [
+        jobs = [
             _Job(source=None, display=name, output=args.output)
         ]
     else:

@@ -8,12 +8,12 @@ names up the way Python does. What torch APIs give comes from the catalog.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Protocol, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Optional, Protocol, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
 from ..base.syntax import children, literal
-from .kinds import BOOL, BOOL_TENSOR, NONE, NUMBER, STR, UNKNOWN, DType, Kind, Value, join, sequence, tensor
+from .kinds import BOOL, NONE, NUMBER, STR, UNKNOWN, DType, Kind, Value, join, sequence, tensor
 from .names import Names
 from .scopes import UNBOUND, ClassInfo, FunctionInfo, is_static
 
@@ -61,8 +61,8 @@ def _indexed_ndim(ndim: Optional[int], node: cst.Subscript, value_of: Callable[[
     out = ndim
     for element in node.slice:
         s = element.slice
-        if isinstance(s, cst.Slice):
-            continue
+        if not isinstance(s, cst.Index):
+            continue  # a slice keeps its axis
         index = s.value
         if isinstance(index, cst.Name) and index.value == "None":
             out += 1
@@ -90,7 +90,19 @@ def broadcast_ndim(*values: Value) -> Optional[int]:
     return max(ranks) if ranks else None
 
 
-def binary(left: Value, op: cst.BaseBinaryOp, right: Value) -> Value:
+_AUGMENTED: Dict[type, Callable[[], cst.BaseBinaryOp]] = {
+    cst.AddAssign: cst.Add, cst.SubtractAssign: cst.Subtract, cst.MultiplyAssign: cst.Multiply,
+    cst.DivideAssign: cst.Divide, cst.FloorDivideAssign: cst.FloorDivide, cst.ModuloAssign: cst.Modulo,
+    cst.PowerAssign: cst.Power, cst.MatrixMultiplyAssign: cst.MatrixMultiply, cst.BitAndAssign: cst.BitAnd,
+    cst.BitOrAssign: cst.BitOr, cst.BitXorAssign: cst.BitXor, cst.LeftShiftAssign: cst.LeftShift,
+    cst.RightShiftAssign: cst.RightShift,
+}
+
+
+def binary(left: Value, op: Union[cst.BaseBinaryOp, cst.BaseAugOp], right: Value) -> Value:
+    """The value of ``left op right`` (``x op= y`` is ``x = x op y``)."""
+    if isinstance(op, cst.BaseAugOp):
+        op = _AUGMENTED[type(op)]()
     if isinstance(op, cst.MatrixMultiply):
         return tensor(_promote(left, right)) if left.is_tensor() or right.is_tensor() else UNKNOWN
     if left.is_tensor() or right.is_tensor():
@@ -238,8 +250,8 @@ class Expressions:
         if self._scope_stack:
             if name in self._globals_declared:
                 return UNKNOWN
-            v = self._module_assigned.get(name)
-            return v if v is not None else UNKNOWN
+            assigned = self._module_assigned.get(name)
+            return assigned if assigned is not None else UNKNOWN
         return UNKNOWN
 
     # -- expressions ---------------------------------------------------------------
@@ -277,12 +289,12 @@ class Expressions:
             right = self._eval(node.right, env)
             return binary(left, node.operator, right)
         if isinstance(node, cst.UnaryOperation):
-            inner = self._eval(node.expression, env)
+            operand = self._eval(node.expression, env)
             if isinstance(node.operator, cst.Not):
                 return BOOL
-            if inner.is_tensor():
-                return tensor(inner.dtype, ndim=inner.ndim)
-            return inner if inner.kind is Kind.NUMBER else UNKNOWN
+            if operand.is_tensor():
+                return tensor(operand.dtype, ndim=operand.ndim)
+            return operand if operand.kind is Kind.NUMBER else UNKNOWN
         if isinstance(node, cst.BooleanOperation):
             left = self._eval(node.left, env)
             right = self._eval(node.right, env)

@@ -227,21 +227,21 @@ class Analysis(Expressions):
         for name in modules:
             self.classes[name].is_module = True
         for fn, parent in functions_with_parents(self.module):
-            info = FunctionInfo(fn, None, param_names(fn), assigned_names(fn))
-            info.parent = self.functions.get(id(parent)) if parent is not None else None
-            self.functions[id(fn)] = info
+            fn_info = FunctionInfo(fn, None, param_names(fn), assigned_names(fn))
+            fn_info.parent = self.functions.get(id(parent)) if parent is not None else None
+            self.functions[id(fn)] = fn_info
         seen: Set[str] = set()
         twice: Set[str] = set()
         for stmt in statements_of_kind(self.module, cst.ClassDef):
             assert isinstance(stmt, cst.ClassDef)
-            info = self.classes.get(stmt.name.value)
-            if info is None or info.node is not stmt:
+            owner = self.classes.get(stmt.name.value)
+            if owner is None or owner.node is not stmt:
                 continue
             for m in stmt.body.body:
                 if isinstance(m, cst.FunctionDef):
                     f = self.functions[id(m)]
-                    f.owner = info
-                    info.methods[m.name.value] = f
+                    f.owner = owner
+                    owner.methods[m.name.value] = f
         for f in self.functions.values():
             if f.owner is not None:
                 continue
@@ -382,8 +382,8 @@ class Analysis(Expressions):
                 info = self._scope_stack[-1][0]
                 info.returns = v if info.returns is UNBOUND else join(info.returns, v)
         elif isinstance(small, cst.Del):
-            for t in target_names(small.target):
-                env.pop(t, None)
+            for gone in target_names(small.target):
+                env.pop(gone, None)
         elif isinstance(small, cst.Global):
             for n in small.names:
                 self._globals_declared.add(n.name.value)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union, cast
 
 import libcst as cst
 
 _FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+# What every libcst statement is (a module's body holds these; a block's
+# ``Sequence[BaseStatement]`` too, though its type does not say so): unlike
+# ``cst.BaseStatement``, both declare ``leading_lines``.
+Statement = Union[cst.SimpleStatementLine, cst.BaseCompoundStatement]
 
 
 def children(node: cst.CSTNode) -> List[cst.CSTNode]:
@@ -58,7 +63,7 @@ class PreservingTransformer(cst.CSTTransformer):
         self._marks.append(self.changes)
         return super().on_visit(node)
 
-    def on_leave(self, original_node, updated_node):  # type: ignore[override]
+    def on_leave(self, original_node, updated_node):
         mark = self._marks.pop()
         result = super().on_leave(original_node, updated_node)
         if result is not updated_node:
@@ -189,7 +194,7 @@ def literal_ints(node: Optional[cst.BaseExpression], n: int) -> Optional[Tuple[i
     if isinstance(node, (cst.Tuple, cst.List)) and len(node.elements) == n:
         items = [literal(e.value) if not isinstance(e, cst.StarredElement) else NotLiteral for e in node.elements]
         if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-            return tuple(items)
+            return tuple(cast(List[int], items))
     return None
 
 

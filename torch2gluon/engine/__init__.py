@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Union, cast
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
@@ -120,6 +120,12 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
 
 
 
+def _imports_only(stmt: cst.BaseStatement) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and all(
+        isinstance(small, (cst.Import, cst.ImportFrom)) for small in stmt.body
+    )
+
+
 def _insert_helpers(module: cst.Module, ctx: Context, torch_statements: Set[int]) -> cst.Module:
     """Puts the helper definitions after the run of imports that holds the
     first torch import (where the MXNet imports will go)."""
@@ -127,9 +133,7 @@ def _insert_helpers(module: cst.Module, ctx: Context, torch_statements: Set[int]
     at = next((i for i, s in enumerate(body) if imports.has_import(s, torch_statements)), None)
     if at is None:  # torch imported only inside functions: after the header
         at = imports.after_header(body)
-    while at < len(body) and isinstance(body[at], cst.SimpleStatementLine) and all(
-        isinstance(small, (cst.Import, cst.ImportFrom)) for small in body[at].body
-    ):
+    while at < len(body) and _imports_only(body[at]):
         at += 1
     helpers = list(ctx.helpers.values())
     if at < len(body) and isinstance(body[at], (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
@@ -192,8 +196,8 @@ def suppressions(module: cst.Module, ctx: Context) -> Dict[int, Optional[frozens
         comment = None
         if isinstance(node, cst.SimpleStatementLine):
             comment = node.trailing_whitespace.comment
-        elif isinstance(node, cst.BaseCompoundStatement) and isinstance(getattr(node, "body", None), cst.IndentedBlock):
-            comment = node.body.header.comment
+        elif isinstance(node, cst.BaseCompoundStatement) and isinstance(block := getattr(node, "body", None), cst.IndentedBlock):
+            comment = block.header.comment
         if comment is not None:
             m = _SUPPRESS.search(comment.value)
             pos = ctx.position(node, top) if m else None
@@ -280,7 +284,7 @@ class _Engine(cst.CSTTransformer):
                 self.torch_refs.append((original, name))
                 ctx.top_of[id(original)] = ctx.current_top
                 if t is cst.Attribute:
-                    self.inner_refs.add(id(original.value))
+                    self.inner_refs.add(id(cast(cst.Attribute, original).value))
 
         result = updated
         hooks = self.hooks.get(t, ())
@@ -296,17 +300,18 @@ class _Engine(cst.CSTTransformer):
             if new is not None and new is not result:
                 ctx.changes += 1
                 if isinstance(new, list):
-                    result = cst.FlattenSentinel(new) if len(new) != 1 else new[0]
-                    if isinstance(result, cst.FlattenSentinel):
+                    flat = cst.FlattenSentinel(new) if len(new) != 1 else new[0]
+                    if isinstance(flat, cst.FlattenSentinel):
                         for stmt in new:
                             self._remember(stmt, original)
-                        return result
+                        return flat
+                    result = flat
                 else:
                     result = new
                 if type(result) is not t:
                     break
         if self.block_hooks and (t is cst.IndentedBlock or t is cst.Module):
-            body = list(result.body)
+            body = list(cast(Union[cst.IndentedBlock, cst.Module], result).body)
             for rule, hook in self.block_hooks:
                 if self.suppressed and self._block_suppressed(body, rule.code):
                     continue

@@ -8,14 +8,17 @@ change deep inside a function reformats only the statements that changed.
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, TypeVar, cast
 
 import black
 import libcst as cst
 
+from ..base.syntax import Statement
 from ..rewrite.context import Context
 
 _NESTED = ("body", "orelse", "finalbody", "handlers")
+
+_Node = TypeVar("_Node", bound=cst.CSTNode)
 
 
 def format_changed(module: cst.Module, ctx: Context, unchanged: Set[int]) -> cst.Module:
@@ -42,21 +45,21 @@ class _Formatter:
         self.module = module
         self.ctx = ctx
         self.unchanged = unchanged
-        self.jobs: Dict[int, List[Tuple[cst.BaseStatement, cst.CSTNode]]] = {}  # line length -> jobs
-        self.results: Dict[int, List[cst.BaseStatement]] = {}
+        self.jobs: Dict[int, List[Tuple[Statement, cst.CSTNode]]] = {}  # line length -> jobs
+        self.results: Dict[int, List[Statement]] = {}
         self.formatting = False
-        self._headers: Dict[int, cst.BaseStatement] = {}
+        self._headers: Dict[int, Statement] = {}
 
-    def run(self, stmts: List[cst.BaseStatement]) -> List[cst.BaseStatement]:
+    def run(self, stmts: List[Statement]) -> List[Statement]:
         self.body(stmts, 0)  # pass 1: collect
         for length, jobs in self.jobs.items():
             self._format_batch(length, jobs)
         self.formatting = True
         return self.body(stmts, 0)  # pass 2: rebuild
 
-    def body(self, stmts: List[cst.BaseStatement], depth: int) -> List[cst.BaseStatement]:
-        out: List[cst.BaseStatement] = []
-        for stmt in stmts:
+    def body(self, stmts: Sequence[cst.BaseStatement], depth: int) -> List[Statement]:
+        out: List[Statement] = []
+        for stmt in cast(Sequence[Statement], stmts):  # what a block's BaseStatements are
             if id(stmt) in self.unchanged:
                 out.append(stmt)
                 continue
@@ -73,11 +76,11 @@ class _Formatter:
                     # Only the header changed (a class's bases, a loop's
                     # iterable): black formats the header alone, and the body
                     # keeps its untouched statements as they are.
-                    body = self.body(list(stmt.body.body), depth + 1)  # type: ignore[attr-defined]
+                    body = self.body(list(cast(cst.IndentedBlock, stmt.body).body), depth + 1)  # as _header_only checked
                     if self.formatting:
                         done = self.results.get(id(header), [header])
                         if len(done) == 1 and isinstance(done[0], type(stmt)):
-                            new = done[0].with_changes(body=stmt.body.with_changes(body=body))  # type: ignore[attr-defined]
+                            new = done[0].with_changes(body=stmt.body.with_changes(body=body))
                             self.ctx.origin[id(new)] = (new, orig)
                             out.append(new)
                             continue
@@ -91,7 +94,7 @@ class _Formatter:
                 self.jobs.setdefault(max(40, 88 - 4 * depth), []).append((stmt, orig))
         return out
 
-    def _header_only(self, stmt: cst.BaseStatement, orig: cst.CSTNode) -> Optional[cst.BaseStatement]:
+    def _header_only(self, stmt: Statement, orig: cst.CSTNode) -> Optional[Statement]:
         """``stmt`` with a one-line body, to format its header alone; None when
         more than the header and the body changed."""
         body = getattr(stmt, "body", None)
@@ -106,14 +109,15 @@ class _Formatter:
             self._headers[id(stmt)] = cached
         return cached
 
-    def compound(self, node: cst.CSTNode, orig: cst.CSTNode, depth: int) -> Optional[cst.CSTNode]:
+    def compound(self, node: _Node, orig: cst.CSTNode, depth: int) -> Optional[_Node]:
         """``node`` with its nested bodies formatted, or None if its header changed."""
         for f in fields(node):
             if f.name not in _NESTED and not _same(getattr(node, f.name), getattr(orig, f.name)):
                 return None
-        changes = {}
+        changes: Dict[str, Any] = {}
         for name in _NESTED:
-            new, old = getattr(node, name, None), getattr(orig, name, None)
+            new: Any = getattr(node, name, None)
+            old: Any = getattr(orig, name, None)
             if _same(new, old):
                 continue
             if name == "body":
@@ -141,10 +145,10 @@ class _Formatter:
                 changes[name] = sub
         return node.with_changes(**changes) if self.formatting else node
 
-    def _code(self, stmt: cst.BaseStatement) -> str:
+    def _code(self, stmt: Statement) -> str:
         return self.module.code_for_node(stmt.with_changes(leading_lines=()))
 
-    def _format_batch(self, length: int, jobs: List[Tuple[cst.BaseStatement, cst.CSTNode]]) -> None:
+    def _format_batch(self, length: int, jobs: List[Tuple[Statement, cst.CSTNode]]) -> None:
         mode = black.Mode(line_length=length)
         pieces = []
         for i, (stmt, _) in enumerate(jobs):
@@ -175,15 +179,15 @@ class _Formatter:
             self.results[id(stmt)] = new
 
     @staticmethod
-    def _split(parsed: List[cst.BaseStatement], count: int) -> List[List[cst.BaseStatement]]:
-        groups: List[List[cst.BaseStatement]] = []
+    def _split(parsed: List[Statement], count: int) -> List[List[Statement]]:
+        groups: List[List[Statement]] = []
         for stmt in parsed:
             lines = list(stmt.leading_lines)
             marks = [k for k, line in enumerate(lines) if line.comment is not None and line.comment.value.startswith("# __torch2gluon_split_")]
             if marks:
                 k = marks[-1]
                 expected = _SPLIT.format(len(groups))
-                if lines[k].comment.value != expected or len(marks) != 1:
+                if cast(cst.Comment, lines[k].comment).value != expected or len(marks) != 1:
                     raise ValueError("batch split markers out of order")
                 rest = lines[k + 1 :]
                 while rest and rest[0].comment is None:

@@ -6,13 +6,13 @@ would clash with a name the script still binds gets an alias.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union, cast
 
 import libcst as cst
-from libcst.metadata import Assignment, Scope
+from libcst.metadata import BaseAssignment, Scope
 
 from ..analysis.names import is_torch_name
-from ..base.syntax import PreservingTransformer
+from ..base.syntax import PreservingTransformer, Statement
 from ..rewrite.context import Context
 from ..base.syntax import code_of
 
@@ -22,7 +22,7 @@ class TorchBinding:
     statement: Union[cst.Import, cst.ImportFrom]
     alias: cst.ImportAlias
     name: str  # the local name it binds
-    assignment: Optional[Assignment]
+    assignment: Optional[BaseAssignment]
 
 
 def _dotted(node: cst.BaseExpression) -> str:
@@ -127,6 +127,10 @@ def _existing_imports(scopes) -> Set[Tuple[str, Optional[str], str]]:
     return out
 
 
+def _import_line(stmt: cst.BaseStatement) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], (cst.Import, cst.ImportFrom))
+
+
 def separate(module: cst.Module, ctx: Context) -> cst.Module:
     """Blank lines between the MXNet imports and the code after them, as black would."""
     body = list(module.body)
@@ -134,7 +138,7 @@ def separate(module: cst.Module, ctx: Context) -> cst.Module:
     if not inserted:
         return module
     i = inserted[-1] + 1
-    while i < len(body) and isinstance(body[i], cst.SimpleStatementLine) and isinstance(body[i].body[0], (cst.Import, cst.ImportFrom)):
+    while i < len(body) and _import_line(body[i]):
         i += 1
     if i >= len(body):
         return module
@@ -205,7 +209,7 @@ class _ImportRewriter(PreservingTransformer):
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
         return False
 
-    def _insert(self, out: List[cst.BaseStatement], at: int, above: List[cst.EmptyLine]) -> None:
+    def _insert(self, out: List[Statement], at: int, above: List[cst.EmptyLine]) -> None:
         new = list(self.new_imports)
         if above:
             new[0] = new[0].with_changes(leading_lines=above)
@@ -213,14 +217,14 @@ class _ImportRewriter(PreservingTransformer):
         out[at:at] = new
 
     def _rewrite_body(
-        self, body: List[cst.BaseStatement], top: bool
-    ) -> Tuple[List[cst.BaseStatement], List[cst.EmptyLine]]:
+        self, body: List[Statement], top: bool
+    ) -> Tuple[List[Statement], List[cst.EmptyLine]]:
         """Returns the new body and comment lines left over at its end."""
-        out: List[cst.BaseStatement] = []
+        out: List[Statement] = []
         carry: List[cst.EmptyLine] = []
         inserted = not (top and self.new_imports)
         for stmt in body:
-            if has_import(stmt, self.torch_nodes):
+            if isinstance(stmt, cst.SimpleStatementLine) and has_import(stmt, self.torch_nodes):
                 kept = self._strip(stmt)
                 if kept is None:
                     if not inserted:
@@ -276,7 +280,7 @@ class _ImportRewriter(PreservingTransformer):
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
         if not any(has_import(s, self.torch_nodes) for s in updated.body):
             return updated
-        body, carry = self._rewrite_body(list(updated.body), top=False)
+        body, carry = self._rewrite_body(cast(List[Statement], list(updated.body)), top=False)
         if not body:
             body = [cst.SimpleStatementLine(body=[cst.Pass()], leading_lines=carry)]
             carry = []
@@ -287,7 +291,7 @@ class _ImportRewriter(PreservingTransformer):
         return updated.with_changes(body=body, footer=[*carry, *updated.footer])
 
 
-def after_header(body: List[cst.BaseStatement]) -> int:
+def after_header(body: Sequence[cst.BaseStatement]) -> int:
     """Index after a module docstring and ``from __future__`` imports."""
     i = 0
     if body and isinstance(body[0], cst.SimpleStatementLine) and isinstance(body[0].body[0], cst.Expr):

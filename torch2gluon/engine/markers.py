@@ -78,7 +78,7 @@ class _AddMarkers(PreservingTransformer):
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
         return False
 
-    def on_leave(self, original_node, updated_node):  # type: ignore[override]
+    def on_leave(self, original_node, updated_node):
         result = super().on_leave(original_node, updated_node)
         texts = self.targets.get(id(original_node))
         if texts:

@@ -8,7 +8,7 @@ facts).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Optional
+from typing import Callable, Optional
 
 import libcst as cst
 
@@ -111,7 +111,7 @@ class _Catalog:
     """The implementation of ``analysis.values.Catalog`` (see there)."""
 
     def __init__(self) -> None:
-        self.names = lambda node: None  # set per translation: resolves torch names (dtype=)
+        self.names: Callable[[cst.CSTNode], Optional[str]] = lambda node: None  # set per translation: resolves torch names (dtype=)
 
     # -- torch functions and classes -----------------------------------------
     def call(self, name: str, call: cst.Call, value_of: ArgValue) -> Optional[Value]:

@@ -6,7 +6,7 @@ core keeps no global state.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple, cast
 
 import libcst as cst
 from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
@@ -15,6 +15,7 @@ from ..analysis.kinds import DType, Kind, Value
 from ..analysis.names import Names
 from ..analysis.values import Analysis
 from ..base.diagnostics import Diagnostic, Severity
+from ..base.syntax import Statement
 from ..facts.mxnet import MX_IMPORTS
 from .plans import OptimizerPlan
 
@@ -44,7 +45,7 @@ class Context:
         # the top-level statement being translated, and the one holding each
         # statement and torch reference (recorded by the engine)
         self.current_top: Optional[cst.CSTNode] = None
-        self.top_of: Dict[int, cst.CSTNode] = {}
+        self.top_of: Dict[int, Optional[cst.CSTNode]] = {}
         self.diagnostics: List[Diagnostic] = []
         # number of replacements made so far; the engine uses it to hand back
         # untouched subtrees as the very same objects.
@@ -70,7 +71,7 @@ class Context:
         # module-level definitions the output needs (name -> statement), put
         # after the imports by the engine: e.g. an MXNet optimizer with torch's
         # update rule where MXNet has none
-        self.helpers: Dict[str, cst.BaseStatement] = {}
+        self.helpers: Dict[str, Statement] = {}
         # Gradient code other rules wrote that the training-loop rule (T2G501)
         # makes exact at that point (backward of the batch mean, step(1)), or
         # reports: id(translated clipping node) -> original call (T2G502), and
@@ -158,8 +159,9 @@ class Context:
         offset = self._line_offsets.get(id(top))
         if offset is None:
             return {}
+        statement = cast(Statement, top)  # a top-level statement
         alone = cst.Module(
-            body=[top], default_indent=self.module.default_indent, default_newline=self.module.default_newline
+            body=[statement], default_indent=self.module.default_indent, default_newline=self.module.default_newline
         )
         local = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
         shifted: Dict[cst.CSTNode, CodeRange] = {}
@@ -248,7 +250,7 @@ class Context:
                     return ctx.ref("mxnet.nd")
                 return updated
 
-        stmt = cst.parse_statement(template).visit(_Fill())
+        stmt = cast(Statement, cst.parse_statement(template).visit(_Fill()))
         self.helpers[name] = stmt.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
 
     def call(self, dotted: str, *args: cst.Arg) -> cst.Call:

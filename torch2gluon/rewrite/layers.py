@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import libcst as cst
 
@@ -25,7 +25,7 @@ def initialize_standalone(ctx, original: cst.SimpleStatementLine, updated: cst.S
     kind = nn_class(ctx.call_name(assign.value), *table)
     if kind is None:
         return None
-    new_value = updated.body[0].value  # type: ignore[union-attr]
+    new_value = cast(cst.Assign, updated.body[0]).value
     if not (
         isinstance(new_value, cst.Call)
         and ctx.call_name(new_value) is None

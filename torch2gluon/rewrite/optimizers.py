@@ -64,7 +64,9 @@ def scheduled_optimizers(ctx) -> Dict[str, bool]:
         found = {}
         if "lr_scheduler" in (ctx.source or "lr_scheduler"):
             for node in walk(ctx.module):
-                name = ctx.call_name(node) if isinstance(node, cst.Call) else None
+                if not isinstance(node, cst.Call):
+                    continue
+                name = ctx.call_name(node)
                 if not name or not name.startswith("torch.optim.lr_scheduler."):
                     continue
                 opt = next(
@@ -91,7 +93,7 @@ def scheduled_optimizers(ctx) -> Dict[str, bool]:
                 if isinstance(node, cst.Attribute) and node.attr.value == "param_groups" and isinstance(node.value, cst.Name):
                     found.setdefault(node.value.value, False)
         ctx.memo[SCHEDULED] = found
-    return found  # type: ignore[return-value]
+    return found
 
 
 def trainer_kind(call: cst.Call) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, cast
 
 import libcst as cst
 
@@ -28,7 +28,7 @@ def inline(template: cst.BaseExpression, values: Dict[str, cst.BaseExpression], 
     )
     if simple:
         put = {k: paren(v) for k, v in values.items()}
-        return template.visit(_Put(nd, put))
+        return cast(cst.BaseExpression, template.visit(_Put(nd, put)))
     lam = cst.parse_expression(f"lambda {', '.join(values)}: 0").with_changes(body=template.visit(_Put(nd, {})))
     lam = lam.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
     return cst.Call(func=lam, args=[arg(v) for v in values.values()])

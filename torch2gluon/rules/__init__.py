@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import lru_cache
-from typing import Tuple, Type
+from typing import Dict, Tuple, Type
 
 from ._base import Example, Rule
 
@@ -20,7 +20,7 @@ __all__ = ["Example", "Rule", "all_rules"]
 
 @lru_cache(maxsize=1)
 def all_rules() -> Tuple[Type[Rule], ...]:
-    found = {}
+    found: Dict[str, Type[Rule]] = {}
     for info in pkgutil.walk_packages(__path__, prefix=__name__ + "."):
         if info.name.rsplit(".", 1)[-1].startswith("_"):
             continue

@@ -177,12 +177,13 @@ class Checkpoints(Rule):
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
         if name in (_SAVE, _LOAD) and id(original) not in self._mine:
-            return self.keep(
+            self.keep(
                 original,
                 name,
                 f"is only translated as `{'torch.save(net.state_dict(), path)' if name == _SAVE else 'net.load_state_dict(torch.load(path))'}` "
                 "on a translated model or optimizer (the files are not interchangeable)",
             )
+            return None
         return None
 
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
@@ -310,7 +311,8 @@ class Seeds(Rule):
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         if self.ctx.call_name(original) == "torch.manual_seed" and id(original) not in self._mine:
-            return self.keep(original, "torch.manual_seed", "is only translated as a statement with a simple argument")
+            self.keep(original, "torch.manual_seed", "is only translated as a statement with a simple argument")
+            return None
         return None
 
     def _gpu_knob(self, stmt: cst.SimpleStatementLine) -> Optional[Tuple[str, Severity]]:

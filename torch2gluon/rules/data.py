@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Set, Tuple
+from typing import List, Optional, Set, Tuple, cast
 
 import libcst as cst
 
@@ -95,7 +95,7 @@ def _getitem_returns(cls: cst.ClassDef):
     """The values ``__getitem__`` of ``cls`` returns (its own returns, not nested functions')."""
     for stmt in cls.body.body:
         if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "__getitem__":
-            stack = list(stmt.body.body) if isinstance(stmt.body, cst.IndentedBlock) else [stmt.body]
+            stack: List[cst.CSTNode] = list(stmt.body.body) if isinstance(stmt.body, cst.IndentedBlock) else [stmt.body]
             while stack:
                 node = stack.pop()
                 if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
@@ -448,7 +448,8 @@ class Data(Rule):
             if name in _LOADERS:
                 return self._loader(original, updated)
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         return None
 
     def __init__(self, ctx) -> None:
@@ -605,7 +606,9 @@ class Data(Rule):
             f"lambda img: CROP(img, int(round((img.shape[1] - {w}) / 2.0)), "
             f"int(round((img.shape[0] - {h}) / 2.0)), {w}, {h})"
         )
-        func = cst.parse_expression(code).visit(_Placeholder("CROP", self.ctx.ref("mxnet.image.fixed_crop")))
+        func = cast(
+            cst.BaseExpression, cst.parse_expression(code).visit(_Placeholder("CROP", self.ctx.ref("mxnet.image.fixed_crop")))
+        )
         return self.ctx.call("mxnet.gluon.nn.Lambda", arg(func))
 
     def _random_crop(self, updated: cst.Call) -> cst.BaseExpression:
@@ -661,7 +664,7 @@ class Data(Rule):
                           "RANDINT": "mxnet.nd.random.randint"}.get(o.value)
                 return ctx.ref(target) if target else u
 
-        func = cst.parse_expression(code).visit(_Fill())
+        func = cast(cst.BaseExpression, cst.parse_expression(code).visit(_Fill()))
         return self.ctx.call("mxnet.gluon.nn.Lambda", arg(func))
 
     def _dataset(self, original: cst.Call, updated: cst.Call, name: str) -> cst.BaseExpression:
@@ -829,7 +832,7 @@ class Data(Rule):
                     return self.ctx.ref("mxnet.gluon.data.SimpleDataset")
                 return u
 
-        result = cst.parse_expression(code).visit(_Fill())
+        result = cast(cst.BaseExpression, cst.parse_expression(code).visit(_Fill()))
         self.ctx.plain_import("numpy", "np", names)
         self.report(
             original,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Set
+from typing import Optional, Set, Union, cast
 
 import libcst as cst
 
@@ -180,7 +180,7 @@ class Devices(Rule):
         moved = move_call(self.ctx, value) if value is not None else None
         if moved is not None and isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name):
             if self._built_model(moved[0]):  # net = Net().to(device)
-                self.ctx.handled.add(id(value.func))
+                self.ctx.handled.add(id(cast(cst.Call, value).func))  # what move_call matches
                 self._built_moves.add(id(node))
                 self._skip.add(id(value))
                 return
@@ -190,7 +190,7 @@ class Devices(Rule):
             target = small.targets[0].target
             if not (isinstance(target, cst.Name) and target.value == moved[0].value):
                 return
-        self.ctx.handled.add(id(value.func))  # T2G002 leaves `net.to` alone
+        self.ctx.handled.add(id(cast(cst.Call, value).func))  # T2G002 leaves `net.to` alone
         self._model_moves.add(id(node))
 
     def _built_model(self, node: cst.BaseExpression) -> bool:
@@ -209,8 +209,8 @@ class Devices(Rule):
             return self._built(original, updated)
         if id(original) not in self._model_moves:
             return None
-        small = original.body[0]
-        moved = move_call(self.ctx, small.value)  # type: ignore[union-attr]
+        small = cast(Union[cst.Expr, cst.Assign], original.body[0])  # as visit_SimpleStatementLine found it
+        moved = move_call(self.ctx, small.value)
         if moved is None:
             return None
         recv, dev = moved
@@ -220,15 +220,16 @@ class Devices(Rule):
 
     def _built(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
         """``net = Net().to(device)`` -> ``net = Net()``, ``net.initialize()``, ``reset_ctx``."""
-        moved = move_call(self.ctx, original.body[0].value)  # type: ignore[union-attr]
-        new_value = updated.body[0].value  # type: ignore[union-attr]
+        assign = cast(cst.Assign, original.body[0])  # `name = ...`, as visit_SimpleStatementLine found it
+        moved = move_call(self.ctx, assign.value)
+        new_value = cast(cst.Assign, updated.body[0]).value
         if moved is None or not (isinstance(new_value, cst.Call) and isinstance(new_value.func, cst.Attribute)):
             return None
         ctor = new_value.func.value
         if not isinstance(ctor, cst.Call) or self.ctx.call_name(ctor) is not None:
             return None  # the layer was left untranslated (and reported)
-        target = original.body[0].targets[0].target  # type: ignore[union-attr]
-        first = updated.with_changes(body=[updated.body[0].with_changes(value=ctor)])  # type: ignore[union-attr]
+        target = cast(cst.Name, assign.targets[0].target)
+        first = updated.with_changes(body=[updated.body[0].with_changes(value=ctor)])
         init = cst.SimpleStatementLine(body=[cst.Expr(meth(cst.Name(target.value), "initialize"))])
         params = meth(cst.Name(target.value), "collect_params")
         reset = cst.SimpleStatementLine(body=[cst.Expr(meth(params, "reset_ctx", arg(moved[1])))])
@@ -242,7 +243,8 @@ class Devices(Rule):
             return self._method(original, updated)
         if name in AVAILABLE:
             if original.args:
-                return self.keep(original, name, "with arguments is not translated")
+                self.keep(original, name, "with arguments is not translated")
+                return None
             out = has_gpu(ctx)
             if id(original) not in self._bare:
                 out = out.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
@@ -256,7 +258,8 @@ class Devices(Rule):
                 inner = b.get("type")
                 if isinstance(inner, cst.Name) and is_device_name(ctx, inner) and "index" not in b:
                     return updated.args[0].value  # torch.device(device): already a context
-                return self.keep(original, name, "with a device that is not a literal `'cpu'`/`'cuda[:n]'` is not translated")
+                self.keep(original, name, "with a device that is not a literal `'cpu'`/`'cuda[:n]'` is not translated")
+                return None
             return dev  # built from the original nodes, which hold no other torch code
         return None
 
@@ -282,8 +285,9 @@ class Devices(Rule):
             if m == "to" and not (len(original.args) >= 1 and device_of(self.ctx, original.args[0].value) is not None):
                 return None  # not evidently a device move
             if m == "to" or not original.args:
-                return self.keep(original, f".{m}", "on a value not known to be a tensor or a model is not translated "
-                                 "(a tensor: `.as_in_context(ctx)`, a model: `.collect_params().reset_ctx(ctx)`)")
+                self.keep(original, f".{m}", "on a value not known to be a tensor or a model is not translated "
+                          "(a tensor: `.as_in_context(ctx)`, a model: `.collect_params().reset_ctx(ctx)`)")
+                return None
             return None
         if m == "to":
             args = original.args
@@ -292,11 +296,12 @@ class Devices(Rule):
                     return None  # a cast: T2G102's
         moved = move_call(self.ctx, original)
         if moved is None:
-            return self.keep(
+            self.keep(
                 original,
                 f".{m}",
                 "with a device that is not a literal, `torch.device(...)` or a name bound to one",
             )
+            return None
         _, dev = moved
-        recv = updated.func.value  # type: ignore[union-attr]
+        recv = cast(cst.Attribute, updated.func).value
         return meth(recv, "as_in_context", arg(dev))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union, cast
 
 import libcst as cst
 
@@ -62,8 +62,9 @@ def _number(node: Optional[cst.BaseExpression]) -> float:
             return a**b
         if op is cst.Divide and b != 0:
             return a / b
-        if ops.get(op) is not None:
-            return ops[op]
+        result = ops.get(op)
+        if result is not None:
+            return result
     if (
         isinstance(node, cst.Call)
         and code_of(node.func) == "math.sqrt"
@@ -420,7 +421,7 @@ class InitCalls(Rule):
                 raise NotExact(where)
         else:
             raise NotExact(where)
-        keyword = _LAYERS[layer.func.attr.value].get(which)  # type: ignore[union-attr]
+        keyword = _LAYERS[cast(cst.Attribute, layer.func).attr.value].get(which)  # as _layer_call found it
         if keyword is None:
             raise NotExact(where)
         args = list(layer.args)
@@ -433,7 +434,7 @@ class InitCalls(Rule):
                 last = args[-1]
                 args[-1] = last.with_changes(comma=cst.MaybeSentinel.DEFAULT)
             args.append(arg(initializer, keyword))
-        assign = stmt.body[0]
+        assign = cast(cst.SimpleStatementLine, stmt).body[0]
         new_stmt = stmt.with_changes(body=[assign.with_changes(value=layer.with_changes(args=args))])
         self.ctx.origin[id(new_stmt)] = (new_stmt, self.ctx.original(stmt))
         return index, new_stmt
@@ -689,13 +690,14 @@ class ApplyInit(Rule):
                     layer_kind(self.ctx, recv) is not None
                 )
                 if model and len(n.args) == 1 and not n.args[0].keyword and not n.args[0].star:
-                    fn = n.args[0].value
-                    if isinstance(fn, cst.Name):
-                        applied.append((None, fn.value))
-                    elif isinstance(fn, cst.Attribute) and code_of(fn.value) == "self" and cls is not None:
-                        applied.append((cls, fn.attr.value))
+                    given = n.args[0].value
+                    if isinstance(given, cst.Name):
+                        applied.append((None, given.value))
+                    elif isinstance(given, cst.Attribute) and code_of(given.value) == "self" and cls is not None:
+                        applied.append((cls, given.attr.value))
             stack.extend((c, cls) for c in children(n))
         for cls, name in applied:
+            fn: Optional[cst.FunctionDef]
             if cls is None:
                 defs = functions.get(name, [])
                 if len(defs) != 1:
@@ -789,7 +791,7 @@ class ApplyInit(Rule):
         gluon = {LAYER_PARAMETERS.get(k, {}).get(tensor.attr.value) for k in kinds}
         if len(gluon) != 1 or None in gluon:
             return
-        self._plans[id(stmt)] = (fn, kinds, gluon.pop(), b)
+        self._plans[id(stmt)] = (fn, kinds, cast(str, gluon.pop()), b)  # not None: checked above
         self.ctx.handled.add(id(call))  # T2G102 leaves `.fill_` etc. alone
         for a in call.args:
             self.ctx.handled.add(id(a.value))
@@ -835,7 +837,7 @@ class ApplyInit(Rule):
         refs = [self.ctx.ref("mxnet.gluon.nn." + g) for g in gluon]  # type: ignore[operator]
         if not isinstance(original, (cst.Tuple, cst.List)):
             return refs[0]
-        elements = [e.with_changes(value=r) for e, r in zip(updated.elements, refs)]  # type: ignore[union-attr]
+        elements = [e.with_changes(value=r) for e, r in zip(cast(Union[cst.Tuple, cst.List], updated).elements, refs)]
         return updated.with_changes(elements=elements)
 
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
@@ -844,17 +846,18 @@ class ApplyInit(Rule):
             return None
         fn, kinds, gluon, b = plan
         helper = InitCalls(self.ctx)
-        call = original.body[0].value  # type: ignore[union-attr]
+        call = cast(cst.Call, cast(cst.Expr, original.body[0]).value)  # as _plan found it
         try:
             initializer = helper._initializer(fn, b)
         except NotExact as e:
-            return self.keep(call, self.ctx.torch_name(call.func) or f".{call.func.attr.value}",  # type: ignore[union-attr]
-                             f"is not translated exactly ({e})")
+            self.keep(call, self.ctx.torch_name(call.func) or f".{cast(cst.Attribute, call.func).attr.value}",
+                      f"is not translated exactly ({e})")
+            return None
         if isinstance(call.func, cst.Attribute) and self.ctx.torch_name(call.func) is None:
-            owner = call.func.value.value  # m.weight.data.normal_ -> m.weight
+            owner = cast(cst.Attribute, call.func.value).value  # m.weight.data.normal_ -> m.weight
         else:
             owner = bind(call, _SIGNATURES[fn])["tensor"]
-        target = cst.Attribute(value=owner.value, attr=cst.Name(gluon))  # type: ignore[union-attr]
+        target = cst.Attribute(value=cast(cst.Attribute, owner).value, attr=cst.Name(gluon))  # the tensor: m.weight
         new = cst.Call(
             func=cst.Attribute(value=target, attr=cst.Name("initialize")),
             args=[arg(initializer, "init"), arg(cst.Name("True"), "force_reinit")],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, cast
 
 import libcst as cst
 
@@ -67,7 +67,8 @@ class Layers(Rule):
                 if "in_features" not in b or "out_features" not in b:
                     raise Unbindable("needs in_features and out_features")
             except Unbindable as e:
-                return self.keep(original, name, str(e))
+                self.keep(original, name, str(e))
+                return None
             args = [arg(b["out_features"]), arg(b["in_features"], "in_units"), arg(cst.Name("False"), "flatten")]
             bias = b.get("bias")
             if bias is not None and literal(bias) is not True:
@@ -92,7 +93,8 @@ class Layers(Rule):
             try:
                 bind(updated, ["inplace"])
             except Unbindable as e:
-                return self.keep(original, name, str(e))
+                self.keep(original, name, str(e))
+                return None
             return self.ctx.call("mxnet.gluon.nn.Activation", arg(cst.SimpleString('"relu"')))
         return None
 
@@ -224,7 +226,7 @@ class Sequential(Rule):
             return None
         value = assign.value
         if _moved_sequential(self.ctx, value) is not None:
-            value = value.func.value  # type: ignore[union-attr]  # `nn.Sequential(...).to(device)`
+            value = _receiver(value)  # `nn.Sequential(...).to(device)`
         if isinstance(value, cst.Call) and self.ctx.call_name(value) == "torch.nn.Sequential":
             return value
         return None
@@ -233,7 +235,7 @@ class Sequential(Rule):
         call = self._statement_call(node)
         if call is not None:
             self._statement_form.add(id(call))
-            move = node.body[0].value  # type: ignore[union-attr]
+            move = cast(cst.Assign, node.body[0]).value  # as _statement_call found it
             if move is not call:
                 self.ctx.handled.add(id(move))  # T2G801 leaves the move to this statement
 
@@ -247,12 +249,13 @@ class Sequential(Rule):
         call = self._statement_call(original)
         if call is None:
             return None
-        target_node = updated.body[0].targets[0].target  # type: ignore[union-attr]
+        assign = cast(cst.Assign, updated.body[0])  # as _statement_call found it
+        target_node = assign.targets[0].target
         attribute = isinstance(target_node, cst.Attribute)
-        new_call = updated.body[0].value  # type: ignore[union-attr]
-        moved = _moved_sequential(self.ctx, original.body[0].value)  # type: ignore[union-attr]
+        new_call = assign.value
+        moved = _moved_sequential(self.ctx, cast(cst.Assign, original.body[0]).value)
         if moved is not None:
-            new_call = new_call.func.value  # type: ignore[union-attr]
+            new_call = _receiver(new_call)
         if not isinstance(new_call, cst.Call):
             return None
         args = list(new_call.args)
@@ -269,7 +272,7 @@ class Sequential(Rule):
             return None
         args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
         ctor = cst.Call(func=self.ctx.ref("mxnet.gluon.nn.Sequential"))
-        first = updated.with_changes(body=[updated.body[0].with_changes(value=ctor)])  # type: ignore[union-attr]
+        first = updated.with_changes(body=[updated.body[0].with_changes(value=ctor)])
         add = cst.SimpleStatementLine(
             body=[cst.Expr(cst.Call(func=cst.Attribute(value=target_node, attr=cst.Name("add")), args=args))]
         )
@@ -295,6 +298,11 @@ def _moved_sequential(ctx, value: cst.BaseExpression) -> Optional[cst.BaseExpres
         return None
     moved = move_call(ctx, value)
     return moved[1] if moved is not None else None
+
+
+def _receiver(moved: cst.BaseExpression) -> cst.BaseExpression:
+    """``recv`` of ``recv.to(...)``: a call ``_moved_sequential`` matched."""
+    return cast(cst.Attribute, cast(cst.Call, moved).func).value
 
 
 # ---------------------------------------------------------------------------
@@ -383,7 +391,7 @@ class Convolution(Rule):
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
-        if torch_nn_name(name, "Conv2d") is None:
+        if name is None or torch_nn_name(name, "Conv2d") is None:
             return None
         return translate_conv(self, original, updated, name, "Conv2D", 2, False)
 
@@ -452,7 +460,7 @@ class Pooling(Rule):
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
         kind = torch_nn_name(name, "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d")
-        if kind is None:
+        if name is None or kind is None:
             return None
         try:
             if kind.startswith("Adaptive"):
@@ -481,7 +489,8 @@ class Pooling(Rule):
                     )
                 ceil_true = True
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         args = [arg(b["kernel_size"])]
         stride = b.get("stride")
         if stride is not None and not is_literal(stride, None):
@@ -566,7 +575,7 @@ class BatchNorm(Rule):
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
-        if torch_nn_name(name, "BatchNorm1d", "BatchNorm2d") is None:
+        if name is None or torch_nn_name(name, "BatchNorm1d", "BatchNorm2d") is None:
             return None
         try:
             if sum(1 for a in updated.args if a.keyword is None) > 7:
@@ -590,7 +599,8 @@ class BatchNorm(Rule):
             if bias is not None and not (is_literal(bias, True) or is_literal(bias, False)):
                 raise Unbindable("with a `bias` flag decided at run time is not translated")
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         if momentum is None:
             mx_momentum: cst.BaseExpression = cst.Float("0.9")
         else:
@@ -658,12 +668,13 @@ class Dropout(Rule):
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
         kind = torch_nn_name(name, "Dropout", "Dropout2d")
-        if kind is None:
+        if name is None or kind is None:
             return None
         try:
             b = bind(updated, ["p", "inplace"])
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         args = [arg(b.get("p") or cst.Float("0.5"), "rate")]
         if kind == "Dropout2d":
             args.append(arg(cst.parse_expression("(2, 3)"), "axes"))
@@ -704,7 +715,7 @@ class Activations(Rule):
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
         kind = torch_nn_name(name, "Sigmoid", "Tanh", "LeakyReLU")
-        if kind is None:
+        if name is None or kind is None:
             return None
         try:
             if kind == "LeakyReLU":
@@ -712,7 +723,8 @@ class Activations(Rule):
                 return self.ctx.call("mxnet.gluon.nn.LeakyReLU", arg(b.get("negative_slope") or cst.Float("0.01")))
             bind(updated, [])
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         return self.ctx.call("mxnet.gluon.nn.Activation", arg(cst.SimpleString(f'"{kind.lower()}"')))
 
 
@@ -753,7 +765,7 @@ class Flatten(Rule):
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
-        if torch_nn_name(name, "Flatten") is None:
+        if name is None or torch_nn_name(name, "Flatten") is None:
             return None
         try:
             b = bind(updated, ["start_dim", "end_dim"])
@@ -762,5 +774,6 @@ class Flatten(Rule):
             ):
                 raise Unbindable("with dimensions other than `start_dim=1, end_dim=-1` is not translated yet")
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         return self.ctx.call("mxnet.gluon.nn.Flatten")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, cast
 
 import libcst as cst
 
@@ -157,7 +157,7 @@ class Losses(Rule):
         """``<loss>.item()`` -> ``<loss>.mean().asscalar()``: torch's batch mean as a float."""
         if id(original) in self.ctx.handled:
             return None  # a tensor's .item(), translated by T2G102
-        recv = original.func.value  # type: ignore[union-attr]
+        recv = cast(cst.Attribute, original.func).value  # leave_Call checked: `<recv>.item()`
         known = self.ctx.is_loss(recv)
         if not known:
             self.report(
@@ -167,7 +167,7 @@ class Losses(Rule):
                 severity=Severity.WARNING,
             )
             return None
-        value = updated.func.value  # type: ignore[union-attr]
+        value = cast(cst.Attribute, updated.func).value
         if isinstance(value, (cst.UnaryOperation, cst.BinaryOperation)) and not value.lpar:
             value = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
         mean = cst.Call(func=cst.Attribute(value=value, attr=cst.Name("mean")))
@@ -196,8 +196,9 @@ class Losses(Rule):
                 return self.ctx.call("mxnet.gluon.loss.SoftmaxCrossEntropyLoss", arg(cst.Integer("1"), "axis"))
             elem, params, den = loss_elements(name, b, reduction)
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         body = reduced(elem, reduction, den)
         defaults = "".join(f", {k}=__{k}" for k in params)
         template = cst.parse_expression(f"lambda input, target{defaults}: {body}")
-        return template.visit(_Fill(lambda: self.ctx.ref("mxnet.nd"), params))
+        return cast(cst.BaseExpression, template.visit(_Fill(lambda: self.ctx.ref("mxnet.nd"), params)))

@@ -87,7 +87,7 @@ class Embedding(Rule):
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
-        if nn_class(name, "Embedding") is None:
+        if name is None or nn_class(name, "Embedding") is None:
             return None
         try:
             b = bind(updated, self.PARAMS)
@@ -107,7 +107,8 @@ class Embedding(Rule):
                 if key in b and not is_literal(b[key], default):
                     raise Unbindable(f"with `{key}` is not translated {why}")
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         args = [arg(b["num_embeddings"]), arg(b["embedding_dim"])]
         if self.ctx.options.init == "torch":
             args.append(arg(self.ctx.call("mxnet.init.Normal", arg(cst.Float("1.0"))), "weight_initializer"))
@@ -176,7 +177,7 @@ class LayerNorm(Rule):
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
-        if nn_class(name, "LayerNorm") is None:
+        if name is None or nn_class(name, "LayerNorm") is None:
             return None
         try:
             b = bind(updated, self.PARAMS)
@@ -207,7 +208,8 @@ class LayerNorm(Rule):
                     severity=Severity.WARNING,
                 )
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         args = [arg(cst.parse_expression("-1"), "axis")]
         eps = b.get("eps")
         if eps is not None and not is_literal(eps, 1e-5):
@@ -293,7 +295,7 @@ class MoreConvolutions(Rule):
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
         kind = nn_class(name, *_CONV_KINDS)
-        if kind is None:
+        if name is None or kind is None:
             return None
         target, dims, transposed = _CONV_KINDS[kind]
         return translate_conv(self, original, updated, name, target, dims, transposed)
@@ -363,7 +365,7 @@ class ParameterFreeLayers(Rule):
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
         kind = nn_class(name, "GELU", "Softmax", "LogSoftmax", "Identity")
-        if kind is None:
+        if name is None or kind is None:
             return None
         if kind == "Identity":  # torch ignores every argument
             return self.ctx.call("mxnet.gluon.contrib.nn.Identity")
@@ -381,7 +383,8 @@ class ParameterFreeLayers(Rule):
             if dim is None or is_literal(dim, None):
                 raise Unbindable("without `dim` is not translated (torch picks the axis from the input's rank)")
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         fn = "softmax" if kind == "Softmax" else "log_softmax"
         body = cst.parse_expression(f"lambda F, x: F.{fn}(x, axis=_)")
         assert isinstance(body, cst.Lambda) and isinstance(body.body, cst.Call)
@@ -446,7 +449,7 @@ class LazyLinear(Rule):
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
-        if nn_class(name, "LazyLinear") is None:
+        if name is None or nn_class(name, "LazyLinear") is None:
             return None
         try:
             b = bind(updated, ["out_features", "bias", "device", "dtype"])
@@ -459,7 +462,8 @@ class LazyLinear(Rule):
             if bias is not None and not (is_literal(bias, True) or is_literal(bias, False)):
                 raise Unbindable("with a `bias` flag decided at run time is not translated")
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         args = [arg(b["out_features"]), arg(cst.Name("False"), "flatten")]
         no_bias = is_literal(bias, False)
         if no_bias:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, cast
 
 import libcst as cst
 
@@ -308,7 +308,8 @@ class Optimizers(Rule):
         build = _BUILDERS.get(name)
         if build is None:
             if name in _REFUSED:
-                return self.keep(original, name, _REFUSED[name])
+                self.keep(original, name, _REFUSED[name])
+                return None
             return None  # not an optimizer class (reported as untranslated)
         try:
             params_list = _PARAMS[name]
@@ -320,7 +321,7 @@ class Optimizers(Rule):
             if isinstance(b["params"], cst.List) and any(isinstance(e.value, cst.Dict) for e in b["params"].elements):
                 if id(original) not in self._statement_values:
                     raise Unbindable("with parameter groups is translated only as a statement of its own (`opt = torch.optim.X([...], ...)`)")
-                collect, pre, lr_differs = self._groups(name, b, b_orig["params"], b["params"])
+                collect, pre, lr_differs = self._groups(name, b, cast(cst.List, b_orig["params"]), b["params"])
                 if lr_differs:
                     self._grouped.add(id(original))
             else:
@@ -336,7 +337,8 @@ class Optimizers(Rule):
             if algo in HELPERS:
                 self.ctx.helper(*HELPERS[algo])
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         self._lr_kind[id(original)] = kind
         self._algo[id(original)] = algo
         if pre:
@@ -420,8 +422,8 @@ class Optimizers(Rule):
                 raise Unbindable(f"with a parameter group setting `{key}` is not translated")
             if key in ("lr", "weight_decay"):
                 continue
-            values = {code_of(g.get(key, b.get(key))) if g.get(key, b.get(key)) is not None else None for g in groups}
-            if len(values) != 1:
+            distinct = {code_of(v) if v is not None else None for v in (g.get(key, b.get(key)) for g in groups)}
+            if len(distinct) != 1:
                 raise Unbindable(
                     f"with parameter groups that differ in `{key}`: a Gluon Trainer sets it for all parameters "
                     "(only the learning rate and weight decay have per-parameter multipliers)"
@@ -441,7 +443,7 @@ class Optimizers(Rule):
             if ref is None:
                 raise Unbindable(f"with parameter groups whose `{key}` is zero in every group is not translated")
             b[key] = values[ref] if values[ref] is not None else cst.parse_expression(default)
-            for c, module, code in zip(groups, modules, codes):
+            for _, module, code in zip(groups, modules, codes):
                 if code == codes[ref]:
                     continue
                 ratio = "0.0" if literal(cst.parse_expression(code)) in (0, 0.0) else f"{code} / {codes[ref]}"
@@ -518,20 +520,20 @@ def _sgd(b, scheduled: str = "") -> Tuple[str, Entries, str]:
         # "nag" leaves weight decay out of the step (drift from step 2 on)
         entries: Entries = [("learning_rate", lr)]
         if not is_zero(momentum):
-            entries.append(("momentum", momentum))  # type: ignore[arg-type]
+            entries.append(("momentum", momentum))
         if not is_zero(dampening):
-            entries.append(("dampening", dampening))  # type: ignore[arg-type]
+            entries.append(("dampening", dampening))
         if nesterov_value:
             entries.append(("nesterov", cst.Name("True")))
         if not is_zero(wd_arg):
-            entries.append(("wd", wd_arg))  # type: ignore[arg-type]
+            entries.append(("wd", wd_arg))
         return TORCH_SGD, entries, "neutral"
     # without momentum torch ignores dampening (and nesterov needs momentum)
     entries = [("learning_rate", lr)]
     if not is_zero(momentum):
-        entries.append(("momentum", momentum))  # type: ignore[arg-type]
+        entries.append(("momentum", momentum))
     if not is_zero(wd_arg):
-        entries.append(("wd", wd_arg))  # type: ignore[arg-type]
+        entries.append(("wd", wd_arg))
     return ("nag" if nesterov_value else "sgd"), entries, ("neutral" if is_zero(momentum) else "in-state")
 
 
@@ -566,7 +568,7 @@ def _adam(b, scheduled: str = "", decoupled: bool = False) -> Tuple[str, Entries
         raise Unbindable("a `decoupled_weight_decay` flag decided at run time is not translated")
     wd = b.get("weight_decay")
     if not is_zero(wd):
-        entries.append(("wd", wd))  # type: ignore[arg-type]
+        entries.append(("wd", wd))
         if decoupled or dwd_value:
             entries.append(("decoupled", cst.Name("True")))
     amsgrad = b.get("amsgrad")
@@ -601,7 +603,7 @@ def _rmsprop(b, scheduled: str = "") -> Tuple[str, Entries, str]:
     ]
     momentum = b.get("momentum")
     if not is_zero(momentum):
-        entries.append(("momentum", momentum))  # type: ignore[arg-type]
+        entries.append(("momentum", momentum))
     if centered_value:
         entries.append(("centered", cst.Name("True")))
     if not is_zero(b.get("weight_decay")):

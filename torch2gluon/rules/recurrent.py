@@ -102,7 +102,7 @@ class RecurrentLayers(Rule):
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
         kind = nn_class(name, *_KINDS)
-        if kind is None:
+        if name is None or kind is None:
             return None
         try:
             b = bind(updated, _PARAMS[kind])
@@ -122,7 +122,8 @@ class RecurrentLayers(Rule):
             ):
                 raise Unbindable(f"with `nonlinearity={literal(nonlinearity)!r}` is not valid")
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         args = [arg(b["hidden_size"])]
         layers = b.get("num_layers")
         if layers is not None and not is_literal(layers, 1):

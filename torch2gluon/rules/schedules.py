@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union, cast
 
 import libcst as cst
 
@@ -202,7 +202,8 @@ class Schedules(Rule):
         name = self.ctx.call_name(original) or ""
         if name.startswith("torch.optim.lr_scheduler."):
             if id(original) not in self._mine:
-                return self.keep(original, name, "is translated only when assigned to a plain name")
+                self.keep(original, name, "is translated only when assigned to a plain name")
+                return None
             return None
         f = original.func
         if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name) and f.value.value in self._kinds:
@@ -217,7 +218,7 @@ class Schedules(Rule):
         if isinstance(small, cst.Assign) and id(small.value) in self._mine:
             name = self.ctx.call_name(small.value) or ""
             if name.startswith("torch.optim.lr_scheduler."):
-                return self._construct(original, updated, small.value, name, self._mine[id(small.value)])
+                return self._construct(original, updated, cast(cst.Call, small.value), name, self._mine[id(small.value)])
         if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
             call = small.value
             f = call.func
@@ -241,7 +242,7 @@ class Schedules(Rule):
         """The statements that set torch's learning rate (and OneCycleLR's beta1) for ``var["last_epoch"]``."""
         kind = self._kinds[var]
         if kind == "OneCycleLR":
-            out = [cst.parse_statement(f'{var}["trainer"].set_learning_rate({var}["value"]({var}, "lr"))\n')]
+            out: List[cst.BaseStatement] = [cst.parse_statement(f'{var}["trainer"].set_learning_rate({var}["value"]({var}, "lr"))\n')]
             if var in self._cycle_attr:
                 attr = self._cycle_attr[var]
                 out.append(cst.parse_statement(f'{var}["trainer"].optimizer.{attr} = {var}["value"]({var}, "momentum")\n'))
@@ -440,7 +441,7 @@ def _lr_loop(node: cst.For) -> Optional[cst.Name]:
             and literal(target.slice[0].slice.value) == "lr"
         ):
             return None
-        value = small.value
+        value = cast(Union[cst.Assign, cst.AugAssign], small).value  # it has a target
         if any(isinstance(n, cst.Name) and n.value == g for n in walk(value)):
             return None
     return it.value
@@ -510,16 +511,17 @@ class ManualLearningRate(Rule):
     def visit_Subscript(self, node: cst.Subscript) -> None:
         opt = _group_lr(node)
         if self._known(opt):
-            self.ctx.handled.add(id(node.value.value))  # type: ignore[union-attr]  # the `opt.param_groups`
+            self.ctx.handled.add(id(cast(cst.Subscript, node.value).value))  # the `opt.param_groups`
 
     def leave_For(self, original: cst.For, updated: cst.For):
         opt = _lr_loop(original)
-        if not self._known(opt):
+        if opt is None or not self._known(opt):
             return None
-        stmts = []
-        for stmt in updated.body.body:  # type: ignore[union-attr]
-            small = stmt.body[0]  # type: ignore[union-attr]
-            stmts.append(stmt.with_changes(body=[cst.Expr(self._set(opt, small))]))  # type: ignore[arg-type]
+        stmts: List[cst.SimpleStatementLine] = []
+        for stmt in updated.body.body:
+            line = cast(cst.SimpleStatementLine, stmt)  # `g["lr"] = ...` lines, as _lr_loop found them
+            small = line.body[0]
+            stmts.append(line.with_changes(body=[cst.Expr(self._set(opt, small))]))
         first = stmts[0].with_changes(leading_lines=[*original.leading_lines, *stmts[0].leading_lines])
         return [first, *stmts[1:]]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple, cast
 
 import libcst as cst
 
@@ -256,32 +256,36 @@ class TensorApi(Rule):
         if op is None:
             if method in TENSOR_NAMES or known:
                 what = "a torch tensor method" if method in TENSOR_NAMES else "not an MXNet array method"
-                return self.keep(original, f"{code_of(func)}", f"({what}) has no translation yet")
+                self._refuse(original, f"{code_of(func)}", f"({what}) has no translation yet")
             return None
         if not known and not _fits(op, original):
             return None  # `F.relu(x)` with F a parameter: not a tensor method's call
         return self._translate(op, form, original, updated, f"{code_of(func)}")
 
-    def keep(self, original: cst.Call, name: str, why: str) -> None:  # type: ignore[override]
+    def _refuse(self, original: cst.Call, name: str, why: str) -> None:
+        """Report a call left as is (``name`` as the script spells it), and nothing else."""
         self.report(original, f"`{name}` {why}; left as is")
         self.ctx.explained.add(id(original.func))
-        return None
 
     def _translate(self, op: Op, form: Form, original: cst.Call, updated: cst.Call, shown: str):
         if op.custom is not None and form & op.custom_forms:
             return None  # that rule's code translates it (or reports it)
         if op.refuse:
-            return self.keep(original, shown, f"is not translated: {op.refuse}")
+            self._refuse(original, shown, f"is not translated: {op.refuse}")
+            return None
         if op.template is None and not op.alternatives:
-            return self.keep(original, shown, "has no translation yet")
+            self._refuse(original, shown, "has no translation yet")
+            return None
         if form is Form.INPLACE and id(original) not in self._statement_calls:
-            return self.keep(original, shown, "changes a tensor in place inside an expression; only translated as a statement of its own")
+            self._refuse(original, shown, "changes a tensor in place inside an expression; only translated as a statement of its own")
+            return None
         try:
             bound_u, bound_o, x_u, x_o = self._bind(op, form, original, updated)
             template = self._template(op, bound_o)
             expr = self._render(op, template, bound_u, bound_o, x_u, x_o)
         except Unbindable as e:
-            return self.keep(original, shown, str(e))
+            self._refuse(original, shown, str(e))
+            return None
         if form is Form.INPLACE:
             self._inplace[id(original)] = (x_u, expr)  # the statement becomes `x[:] = expr`
             return None
@@ -344,9 +348,9 @@ class TensorApi(Rule):
         expr = _parse(template)
         if op.result is Result.PROMOTE:
             values = self._promoted(values, infos)
-        expr = expr.visit(_Pseudo(self, op, values, infos))
+        expr = cast(cst.BaseExpression, expr.visit(_Pseudo(self, op, values, infos)))
         omitted = {p.name: p for p in op.params if p.name not in values}
-        expr = expr.visit(_Omit(omitted))
+        expr = cast(cst.BaseExpression, expr.visit(_Omit(omitted)))
         used = {n.value for n in _names(expr)}  # (keyword and attribute names too: harmless extras)
         values = {k: v for k, v in values.items() if k in used}
         out = inline(expr, values, lambda: self.ctx.ref("mxnet.nd"))

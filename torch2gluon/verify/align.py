@@ -185,7 +185,7 @@ def install_mxnet(state: AlignState) -> None:
     def sampler_iter(self: Any) -> Any:
         return iter(int(i) for i in state.permutation(self, self._length))
 
-    mx_sampler.RandomSampler.__iter__ = sampler_iter  # type: ignore[method-assign]
+    mx_sampler.RandomSampler.__iter__ = sampler_iter
     mxnet.ndarray.Dropout = _identity  # gluon's nn.Dropout looks it up at call time
     import mxnet.symbol
 
@@ -199,7 +199,7 @@ def install_mxnet(state: AlignState) -> None:
         orig_init(self, *args, **kwargs)
         # The Trainer sorts a ParameterDict by name; the model's order (the
         # order torch's parameters() has) is the dict's own insertion order.
-        given = args[0] if args else kwargs.get("params")
+        given: Any = args[0] if args else kwargs.get("params")
         ordered = list(given.values()) if hasattr(given, "values") else list(self._params)
         k = state.optimizers
         state.optimizers += 1
@@ -224,9 +224,9 @@ def install_mxnet(state: AlignState) -> None:
             p.set_data(mxnet.nd.array(v, dtype=v.dtype))
         state.notes.append(f"copied {len(values)} initial parameters from the torch run" + (f" (optimizer {k + 1})" if k else ""))
 
-    trainer_cls.__init__ = trainer_init  # type: ignore[method-assign]
+    trainer_cls.__init__ = trainer_init
     initializer = mxnet.initializer.Initializer
-    initializer.__call__ = _initializing(initializer.__call__, state)  # type: ignore[method-assign]
+    initializer.__call__ = _initializing(initializer.__call__, state)
 
     _watch(mxnet.ndarray.random, ["uniform", "normal", "randint", "randn", "exponential", "gamma", "poisson",
                                   "multinomial", "shuffle", "bernoulli", "uniform_like", "normal_like"],

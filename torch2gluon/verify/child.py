@@ -208,7 +208,7 @@ def install_torch_recording(rec: Recorder) -> None:
     from torch.utils.data.dataloader import _BaseDataLoaderIter
 
     torch.Tensor.backward = _recording_backward(rec, torch.Tensor.backward, _torch_value)  # type: ignore[method-assign]
-    torch.autograd.backward = _recording_backward(rec, torch.autograd.backward, _torch_value)  # type: ignore[assignment]
+    torch.autograd.backward = _recording_backward(rec, torch.autograd.backward, _torch_value)
 
     # Optimizer.step of every subclass is wrapped by torch (profile_hook_step),
     # which runs the global hooks; the depth guard counts nested optimizers once.
@@ -232,7 +232,7 @@ def install_torch_recording(rec: Recorder) -> None:
         rec.on_loader_iter(idx)
         it = orig_iter(self)
         try:
-            it._t2g_loader_index = idx
+            setattr(it, "_t2g_loader_index", idx)
         except Exception:  # noqa: BLE001
             pass
         return it
@@ -268,14 +268,14 @@ def install_torch_offline_mnist(subset: Optional[int]) -> None:
         if type(self) is not cls:  # FashionMNIST, KMNIST, ... keep their own data
             return orig_init(self, *args, **kwargs)
         bound = sig.bind(self, *args, **kwargs)
-        root = bound.arguments.get("root")
+        root: Any = bound.arguments.get("root")  # MNIST requires it
         if isinstance(root, str):
             root = os.path.expanduser(root)
         write_torchvision_raw(root, subset)
         bound.arguments["download"] = False
         return orig_init(*bound.args, **bound.kwargs)
 
-    cls.__init__ = __init__  # type: ignore[method-assign]
+    cls.__init__ = __init__
 
     # A legacy processed/training.pt under the same root would win over the raw
     # files: never use it for exactly MNIST.
@@ -287,7 +287,7 @@ def install_torch_offline_mnist(subset: Optional[int]) -> None:
             return False
         return orig_legacy(self)
 
-    cls._check_legacy_exist = _check_legacy_exist  # type: ignore[method-assign]
+    cls._check_legacy_exist = _check_legacy_exist
 
 
 # ---------------------------------------------------------------------------
@@ -319,7 +319,7 @@ def install_mxnet_recording(rec: Recorder) -> None:
     import mxnet.gluon.data
     from mxnet.ndarray import NDArray
 
-    NDArray.backward = _recording_backward(rec, NDArray.backward, _mx_value)  # type: ignore[method-assign]
+    NDArray.backward = _recording_backward(rec, NDArray.backward, _mx_value)
     mxnet.autograd.backward = _recording_backward(rec, mxnet.autograd.backward, _mx_value)
 
     trainer_cls = mxnet.gluon.Trainer
@@ -356,7 +356,7 @@ def install_mxnet_recording(rec: Recorder) -> None:
         rec.on_loader_iter(idx)
         return _tagged(orig_iter(self), idx)
 
-    loader_cls.__iter__ = loader_iter  # type: ignore[method-assign]
+    loader_cls.__iter__ = loader_iter
 
 
 def install_mxnet_offline_mnist(subset: Optional[int]) -> None:

@@ -34,7 +34,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..api import Options, translate
 from .compare import compare_metrics, compare_steps, table
@@ -205,7 +205,7 @@ def run_pair(
     Returns the two RunResults, or None (after printing why) when a run failed.
     """
     with tempfile.TemporaryDirectory(prefix="t2g-align-") as align_dir:
-        common = dict(
+        common: Dict[str, Any] = dict(
             offline_mnist=offline_mnist, subset=subset, max_steps=max_steps, seed=seed, args=list(args),
             cwd=cwd or os.getcwd(), timeout=timeout, align=align_dir if aligned else None,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, cast
 
 import libcst as cst
 
@@ -58,7 +58,7 @@ _SYMBOL_BINARY = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power)
 _SYMBOL_COMPARE = (cst.LessThan, cst.GreaterThan, cst.LessThanEqual, cst.GreaterThanEqual, cst.Equal, cst.NotEqual)
 
 
-_BROADCAST = {
+_BROADCAST: Dict[type, str] = {
     cst.Add: "broadcast_add", cst.Subtract: "broadcast_sub", cst.Multiply: "broadcast_mul",
     cst.Divide: "broadcast_div", cst.Power: "broadcast_power", cst.LessThan: "broadcast_lesser",
     cst.GreaterThan: "broadcast_greater", cst.LessThanEqual: "broadcast_lesser_equal",
@@ -101,7 +101,7 @@ def _module_constants(ctx) -> Dict[str, bool]:
     """Module-level names -> whether every assignment binds a literal value."""
     found = ctx.memo.get("hybrid_constants")
     if found is not None:
-        return found  # type: ignore[return-value]
+        return found
     out: Dict[str, bool] = {}
     stack: List[cst.CSTNode] = list(ctx.module.body)
     while stack:  # module-level statements, not function or class bodies
@@ -523,8 +523,8 @@ class HybridPlan:
         if isinstance(func, cst.Attribute) and func.attr.value in SYMBOL_METHODS:
             if any(a.star for a in node.args):
                 raise NotHybrid(f"its `{self._fn}` calls `{code_of(func)}` with `*` arguments")
-            positional = [a for a in node.args if a.keyword is None]
-            if func.attr.value == "reshape" and len(positional) > 1:
+            positional_args = [a for a in node.args if a.keyword is None]
+            if func.attr.value == "reshape" and len(positional_args) > 1:
                 # NDArray.reshape(2, 3) is reshape((2, 3)); Symbol.reshape(2, 3) is reshape((2,), reverse=3)
                 self.reshapes.add(id(node))
             self._expr(func.value)
@@ -600,11 +600,12 @@ class HybridPlan:
         for stmt in self.cls.body.body:
             if isinstance(stmt, cst.FunctionDef) and stmt.name.value in self.closure:
                 name = stmt.name.value
-                stmt = stmt.visit(_Rewrite())
+                fn = cast(cst.FunctionDef, stmt.visit(_Rewrite()))
                 if name == "forward":
-                    stmt = with_f(stmt, self.params, "hybrid_forward")
+                    fn = with_f(fn, self.params, "hybrid_forward")
                 elif name in self.uses_nd:
-                    stmt = with_f(stmt, [], None)
+                    fn = with_f(fn, [], None)
+                stmt = fn
             body.append(stmt)
         return self.cls.with_changes(body=self.cls.body.with_changes(body=body))
 

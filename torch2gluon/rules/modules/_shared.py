@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple, cast
 
 import libcst as cst
 
@@ -46,7 +46,8 @@ def instantiation(stmt: cst.BaseStatement, classes: Set[str]) -> Optional[str]:
 
 def instantiated(stmt: cst.SimpleStatementLine) -> str:
     """The class of an instantiation ``instantiation`` found."""
-    return stmt.body[0].value.func.value  # type: ignore[union-attr, attr-defined]
+    call = cast(cst.Call, cast(cst.Assign, stmt.body[0]).value)  # `name = Cls(...)`
+    return cast(cst.Name, call.func).value
 
 
 def is_module(ctx, node: cst.BaseExpression) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Optional, cast
 
 import libcst as cst
 
@@ -162,8 +162,9 @@ class ModuleList(ClassRule):
         hit = self_assign(original)
         if hit is None or cur.get(hit[0]) != id(original):
             return None
-        target = updated.body[0].targets[0].target
-        call = updated.body[0].value
+        assign = cast(cst.Assign, updated.body[0])  # `self.x = nn.Sequential(...)`, as scan() found it
+        target = assign.targets[0].target
+        call = cast(cst.Call, assign.value)
         first = updated.with_changes(
             body=[updated.body[0].with_changes(value=cst.Call(func=self.ctx.ref("mxnet.gluon.nn.Sequential")))]
         )
@@ -318,14 +319,15 @@ class ModuleDictAndAddModule(ClassRule):
                 except Unbindable:
                     continue
                 d = b.get("modules")
-                keys = []
+                names: List[str] = []
+                keys: Optional[List[str]] = names
                 if isinstance(d, cst.Dict):
                     for e in d.elements:
                         key = literal(e.key) if isinstance(e, cst.DictElement) else None
                         if not isinstance(key, str) or not key.isidentifier():
                             keys = None
                             break
-                        keys.append(key)
+                        names.append(key)
                 elif d is not None:
                     keys = None
                 if keys is None or len(set(keys)) != len(keys) or attr in found:
@@ -334,7 +336,7 @@ class ModuleDictAndAddModule(ClassRule):
                 found[attr] = (id(stmt), keys)
         # later changes of a translated dict: not registered in Gluon
         for n in walk_all(node.body):
-            target = None
+            target: Optional[cst.BaseExpression] = None
             if isinstance(n, (cst.AssignTarget, cst.AugAssign)):
                 target = n.target
             elif isinstance(n, cst.Del):
@@ -410,9 +412,9 @@ class ModuleDictAndAddModule(ClassRule):
         if hit is None or hit[0] not in cur or cur[hit[0]][0] != id(original):  # type: ignore[index]
             return None
         attr, keys = hit[0], cur[hit[0]][1]  # type: ignore[index]
-        call = updated.body[0].value  # type: ignore[union-attr]
+        call = cast(cst.Call, cast(cst.Assign, updated.body[0]).value)  # `self.x = nn.ModuleDict(...)`, as scan() found it
         value = call.args[0].value if call.args else cst.Dict(elements=[])
-        first = updated.with_changes(body=[updated.body[0].with_changes(value=value)])  # type: ignore[union-attr]
+        first = updated.with_changes(body=[updated.body[0].with_changes(value=value)])
         out: List[cst.BaseStatement] = [first]
         for key in keys:
             item = cst.parse_expression(f'self.{attr}["{key}"]')

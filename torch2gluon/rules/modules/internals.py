@@ -153,7 +153,7 @@ class ModuleInternals(Rule):
             return None  # translated by T2G212/T2G213, or reported there
         name = self.ctx.call_name(original)
         kind = nn_class(name, *_CONTAINERS)
-        if kind is None:
+        if name is None or kind is None:
             return None
         why = {
             "ModuleList": "Gluon does not register blocks held in a list: use `nn.Sequential` or attributes",
@@ -165,7 +165,8 @@ class ModuleInternals(Rule):
             "ParameterDict": "use `self.params.get(...)` in Gluon",
             "Module": "use `nn.Block()`",
         }[kind]
-        return self.keep(original, name, f"is not translated yet ({why})")
+        self.keep(original, name, f"is not translated yet ({why})")
+        return None
 
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> None:
         if not (self._stack and self._stack[-1]):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple, cast
 
 import libcst as cst
 
@@ -12,6 +12,9 @@ from ...rewrite.models import parameter_of
 from .._base import Example, Rule, Unbindable, bind, code_of, literal
 from ._shared import ClassRule, keyword_arg, methods_of, self_assign, self_attr
 
+
+# (shape, initializer name, initializer argument, frozen)
+_Plan = Tuple[cst.BaseExpression, str, Optional[cst.BaseExpression], bool]
 
 # torch factory -> MXNet initializer giving the same values
 _PARAM_INITS = {"torch.randn": "mxnet.init.Normal", "torch.zeros": "mxnet.init.Zero", "torch.ones": "mxnet.init.One"}
@@ -114,7 +117,7 @@ class ParameterAttribute(ClassRule):
         self._rewrite: Set[int] = set()
         self._bad: Dict[int, str] = {}
 
-    def _plan(self, call: cst.Call) -> Optional[Tuple[cst.BaseExpression, str, Optional[cst.BaseExpression], bool]]:
+    def _plan(self, call: cst.Call) -> Optional[_Plan]:
         """(shape, initializer name, initializer argument, frozen) or None."""
         try:
             bound = bind(call, ["data", "requires_grad"])
@@ -142,7 +145,7 @@ class ParameterAttribute(ClassRule):
             lpar=[cst.LeftParen()],
             rpar=[cst.RightParen()],
         )
-        name = _PARAM_INITS[self.ctx.call_name(data)]
+        name = _PARAM_INITS[cast(str, self.ctx.call_name(data))]  # checked above
         return shape, name, cst.Float("1.0") if name.endswith("Normal") else None, rg is False
 
     def scan(self, node: cst.ClassDef) -> Dict[str, object]:
@@ -171,19 +174,19 @@ class ParameterAttribute(ClassRule):
         stack: List[Tuple[cst.CSTNode, Optional[cst.CSTNode], bool]] = [(node.body, None, False)]
         while stack:
             n, parent, in_init = stack.pop()
-            attr = self_attr(n)
-            if attr in plans and id(n) not in defining:
+            used = self_attr(n)
+            if used in plans and id(n) not in defining:
                 if in_init:
-                    self._bad[id(n)] = f"`self.{attr}` is read in `__init__`, before Gluon initialises it"
+                    self._bad[id(n)] = f"`self.{used}` is read in `__init__`, before Gluon initialises it"
                 elif isinstance(parent, cst.Attribute) and parent.value is n:
                     self._bad[id(n)] = (
-                        f"`self.{attr}.{parent.attr.value}` reads an attribute of a torch parameter; "
-                        f"a Gluon parameter's value is `self.{attr}.data()`"
+                        f"`self.{used}.{parent.attr.value}` reads an attribute of a torch parameter; "
+                        f"a Gluon parameter's value is `self.{used}.data()`"
                     )
                 elif isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.Del)) and (
                     getattr(parent, "target", None) is n
                 ):
-                    self._bad[id(n)] = f"`self.{attr}` is reassigned; a Gluon parameter is set with `set_data`"
+                    self._bad[id(n)] = f"`self.{used}` is reassigned; a Gluon parameter is set with `set_data`"
                 else:
                     self._rewrite.add(id(n))
                 continue
@@ -207,10 +210,10 @@ class ParameterAttribute(ClassRule):
         if not cur:
             return None
         hit = self_assign(original)
-        if hit is None or hit[0] not in cur or cur[hit[0]][0] != id(original):
+        if hit is None or hit[0] not in cur or cast(tuple, cur[hit[0]])[0] != id(original):
             return None
         attr = hit[0]
-        shape, init_name, init_arg, frozen = cur[attr][1]
+        shape, init_name, init_arg, frozen = cast(Tuple[int, _Plan], cur[attr])[1]  # as scan() made it
         init = self.ctx.call(init_name, *([cst.Arg(init_arg)] if init_arg is not None else []))
         args = [
             cst.Arg(cst.SimpleString(f'"{attr}"')),
@@ -467,12 +470,13 @@ class ParameterAccess(Rule):
             return None
         if func.attr.value.endswith("_") and id(original) not in self.ctx.handled:
             self.ctx.handled.add(id(original))
-            return self.keep(
+            self.keep(
                 original,
                 code_of(func),
                 "changes a parameter in place; a Gluon parameter is set with `set_data` "
                 "(T2G231 translates the init idioms `normal_`/`uniform_`/`zero_`/`fill_`)",
             )
+            return None
         if original.args:
             return None
         if func.attr.value in _TENSOR_KEEPING:

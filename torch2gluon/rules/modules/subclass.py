@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set
+from typing import ClassVar, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -74,7 +74,7 @@ class ModuleSubclass(Rule):
     code = "T2G210"
     name = "module-subclass"
     summary = "class Net(nn.Module) -> class Net(gluon.Block); net = Net() + net.initialize()"
-    examples = (
+    examples: ClassVar[Tuple[Example, ...]] = (
         Example(
             (
                 "import torch.nn as nn\n"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, cast
 
 import libcst as cst
 
 from ...analysis.kinds import Kind
 from ...base.diagnostics import Severity
-from ...base.syntax import PreservingTransformer, arg, names_in
+from ...base.syntax import PreservingTransformer, Statement, arg, names_in
 from ...base.syntax import walk as _walk
 from ...rewrite.training import free_name
 from .._base import Rule, code_of
@@ -19,6 +19,8 @@ class BlockRewrite(Rule):
     """The rewrite of each block that calls backward (see TrainingLoop)."""
 
     _accum: Optional[Tuple[str, str]]
+    _quiet: Set[int]
+    _receiver_is: Callable[[cst.Call, Kind], bool]  # ModeSwitches's, in TrainingLoop
 
     def leave_block(self, original_block: cst.CSTNode, body: List[cst.BaseStatement]):
         result = self._accumulate(original_block, body) if self._accum is not None else self._block(body)
@@ -38,9 +40,9 @@ class BlockRewrite(Rule):
                 )
         pending.clear()
         updates = self.ctx.updates
-        for original, _ in updates.values():
+        for update, _ in updates.values():
             self.report(
-                original,
+                update,
                 "the gradients read in this update are not known to be torch's (Gluon's are the sum over the batch "
                 "until `trainer.step(n)`): update after `loss.backward()` in the same block, and zero the gradients there",
             )
@@ -62,9 +64,9 @@ class BlockRewrite(Rule):
             operator=cst.Divide(),
             right=cst.parse_expression(f"{loss}.shape[0]"),
         )
-        call = method_call(stmt, "backward")
+        call = cast(cst.Call, method_call(stmt, "backward"))  # stmt is a `loss.backward()` line
         new_call = call.with_changes(args=[arg(grad, "out_grad")])
-        new = stmt.with_changes(body=[stmt.body[0].with_changes(value=new_call)])
+        new = stmt.with_changes(body=[cast(cst.SimpleStatementLine, stmt).body[0].with_changes(value=new_call)])
         self.ctx.origin[id(new)] = (new, self.ctx.original(stmt))
         return new
 
@@ -83,8 +85,8 @@ class BlockRewrite(Rule):
                 self.report(body[i], "two `backward()` calls in one block (gradient accumulation) are not translated yet; left as is")
             return body if changed else None
         b = backward[0]
-        call = method_call(body[b], "backward")
-        loss = receiver_name(call)  # type: ignore[arg-type]
+        call = cast(cst.Call, method_call(body[b], "backward"))  # body[b] is a backward() line
+        loss = receiver_name(call)
         if loss is None or call.args:
             self.report(body[b], "only `name.backward()` without arguments is translated; left as is")
             return body if changed else None
@@ -140,7 +142,7 @@ class BlockRewrite(Rule):
             )
             return body if changed or zero else None
         region = body[start:b]
-        first = region[0]
+        first = cast(cst.SimpleStatementLine, region[0])  # as _region_start found it
         with_stmt = cst.With(
             items=[cst.WithItem(item=cst.Call(func=self.ctx.ref("mxnet.autograd.record")))],
             body=cst.IndentedBlock(body=[first.with_changes(leading_lines=[]), *region[1:]]),
@@ -178,7 +180,7 @@ class BlockRewrite(Rule):
             if not name.startswith("torch.optim.") or name.startswith("torch.optim.lr_scheduler"):
                 continue
             model = None
-            call = n.value
+            call = cast(cst.Call, n.value)  # it has a call name
             first = next((a.value for a in call.args if a.keyword is None or a.keyword.value == "params"), None)
             if (
                 isinstance(first, cst.Call) and not first.args and isinstance(first.func, cst.Attribute)
@@ -280,6 +282,7 @@ class BlockRewrite(Rule):
         of the per-sample loss with ``out_grad = 1/n`` gives torch's gradient of
         the batch mean, whatever the size of each micro-batch."""
         plans = []
+        loss: Optional[str]
         for b in backward:
             nested = [v for n in _walk(body[b]) if (v := self._deferred.get(id(n))) is not None]
             if nested:  # an if/else that calls backward in its blocks
@@ -290,8 +293,8 @@ class BlockRewrite(Rule):
                     continue  # perhaps a block further out computes it (else reported at the end)
                 plans.append((start, b, loss))
                 continue
-            call = method_call(body[b], "backward")
-            loss = receiver_name(call)  # type: ignore[arg-type]
+            call = cast(cst.Call, method_call(body[b], "backward"))  # body[b] is a backward() line
+            loss = receiver_name(call)
             if loss is None or call.args:
                 self.report(body[b], "only `name.backward()` without arguments is translated; left as is")
                 return None
@@ -310,7 +313,7 @@ class BlockRewrite(Rule):
             hoisted = [s for s in region if method_call(s, "zero_grad") is not None]
             region = [s for s in region if method_call(s, "zero_grad") is None]
             out.extend(hoisted)
-            first = region[0]
+            first = cast(cst.SimpleStatementLine, region[0])  # as _region_start found it
             with_stmt = cst.With(
                 items=[cst.WithItem(item=cst.Call(func=self.ctx.ref("mxnet.autograd.record")))],
                 body=cst.IndentedBlock(body=[first.with_changes(leading_lines=[]), *region[1:]]),
@@ -333,11 +336,12 @@ class BlockRewrite(Rule):
 
     def _optimizers(self, body: List[cst.BaseStatement]) -> Set[str]:
         """Receivers of zero_grad() in this block: optimizers (or models)."""
-        out = set()
+        out: Set[str] = set()
         for s in body:
             c = method_call(s, "zero_grad")
-            if c is not None and receiver_name(c):
-                out.add(receiver_name(c))
+            name = receiver_name(c) if c is not None else None
+            if name:
+                out.add(name)
         return out
 
     def _stray(self, body: List[cst.BaseStatement]) -> None:
@@ -356,12 +360,12 @@ class BlockRewrite(Rule):
                         f"`{recv}.{method}()` is not in the block that calls backward (gradient accumulation is not translated yet); left as is",
                     )
 
-    def _drop(self, keep: List[cst.BaseStatement], body: List[cst.BaseStatement]) -> List[cst.BaseStatement]:
+    def _drop(self, keep: List[cst.BaseStatement], body: Sequence[cst.BaseStatement]) -> List[cst.BaseStatement]:
         """``keep`` with the comments of dropped statements moved to the next kept one."""
         kept_ids = {id(s) for s in keep}
         out: List[cst.BaseStatement] = []
         carry: List[cst.EmptyLine] = []
-        for s in body:
+        for s in cast(Sequence[Statement], body):  # what a block holds
             if id(s) not in kept_ids:
                 carry.extend(line for line in s.leading_lines if line.comment is not None)
                 continue
@@ -394,13 +398,12 @@ class BlockRewrite(Rule):
         if step is not None and not step.args:
             size = cst.Integer("1") if exact else cst.parse_expression(f"{loss}.shape[0]")
             new_call = step.with_changes(args=[arg(size)])
-            small = stmt.body[0].with_changes(value=new_call)
+            small = cast(cst.SimpleStatementLine, stmt).body[0].with_changes(value=new_call)  # a `opt.step()` line
             new = stmt.with_changes(body=[small])
             self.ctx.origin[id(new)] = (new, self.ctx.original(stmt))
             return new
         fixer = LossReads(loss, self, stmt)
-        new = stmt.visit(fixer)
-        return new  # type: ignore[return-value]
+        return cast(cst.BaseStatement, stmt.visit(fixer))
 
 
 class ExactNested(cst.CSTTransformer):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Set
+from typing import Optional, Set, cast
 
 import libcst as cst
 
@@ -54,7 +54,7 @@ class ModeSwitches(Rule):
         if attr is None:
             unknown = self._mode_call(original)
             if unknown is not None:
-                recv = code_of(unknown.func.value)
+                recv = code_of(cast(cst.Attribute, unknown.func).value)  # a method call, as _mode_call found it
                 if not self._receiver_is(unknown, Kind.MODULE):  # a model's: T2G002 reports it
                     self.report(
                         original,
@@ -130,7 +130,7 @@ class ModeSwitches(Rule):
         name = self.ctx.call_name(original.item)
         if name in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled") and not self._is_no_grad(original.item):
             self.keep(
-                original.item, name,
+                cast(cst.Call, original.item), name,  # a call: it has a call name
                 "with a flag other than a literal False is not translated (`autograd.record()` would also "
                 "switch the model to training mode)",
             )
@@ -160,5 +160,6 @@ class ModeSwitches(Rule):
             if set(b) != {"data"}:
                 raise Unbindable("with `requires_grad`/`volatile` is not translated yet")
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         return b["data"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Set
+from typing import List, Optional, Set, cast
 
 import libcst as cst
 
@@ -26,7 +26,7 @@ def method_call(stmt: cst.BaseStatement, method: str) -> Optional[cst.Call]:
 
 
 def receiver_name(call: cst.Call) -> Optional[str]:
-    value = call.func.value
+    value = cast(cst.Attribute, call.func).value  # a method call, as method_call found it
     return value.value if isinstance(value, cst.Name) else None
 
 
@@ -57,7 +57,7 @@ def is_self_assignment(stmt: cst.BaseStatement) -> bool:
         if isinstance(node, cst.Name):
             return [node.value]
         if isinstance(node, cst.Tuple) and all(isinstance(e.value, cst.Name) for e in node.elements):
-            return [e.value.value for e in node.elements]
+            return [cast(cst.Name, e.value).value for e in node.elements]
         return None
 
     left, right = names(small.targets[0].target), names(small.value)

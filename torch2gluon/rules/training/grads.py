@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, cast
 
 import libcst as cst
 
@@ -176,7 +176,8 @@ class GradientClipping(Rule):
                 if id(original) not in self._statement_calls:
                     raise Unbindable("is translated only as a statement of its own")
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         if name in _VALUE:
             return None  # the statement hook below makes the loop
         new = self.ctx.call(
@@ -193,7 +194,7 @@ class GradientClipping(Rule):
         call = original.body[0].value
         if not isinstance(call, cst.Call) or self.ctx.call_name(call) not in _VALUE:
             return None
-        new_call = updated.body[0].value  # type: ignore[union-attr]
+        new_call = cast(cst.Expr, updated.body[0]).value  # an expression line, as checked on the original
         if not isinstance(new_call, cst.Call) or self.ctx.torch_name(new_call.func) is None:
             return None  # already reported
         try:
@@ -225,6 +226,11 @@ def _params_loop(node: cst.For) -> Optional[cst.BaseExpression]:
     if not isinstance(node.body, cst.IndentedBlock):
         return None
     return params_owner(node.iter)
+
+
+def _loop_name(node: cst.For) -> str:
+    """``p`` of ``for p in owner.parameters():``, a loop ``_params_loop`` matched."""
+    return cast(cst.Name, node.target).value
 
 
 def _is_attr(node: cst.CSTNode, p: str, *attrs: str) -> bool:
@@ -335,20 +341,21 @@ class Freezing(Rule):
         owner = _params_loop(node)
         if owner is None:
             return None
-        p = node.target.value  # type: ignore[union-attr]
-        body = node.body.body  # type: ignore[union-attr]
+        p = _loop_name(node)
+        body = node.body.body
         if body and all(_freeze(s, p) is not None for s in body):
             return owner
         return None
 
     def visit_For(self, node: cst.For) -> None:
         if self._plan(node) is not None:
-            self.ctx.handled.add(id(node.iter.func))  # type: ignore[union-attr]
+            self.ctx.handled.add(id(cast(cst.Call, node.iter).func))  # `owner.parameters()`
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         found = _whole_model(self.ctx, node)
         if found is not None:
-            self.ctx.handled.add(id(node.body[0].value.func))  # type: ignore[union-attr]  # T2G002: ours
+            call = cast(cst.Call, cast(cst.Expr, node.body[0]).value)  # as _whole_model found it
+            self.ctx.handled.add(id(call.func))  # T2G002: ours
 
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
         found = _whole_model(self.ctx, original)
@@ -369,10 +376,10 @@ class Freezing(Rule):
         owner = self._plan(original)
         if owner is None:
             return None
-        p = original.target.value  # type: ignore[union-attr]
+        p = _loop_name(original)
         on = '"add"' if self.ctx.accumulates else '"write"'
         stmts = []
-        for s in original.body.body:  # type: ignore[union-attr]
+        for s in original.body.body:
             value = _freeze(s, p)
             flag = literal(value)
             if flag is True:
@@ -441,7 +448,7 @@ class _Update:
         if isinstance(node, (cst.Integer, cst.Float)):
             return node.value
         if isinstance(node, cst.Attribute):
-            root = node
+            root: cst.BaseExpression = node
             while isinstance(root, cst.Attribute):
                 root = root.value
             if isinstance(root, cst.Name) and root.value not in self.rule.ctx.names.torch_roots and root.value != p:
@@ -472,8 +479,8 @@ class _Update:
                 inner = self.block(stmt.body.body)
                 if inner is None:
                     return None
-                head = cst.parse_statement(f'if {p}.grad_req != "null":\n    pass\n')
-                return [head.with_changes(body=head.body.with_changes(body=inner), leading_lines=stmt.leading_lines)]  # type: ignore[attr-defined]
+                head = cast(cst.If, cst.parse_statement(f'if {p}.grad_req != "null":\n    pass\n'))
+                return [head.with_changes(body=head.body.with_changes(body=inner), leading_lines=stmt.leading_lines)]
             return None
         if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
             return None
@@ -511,7 +518,7 @@ class _Update:
         if code is None:
             return None
         new = cst.parse_statement(code)
-        return [new.with_changes(leading_lines=stmt.leading_lines, trailing_whitespace=stmt.trailing_whitespace)]  # type: ignore[attr-defined]
+        return [new.with_changes(leading_lines=stmt.leading_lines, trailing_whitespace=stmt.trailing_whitespace)]
 
     def block(self, body) -> Optional[List[cst.BaseStatement]]:
         out: List[cst.BaseStatement] = []
@@ -618,10 +625,10 @@ class ManualUpdates(Rule):
         owner = _params_loop(node)
         if owner is None:
             return None
-        body = node.body.body  # type: ignore[union-attr]
-        if not body or all(_freeze(s, node.target.value) is not None for s in body):  # type: ignore[union-attr]
+        body = node.body.body
+        if not body or all(_freeze(s, _loop_name(node)) is not None for s in body):
             return None  # T2G503's
-        upd = _Update(self, node.target.value)  # type: ignore[union-attr]
+        upd = _Update(self, _loop_name(node))
         new = upd.block(body)
         if new is None:
             return None
@@ -636,7 +643,7 @@ class ManualUpdates(Rule):
 
     def visit_For(self, node: cst.For) -> None:
         if self._plan(node) is not None or self._unknown(node):
-            self.ctx.handled.add(id(node.iter.func))  # type: ignore[union-attr]
+            self.ctx.handled.add(id(cast(cst.Call, node.iter).func))  # `X.parameters()`
 
     def leave_For(self, original: cst.For, updated: cst.For) -> Optional[cst.For]:
         if self._unknown(original):
