@@ -145,7 +145,8 @@ class FunctionalActivations(Rule):
                     arg(b.get("negative_slope") or cst.Float("0.01"), "slope"),
                 )
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         return None
 
     def _inplace(self, original, b, name) -> None:
@@ -247,7 +248,8 @@ class FunctionalPooling(Rule):
                     )
                 full = True
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         args = [
             arg(b["input"]),
             arg(kernel, "kernel"),
@@ -322,7 +324,8 @@ class FunctionalDropout(Rule):
                     "with `training` decided at run time is not translated yet (Gluon's mode follows `autograd.record()`)"
                 )
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         if training is not None and is_literal(training, False):
             return with_parens(b["input"])  # the identity: the input itself
         return self.ctx.call(
@@ -385,7 +388,8 @@ class Flatten(Rule):
                 shown = code_of(start) if start is not None else "0"
                 raise Unbindable(f"from dimension {shown} is not translated yet")
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         if start_value == 1:
             return self.ctx.call("mxnet.nd.flatten", arg(b["input"]))
         return self.ctx.call("mxnet.nd.reshape", arg(b["input"]), arg(cst.parse_expression("(-1,)"), "shape"))
@@ -527,7 +531,8 @@ class FunctionalLosses(Rule):
                 return self._pick(name, b, reduction)
             elem, params, den = loss_elements(cls, b, reduction)
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         body = reduced(elem, reduction, den)
         values = {"input": b["input"], "target": b["target"], **params}
         return inline(cst.parse_expression(body), values, lambda: self.ctx.ref("mxnet.nd"))
@@ -656,7 +661,8 @@ class FunctionalResize(Rule):
                 return self._pad(updated)
             return self._interpolate(updated)
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
 
     def _pad(self, updated: cst.Call) -> cst.BaseExpression:
         b = bind(updated, ["input", "pad", "mode", "value"])
@@ -718,7 +724,7 @@ class FunctionalResize(Rule):
         if size_given:
             if isinstance(size, (cst.Tuple, cst.List)) and len(size.elements) == 2:
                 h, w = size.elements[0].value, size.elements[1].value
-            elif isinstance(literal(size), int):
+            elif size is not None and isinstance(literal(size), int):
                 h = w = size
             else:
                 raise Unbindable("with a `size` that is not an int or a pair written out is not translated")

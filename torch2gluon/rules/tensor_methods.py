@@ -11,7 +11,7 @@ Names numpy shares with torch (``sum``, ``max``, ``tolist``, ``item``,
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, cast
 
 import libcst as cst
 
@@ -97,7 +97,7 @@ def variance(ctx: Context, x: cst.BaseExpression, call: cst.Call, params: List[s
     MXNet 1.9's NDArray has no std/var (``nd.moments`` is the biased one).
     """
     b = bind(call, params + ["correction"])
-    correction = 1
+    correction: float = 1
     if "unbiased" in b:
         u = literal(b["unbiased"])
         if not isinstance(u, bool):
@@ -112,8 +112,9 @@ def variance(ctx: Context, x: cst.BaseExpression, call: cst.Call, params: List[s
     if not isinstance(keep, bool):
         raise Unbindable("with `keepdim` that is not a literal True/False is not translated")
     dims = literal(b["dim"]) if "dim" in b else None
-    if isinstance(b.get("dim"), (cst.Tuple, cst.List)):
-        dims = tuple(literal(e.value) for e in b["dim"].elements)
+    dim_node = b.get("dim")
+    if isinstance(dim_node, (cst.Tuple, cst.List)):
+        dims = tuple(literal(e.value) for e in dim_node.elements)
     if isinstance(dims, int) and not isinstance(dims, bool):
         dims = (dims,)
     if dims is not None and not (isinstance(dims, (tuple, list)) and all(isinstance(d, int) and not isinstance(d, bool) for d in dims)):
@@ -142,7 +143,7 @@ def sizes(call: cst.Call, keyword: str) -> cst.BaseExpression:
     pos = [a for a in call.args if a.keyword is None]
     kw = [a for a in call.args if a.keyword is not None]
     if kw:
-        if pos or len(kw) != 1 or kw[0].keyword.value != keyword:
+        if pos or len(kw) != 1 or cast(cst.Name, kw[0].keyword).value != keyword:
             raise Unbindable("its arguments cannot be matched")
         return kw[0].value
     if not pos:
@@ -225,7 +226,7 @@ def _simple(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name)
 
 
-class _Split:
+class _Split(Rule):
     """Statement-level rewrites shared by both rules."""
 
     def _max_statement(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
@@ -240,7 +241,7 @@ class _Split:
         if pair is None:
             return None
         targets = a_o.targets[0].target.elements
-        if len(targets) != 2 or any(e.star for e in targets if isinstance(e, cst.StarredElement)):
+        if len(targets) != 2 or any(isinstance(e, cst.StarredElement) for e in targets):
             return None
         kind, _, _, _ = pair
         is_function = self.ctx.call_name(a_o.value) is not None
@@ -251,7 +252,7 @@ class _Split:
         used = [e for e in targets if not (isinstance(e.value, cst.Name) and e.value.value == "_")]
         if not _simple(x) and len(used) > 1:
             if is_function == (self.code == "T2G103"):  # one report, by the rule of this form
-                self.ctx.explained.add(id(a_o.value.func))  # type: ignore[union-attr]
+                self.ctx.explained.add(id(cast(cst.Call, a_o.value).func))
                 self.report(original, f"`{kind}(dim)` returns values and indices; its input is not a plain name, so it is not split; left as is")
             return None
         extra = axis_args({"dim": dim, **({"keepdim": keep} if keep is not None else {})})
@@ -262,7 +263,7 @@ class _Split:
             t = target.value
             if isinstance(t, cst.Name) and t.value == "_":
                 continue
-            out.append(original.with_changes(body=[cst.Assign(targets=[cst.AssignTarget(target=t)], value=value)]))
+            out.append(original.with_changes(body=[cst.Assign(targets=[cst.AssignTarget(target=cast(cst.BaseAssignTargetExpression, t))], value=value)]))
         self.ctx.handled.add(id(a_o.value))
         return out
 
@@ -462,7 +463,8 @@ class TensorMethods(_Split, Rule):
         try:
             return self._method(original, updated, m, recv_o, recv, evident, torch_kw)
         except Unbindable as e:
-            return self.keep(original, f".{m}", str(e))
+            self.keep(original, f".{m}", str(e))
+            return None
 
     def _method(self, original, updated, m, recv_o, recv, evident, torch_kw):
         ctx = self.ctx
@@ -511,15 +513,15 @@ class TensorMethods(_Split, Rule):
         if m == "numpy" and not args:
             return self._asnumpy(recv_o, recv)
         if m == "new_zeros":
-            shape = sizes(updated, "size")
+            new_size = sizes(updated, "size")
             if not isinstance(recv, cst.Name):
                 raise Unbindable("on a receiver that is not a plain name is not translated")
-            return ctx.call("mxnet.nd.zeros", arg(shape), arg(cst.Attribute(value=recv, attr=cst.Name("dtype")), "dtype"))
+            return ctx.call("mxnet.nd.zeros", arg(new_size), arg(cst.Attribute(value=recv, attr=cst.Name("dtype")), "dtype"))
         if m == "expand":
-            shape = sizes(updated, "size")
-            if isinstance(shape, cst.Tuple) and any(literal(e.value) == -1 for e in shape.elements):
+            new_size = sizes(updated, "size")
+            if isinstance(new_size, cst.Tuple) and any(literal(e.value) == -1 for e in new_size.elements):
                 raise Unbindable("with -1 (keep this size) has no broadcast_to twin")
-            return meth(recv, "broadcast_to", arg(shape))
+            return meth(recv, "broadcast_to", arg(new_size))
         if m == "clamp":
             b = bind(updated, ["min", "max"])
             return clamp(ctx, recv, b.get("min"), b.get("max"))
@@ -708,7 +710,8 @@ class TensorFunctions(_Split, Rule):
                                                   or literal(b["num_classes"]) is NotLiteral):
                     raise Unbindable("needs `num_classes` (torch's -1 infers it from the data)")
             except Unbindable as e:
-                return self.keep(original, name, str(e))
+                self.keep(original, name, str(e))
+                return None
             # MXNet's one_hot gives float32; torch's int64
             return astype(self.ctx.call("mxnet.nd.one_hot", arg(b["input"]), arg(b["num_classes"], "depth")), "int64")
         if name is None or not name.startswith("torch.") or name.count(".") != 1:
@@ -716,7 +719,8 @@ class TensorFunctions(_Split, Rule):
         try:
             return self._function(original, updated, name)
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
 
     def _seq(self, node: cst.BaseExpression) -> List[cst.Arg]:
         if isinstance(node, (cst.List, cst.Tuple)) and not any(isinstance(e, cst.StarredElement) for e in node.elements):
@@ -771,7 +775,7 @@ class TensorFunctions(_Split, Rule):
             b = bind(updated, ["input", "dim", "keepdim"])
             fn = "mxnet.nd." + name[6:]
             if "dim" not in b or literal(b["dim"]) is None:
-                return astype(ctx.call(fn, meth(b["input"], "reshape", arg(minus_one())), arg(cst.Integer("0"), "axis")), "int64")
+                return astype(ctx.call(fn, arg(meth(b["input"], "reshape", arg(minus_one()))), arg(cst.Integer("0"), "axis")), "int64")
             return astype(ctx.call(fn, arg(b["input"]), *axis_args(b)), "int64")
         if name in ("torch.max", "torch.min"):
             b = bind(updated, ["input", "dim", "keepdim"])

@@ -187,11 +187,12 @@ class TensorCreation(Rule):
                     "mxnet.nd.full",
                     arg(shape),
                     arg(b["fill_value"]),
-                    arg(self._dtype(dtype) if dtype is not None else cst.Attribute(value=x, attr=cst.Name("dtype")), "dtype"),
+                    arg(self._dtype(dtype) or cst.Attribute(value=x, attr=cst.Name("dtype")), "dtype"),
                 )
                 return call
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            self.keep(original, name, str(e))
+            return None
         return None
 
     def _bind(self, call: cst.Call, params: List[str]) -> Dict[str, cst.BaseExpression]:
@@ -213,11 +214,11 @@ class TensorCreation(Rule):
         """torch's ``*size`` (or one sequence, or ``size=``) as one shape expression."""
         positional = [a for a in call.args if a.keyword is None]
         rest = [a for a in call.args if a.keyword is not None]
-        size_kw = [a for a in rest if a.keyword.value == "size"]
+        size_kw = [a for a in rest if a.keyword is not None and a.keyword.value == "size"]
         if size_kw:
             if positional:
                 raise Unbindable("size given twice")
-            return size_kw[0].value, [a for a in rest if a.keyword.value != "size"]
+            return size_kw[0].value, [a for a in rest if a.keyword is not None and a.keyword.value != "size"]
         if not positional:
             raise Unbindable("no size given")
         if len(positional) == 1 and not positional[0].star:
