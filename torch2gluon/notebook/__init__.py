@@ -18,6 +18,10 @@ diagnostic, like a syntax error), and the result is a ``Translation`` whose
   IPython line whose Python part (``%timeit f(x)``, ``!echo {x}``) uses a
   name a torch import bound is left as is and reported (T2G001), with a
   marker above it.
+- A file that is not JSON, or not an nbformat 4 notebook, is one ``T2G000``
+  diagnostic (at the JSON error's line and column); nbformat validates a
+  notebook that mentions torch before it is translated (one that does not
+  is left alone without nbformat).
 - Diagnostics carry ``cell`` (1-based, counting every cell, markdown too)
   and line/column within the cell.
 - Markdown and raw cells, cell ids and metadata, the notebook's metadata
@@ -150,8 +154,8 @@ def _fill_missing_ids(data: Dict[str, Any]) -> None:
             taken.add(digest)
 
 
-def _read(text: str) -> Tuple[Optional[Any], Optional[Diagnostic]]:
-    """The notebook (an nbformat NotebookNode), or the diagnostic why not."""
+def _parse(text: str) -> Tuple[Optional[Dict[str, Any]], Optional[Diagnostic]]:
+    """The notebook's JSON (version 4), or the diagnostic why not."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -163,6 +167,11 @@ def _read(text: str) -> Tuple[Optional[Any], Optional[Diagnostic]]:
             f"cannot read notebook: nbformat {data['nbformat']} notebooks are not supported, only "
             "version 4 (`jupyter nbconvert --to notebook` converts one)"
         )
+    return data, None
+
+
+def _validated(data: Dict[str, Any]) -> Tuple[Optional[Any], Optional[Diagnostic]]:
+    """The notebook as nbformat reads it (a NotebookNode), validated."""
     nbformat = _nbformat()
     _fill_missing_ids(data)
     with warnings.catch_warnings():
@@ -321,11 +330,14 @@ def _cell_text(cell: _Cell, lines: List[str]) -> str:
 def translate_notebook(text: str, *, options: Optional[Options] = None) -> NotebookTranslation:
     """Translate the code cells of a notebook (its JSON text) as one program."""
     options = options or Options()
+    data, problem = _parse(text)
+    if data is None or problem is not None:
+        return _failed(text, *filter(None, [problem]))
     if "torch" not in text:  # cannot import it: unchanged, like a .py file
         return NotebookTranslation(source=text, code=text)
-    nb, problem = _read(text)
-    if problem is not None:
-        return _failed(text, problem)
+    nb, problem = _validated(data)
+    if nb is None or problem is not None:
+        return _failed(text, *filter(None, [problem]))
     if (_language(nb.metadata) or "python") != "python":  # an R or Julia notebook
         return NotebookTranslation(source=text, code=text)
 
@@ -396,5 +408,10 @@ def translate_notebook(text: str, *, options: Optional[Options] = None) -> Noteb
 
 
 def notebook_diff(result: NotebookTranslation, path: str) -> str:
-    """A unified diff per changed cell, named ``path:cell N``."""
-    return "".join(unified_diff(c.old, c.new, f"{path}:cell {c.number}") for c in result.cells)
+    """A unified diff per changed cell, named ``path:cell N`` (a cell is not a
+    file: a missing final newline is not worth a line of its own)."""
+
+    def lines(text: str) -> str:
+        return text if text.endswith("\n") else text + "\n"
+
+    return "".join(unified_diff(lines(c.old), lines(c.new), f"{path}:cell {c.number}") for c in result.cells)
