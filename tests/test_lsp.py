@@ -449,3 +449,72 @@ async def test_translations_are_cached_by_content(monkeypatch):
     assert first is second is third and len(calls) == 1
     await server.translation(PARTIAL, Options(init="mxnet"))
     assert len(calls) == 2
+
+
+# ---------------------------------------------------------------------------
+# The edit arithmetic behind the quick fixes (no rule gives a suggestion
+# yet, so that quick fix is checked here, on Diagnostics made by hand)
+# ---------------------------------------------------------------------------
+
+
+def _edited(text: str, edit) -> str:
+    (l0, c0), (l1, c1), new = edit
+    lines = text.split("\n")
+    assert l0 == l1
+    lines[l0] = lines[l0][:c0] + new + lines[l0][c1:]
+    return "\n".join(lines)
+
+
+def test_suggestion_edit_replaces_the_range_when_the_result_parses():
+    from torch2gluon import Diagnostic, Severity
+    from torch2gluon.lsp.convert import suggestion_edit
+
+    text = "import torch\nx = torch.ones(2) + 1\n"
+    diag = Diagnostic("T2G101", Severity.WARNING, "m", 2, 5, 2, 18, suggestion="nd.ones(2)")
+    assert suggestion_edit(text, diag) == ((1, 4), (1, 17), "nd.ones(2)")
+    assert _edited(text, suggestion_edit(text, diag)) == "import torch\nx = nd.ones(2) + 1\n"
+    prose = Diagnostic("T2G101", Severity.WARNING, "m", 2, 5, 2, 18, suggestion="use nd.ones instead")
+    assert suggestion_edit(text, prose) is None  # not code: no edit
+    outside = Diagnostic("T2G101", Severity.WARNING, "m", 9, 1, 9, 2, suggestion="x")
+    assert suggestion_edit(text, outside) is None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # a def whose header spans lines: the comment goes on the line of its `:`
+        ("import torch\n\n\ndef f(\n    x,\n    g=torch.fft.fft,\n):\n    # body\n    return x\n",
+         "):  # torch2gluon: ignore[T2G001]"),
+        # the last line of a statement spanning lines
+        ("import torch\ny = torch.fft.fft(\n    torch.ones(3)\n)\n", ")  # torch2gluon: ignore[T2G001]"),
+        # an existing list is extended
+        ("import torch\ny = torch.fft.fft(x)  # torch2gluon: ignore[T2G101]\n",
+         "y = torch.fft.fft(x)  # torch2gluon: ignore[T2G101, T2G001]"),
+        # a statement in a block, with a comment of its own
+        ("import torch\nfor i in range(2):\n    y = torch.fft.fft(i)  # note\n",
+         "    y = torch.fft.fft(i)  # note  # torch2gluon: ignore[T2G001]"),
+    ],
+)
+def test_ignore_edit_puts_the_comment_where_the_engine_reads_it(text, expected):
+    from torch2gluon.lsp.convert import ignore_edit
+
+    (diag,) = [d for d in translate(text).diagnostics if d.rule == "T2G001"]
+    fixed = _edited(text, ignore_edit(text, diag))
+    assert expected in fixed.split("\n")
+    assert [d for d in translate(fixed).diagnostics if d.rule == "T2G001"] == []  # the engine reads it there
+
+
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("import torch\nif True: y = torch.fft.fft(x)\n", 2),  # header and body on one line
+        ("import torch\n\n\n@torch.jit.script\ndef f(x):\n    return x\n", 4),  # a decorator
+        ("import torch\ny = torch.fft.fft(x)  # torch2gluon: ignore\n", 2),  # ignored already
+        ("import torch\ny = (\n", 2),  # does not parse
+    ],
+)
+def test_no_ignore_edit_where_none_works(text, line):
+    from torch2gluon import Diagnostic, Severity
+    from torch2gluon.lsp.convert import ignore_edit
+
+    assert ignore_edit(text, Diagnostic("T2G001", Severity.ERROR, "m", line, 1, line, 2)) is None

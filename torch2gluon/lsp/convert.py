@@ -98,8 +98,8 @@ def _header_end(tokens: List[tokenize.TokenInfo], line: int) -> Optional[int]:
 def _comment_line(tree: ast.AST, tokens: List[tokenize.TokenInfo], line: int) -> Optional[int]:
     """The line whose comment a suppression for ``line`` must end: the last
     line of the innermost simple statement holding it, or the header line
-    (the one with the ``:``) of the compound statement whose header holds it
-    (decorators count as the header)."""
+    (the one with the ``:``) of the compound statement whose header holds it;
+    none for a decorator."""
     nodes: List[ast.stmt] = list(getattr(tree, "body", []))
     while nodes:
         node = nodes.pop()
@@ -107,6 +107,8 @@ def _comment_line(tree: ast.AST, tokens: List[tokenize.TokenInfo], line: int) ->
         last = node.end_lineno or node.lineno
         if not first <= line <= last:
             continue
+        if line < node.lineno:
+            return None  # a decorator: the engine reads no comment for it
         body = getattr(node, "body", None)
         if not (isinstance(body, list) and body and isinstance(body[0], ast.stmt)):
             return last  # a simple statement
