@@ -56,8 +56,9 @@ def server_config(*command: str) -> ClientServerConfig:
 
 @pytest.fixture
 def workspace(tmp_path) -> Path:
-    (tmp_path / ".git").mkdir()  # no configuration from above
-    return tmp_path
+    root = tmp_path / "my project"  # a space: URIs quote it, paths do not
+    (root / ".git").mkdir(parents=True)  # no configuration from above
+    return root
 
 
 async def start(client: LanguageClient, root: Path, editor: str = "visual-studio-code", **extra) -> types.InitializeResult:
@@ -271,6 +272,15 @@ async def test_excluded_and_badly_configured_documents(client: LanguageClient, w
     (diag,) = params.diagnostics
     assert diag.severity == types.DiagnosticSeverity.Error and "unknown key(s) bogus" in diag.message
     assert diag.code is None and diag.source == "torch2gluon"
+
+
+@pytest.mark.asyncio
+async def test_a_notebook_cell_alone_is_not_checked(client: LanguageClient, workspace):
+    uri = (workspace / "nb.ipynb").as_uri().replace("file:", "vscode-notebook-cell:") + "#W0sZmlsZQ%3D%3D"
+    item = types.TextDocumentItem(uri=uri, language_id="python", version=1, text=PARTIAL)
+    params = await published(client, lambda: client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=item)), uri)
+    assert list(params.diagnostics) == []  # one cell is not the program: the CLI translates notebooks
+    assert await actions(client, uri) == []
 
 
 @pytest.mark.asyncio

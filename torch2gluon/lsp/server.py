@@ -18,6 +18,7 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -84,6 +85,10 @@ class Torch2GluonServer(LanguageServer):
         """The document's options from the pyproject.toml above it (as the
         CLI finds it); a document its ``exclude`` (or an explicit
         ``include``) leaves out is not checked."""
+        if not uri.startswith(("file:", "untitled:")):
+            # e.g. a notebook cell (vscode-notebook-cell:): one cell alone is not
+            # the program; notebooks are translated whole, by the CLI
+            return _Settings(Options(), selected=False)
         path = to_fs_path(uri) if uri.startswith("file:") else None
         if path is None:
             return _Settings(Options())
@@ -117,6 +122,10 @@ class Torch2GluonServer(LanguageServer):
         self._cache[key] = fut.result()
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
+
+    def document(self, uri: str) -> Any:
+        """The open document at ``uri`` (pygls keys them unquoted), or None."""
+        return self.workspace.text_documents.get(unquote(uri))
 
     # -- diagnostics ---------------------------------------------------------
 
@@ -162,12 +171,12 @@ class Torch2GluonServer(LanguageServer):
                 del self._pending[uri]
 
     async def check(self, uri: str) -> None:
-        doc = self.workspace.text_documents.get(uri)
+        doc = self.document(uri)
         if doc is None:
             return
         text, version = doc.source, doc.version
         diagnostics = await self.diagnostics(uri, text)
-        doc = self.workspace.text_documents.get(uri)
+        doc = self.document(uri)
         if doc is None or doc.version != version:
             return  # closed or changed meanwhile: a newer check is on its way
         self.text_document_publish_diagnostics(
@@ -216,7 +225,7 @@ class Torch2GluonServer(LanguageServer):
 
     async def code_actions(self, params: types.CodeActionParams) -> List[types.CodeAction]:
         uri = params.text_document.uri
-        doc = self.workspace.text_documents.get(uri)
+        doc = self.document(uri)
         if doc is None:
             return []
         settings = self.settings(uri)
