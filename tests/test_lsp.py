@@ -157,7 +157,7 @@ async def test_initialize_advertises_sync_and_code_actions(bare_client: Language
     result = await start(bare_client, workspace)
     assert result.server_info.name == "torch2gluon"
     sync = result.capabilities.text_document_sync
-    assert sync.open_close and sync.change == types.TextDocumentSyncKind.Incremental and sync.save
+    assert sync.open_close and sync.change == types.TextDocumentSyncKind.Full and sync.save
     provider = result.capabilities.code_action_provider
     assert set(provider.code_action_kinds) == {types.CodeActionKind.Source, types.CodeActionKind.QuickFix}
     assert provider.resolve_provider is False
@@ -217,17 +217,13 @@ async def test_did_change_is_debounced_and_refreshes(client: LanguageClient, wor
     first = await open_document(client, path, PARTIAL)
     assert [d.code for d in first.diagnostics] == ["T2G001"]
 
-    async def edits() -> None:  # three incremental edits, 50 ms apart: fft -> fft2 -> ifft -> gone
+    async def edits() -> None:  # three edits, 50 ms apart: fft -> fft2 -> ifft -> gone
         for version, (old, new) in enumerate([("fft(", "fft2("), ("fft2(", "ifft("), ("torch.fft.ifft(x)", "x * 2")], start=2):
-            start = text_now[0].index(old)
-            before = text_now[0][:start]
-            position = types.Position(line=before.count("\n"), character=len(before.split("\n")[-1]))
-            end = types.Position(line=position.line, character=position.character + len(old))
-            text_now[0] = text_now[0][:start] + new + text_now[0][start + len(old):]
+            text_now[0] = text_now[0].replace(old, new, 1)
             client.text_document_did_change(
                 types.DidChangeTextDocumentParams(
                     text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-                    content_changes=[types.TextDocumentContentChangePartial(range=types.Range(start=position, end=end), text=new)],
+                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=text_now[0])],  # full sync
                 )
             )
             await asyncio.sleep(0.05)  # less than the debounce: no check in between
@@ -343,6 +339,28 @@ async def test_ignore_quick_fix_silences_its_diagnostic(client: LanguageClient, 
         uri,
     )
     assert list(params.diagnostics) == []
+
+
+@pytest.mark.asyncio
+async def test_lines_end_where_lsp_says(client: LanguageClient, workspace):
+    """A form feed and a U+2028 in a string end no line for LSP (nor for
+    Python): the positions and the Translate edit stay right after a change."""
+    text = 'import torch\n\x0c\ns = "a\u2028b"\ny = torch.fft.fft(torch.ones(2))\n'
+    path = workspace / "odd.py"
+    uri = path.as_uri()
+    await open_document(client, path, "import os\n")
+    params = await published(
+        client,
+        lambda: client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+        )),
+        uri,
+    )
+    (diag,) = params.diagnostics
+    assert (diag.range.start.line, diag.range.start.character) == (3, 4)
+    (action,) = [a for a in await actions(client, uri) if a.title.startswith("Translate")]
+    assert apply(text, action.edit, uri) == translate(text).code
 
 
 @pytest_lsp.fixture(config=server_config())

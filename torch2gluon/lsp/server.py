@@ -63,7 +63,12 @@ def _options(config: Optional[Config]) -> Options:
 
 class Torch2GluonServer(LanguageServer):
     def __init__(self, debounce: float) -> None:
-        super().__init__(SOURCE, __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        # Full sync: the client sends the whole text on each change. pygls
+        # applies incremental edits on str.splitlines() lines, which also end
+        # at \f, \v, \x1c-\x1e, \x85, \u2028 and \u2029 (LSP lines end at
+        # \n, \r\n, \r only): a script holding one would drift from the
+        # editor's text, and the Translate edit would rewrite the wrong text.
+        super().__init__(SOURCE, __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full)
         self.debounce = debounce
         self.shutdown_requested = False
         self.rules_url: Optional[str] = _RULES_MD.as_uri() if _RULES_MD.is_file() else None
