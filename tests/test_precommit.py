@@ -147,3 +147,31 @@ def test_untranslatable_code_fails_the_fix_hook(hooks):
     assert "T2G001" in proc.stdout
     proc = _run_hook(project, env, "torch2gluon", "partial.py")
     assert proc.returncode == 1, "left untranslated code keeps failing"
+
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "fixtures" / "mlp_notebook.ipynb"
+
+
+def test_hooks_on_a_notebook(hooks):
+    """A staged notebook: the check hook fails and writes nothing, the fix
+    hook rewrites its code cells (and fails, so the result can be looked at),
+    then both pass."""
+    import json
+
+    project, env = hooks
+    target = project / "notebooks" / "train.ipynb"
+    target.parent.mkdir(exist_ok=True)
+    original = NOTEBOOK.read_bytes()
+    target.write_bytes(original)
+    proc = _run_hook(project, env, "torch2gluon-check", "notebooks/train.ipynb")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "would translate notebooks/train.ipynb" in proc.stdout
+    assert target.read_bytes() == original
+    proc = _run_hook(project, env, "torch2gluon", "notebooks/train.ipynb")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "translated notebooks/train.ipynb" in proc.stdout
+    cells = json.loads(target.read_text(encoding="utf-8"))["cells"]
+    assert "".join(cells[5]["source"]).startswith("class Net(gluon.Block):")
+    for hook in ("torch2gluon", "torch2gluon-check"):
+        proc = _run_hook(project, env, hook, "notebooks/train.ipynb")
+        assert proc.returncode == 0, (hook, proc.stdout + proc.stderr)

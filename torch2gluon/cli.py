@@ -13,6 +13,8 @@ Usage, modelled on black, pyupgrade and ruff::
     torch2gluon src/ --check --report r.sarif --format sarif
     torch2gluon src/ --in-place -j 4     # four worker processes, same output as serial
     torch2gluon rules [T2G201]           # the rules reference (torch2gluon.rulesdoc)
+    torch2gluon nb.ipynb -o nb_mx.ipynb  # a notebook: its code cells as one program
+    torch2gluon lsp                      # a language server on stdio (torch2gluon.lsp)
 
 Diagnostics go to stderr, one per line, as ``path:line:col: severity rule message``,
 and every run ends with a summary line: files translated/unchanged/failed,
@@ -63,7 +65,8 @@ from .config import (
 )
 from .base.diagnostics import Diagnostic, Severity
 from .base.source import SourceDecodeError, decode_source, detect_newline, encode_source
-from .files import atomic_write, iter_python_files, unified_diff, write_if_different
+from .files import Progress, atomic_write, iter_python_files, unified_diff, write_if_different
+from .notebook import NotebookSupportMissing, NotebookTranslation, is_notebook, notebook_diff, translate_notebook
 from .report import CallCounts, FileReport, build_json_report, build_sarif, count_calls, format_summary
 
 __all__ = [
@@ -117,8 +120,9 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="torch2gluon",
         description="Rewrite PyTorch training scripts into MXNet Gluon scripts. "
-        "Also: 'torch2gluon rules [ID]' (the rules reference) and "
-        "'torch2gluon verify SCRIPT' (run original and translation side by side).",
+        "Also: 'torch2gluon rules [ID]' (the rules reference), "
+        "'torch2gluon verify SCRIPT' (run original and translation side by side) and "
+        "'torch2gluon lsp' (a language server for editors, on stdio).",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -126,7 +130,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "paths",
         nargs="*",
         metavar="PATH",
-        help="files and directories to translate (directories are searched for *.py); "
+        help="files and directories to translate (directories are searched for *.py and "
+        "*.ipynb); "
         "'-' reads stdin and writes stdout",
     )
     target = parser.add_mutually_exclusive_group()
@@ -346,32 +351,6 @@ class _FileRun:
         )
 
 
-class _Progress:
-    """A one-line progress bar on stderr, only on a terminal."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total = total
-        self.enabled = enabled
-        self.shown = False
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-            self.shown = False
-
-    def update(self, done: int) -> None:
-        if not self.enabled:
-            return
-        width = 30
-        filled = width * done // self.total if self.total else width
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} files"
-        )
-        sys.stderr.flush()
-        self.shown = True
-
-
 class _Run:
     """Counters, reporting and the report of one invocation."""
 
@@ -468,11 +447,20 @@ def _process(run: _FileRun, job: _Job) -> None:
         run.fail(f"{display}:{exc.line}:{exc.column}: error: {exc}")
         return
 
+    notebook = is_notebook(job.source or display)
+    if notebook:  # JSON, written as nbformat writes it: UTF-8, \n, no BOM
+        encoding, newline, bom = "utf-8", "\n", False
     try:
-        result: Translation = translate(text, options=options)
-        diagnostics = sorted(result.diagnostics, key=lambda d: (d.line, d.column))
+        if notebook:
+            result: Translation = translate_notebook(text, options=options)
+        else:
+            result = translate(text, options=options)
+        diagnostics = sorted(result.diagnostics, key=lambda d: (d.cell or 0, d.line, d.column))
         changed = result.changed
         code = result.code
+    except NotebookSupportMissing as exc:
+        run.fail(f"{display}: error: {exc}")
+        return
     except Exception as exc:  # translate() promises not to raise; report if it does
         run.fail(
             f"{display}: internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL
@@ -512,7 +500,10 @@ def _process(run: _FileRun, job: _Job) -> None:
     if run.settings.mode == "check":
         if changed:
             if run.settings.diff:
-                run.text(unified_diff(text, code, display))
+                if isinstance(result, NotebookTranslation):
+                    run.text(notebook_diff(result, display))
+                else:
+                    run.text(unified_diff(text, code, display))
             run.bump(EXIT_CHANGED)
             run.translated += 1
             run.outcome = "changed"
@@ -729,6 +720,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .verify.cli import main as verify_main
 
         return verify_main(argv[1:])
+    if argv[:1] == ["lsp"]:
+        from .lsp import main as lsp_main
+
+        return lsp_main(argv[1:])
     if argv[:1] == ["rules"]:
         from .rulesdoc import main as rules_main
 
@@ -827,7 +822,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return run.exit_code
 
     workers = 1 if args.jobs is None else (args.jobs or os.cpu_count() or 1)
-    progress = _Progress(
+    progress = Progress(
         len(jobs),
         enabled=len(jobs) > 1
         and not args.quiet

@@ -3,7 +3,7 @@
 Example::
 
     [tool.torch2gluon]
-    include = ["*.py"]                 # globs of the files to translate
+    include = ["*.py", "*.ipynb"]      # globs of the files to translate (the default)
     exclude = ["legacy/*", "**/_vendor/*"]
     disable = ["T2G101"]               # rule ids to switch off
     init = "torch"                     # or "mxnet"
@@ -53,7 +53,7 @@ __all__ = [
     "path_selected",
 ]
 
-DEFAULT_INCLUDE: Tuple[str, ...] = ("*.py",)
+DEFAULT_INCLUDE: Tuple[str, ...] = ("*.py", "*.ipynb")
 INIT_CHOICES = ("torch", "mxnet")
 KEYS = ("include", "exclude", "disable", "init", "hybridize")
 

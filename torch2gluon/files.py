@@ -1,15 +1,19 @@
-"""Files for the command line: finding Python files in trees, diffs, atomic writes."""
+"""Files for the command line: finding Python files and notebooks in trees,
+diffs, atomic writes, the progress bar."""
 
 from __future__ import annotations
 
 import contextlib
 import difflib
 import os
+import sys
 import tempfile
 from typing import Iterable, Iterator, List, Optional
 
 
 SKIP_DIRS = frozenset({"__pycache__", ".venv", "venv", "build", "dist"})
+#: what a tree is searched for: Python files and Jupyter notebooks
+SUFFIXES = (".py", ".ipynb")
 
 
 def _split_lines(text: str) -> List[str]:
@@ -38,13 +42,18 @@ def _skip_dir(name: str) -> bool:
     return name.startswith(".") or name in SKIP_DIRS
 
 
-def iter_python_files(root: str, exclude: Iterable[str] = ()) -> Iterator[str]:
-    """``*.py`` files under ``root``, recursively and in sorted order.
+def iter_python_files(
+    root: str, exclude: Iterable[str] = (), suffixes: Iterable[str] = SUFFIXES
+) -> Iterator[str]:
+    """``*.py`` files and ``*.ipynb`` notebooks under ``root`` (``suffixes``),
+    recursively and in sorted order.
 
-    Hidden directories, ``__pycache__``, ``venv``/``.venv``, ``build`` and
-    ``dist`` are skipped, as are the directories in ``exclude`` (real paths).
-    Symbolic links to directories are not followed.
+    Hidden directories (``.ipynb_checkpoints`` too), ``__pycache__``,
+    ``venv``/``.venv``, ``build`` and ``dist`` are skipped, as are the
+    directories in ``exclude`` (real paths). Symbolic links to directories
+    are not followed.
     """
+    suffixes = tuple(suffixes)
     excluded = {os.path.realpath(path) for path in exclude}
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(
@@ -54,7 +63,7 @@ def iter_python_files(root: str, exclude: Iterable[str] = ()) -> Iterator[str]:
             and os.path.realpath(os.path.join(dirpath, name)) not in excluded
         )
         for name in sorted(filenames):
-            if name.endswith(".py"):
+            if name.endswith(suffixes):
                 yield os.path.normpath(os.path.join(dirpath, name))
 
 
@@ -99,3 +108,29 @@ def write_if_different(path: str, data: bytes, mode: Optional[int]) -> bool:
         mode = os.stat(path).st_mode & 0o7777  # an existing file keeps its bits
     atomic_write(path, data, mode)
     return True
+
+
+class Progress:
+    """A one-line progress bar on stderr, only on a terminal."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled
+        self.shown = False
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
+
+    def update(self, done: int) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = width * done // self.total if self.total else width
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} files"
+        )
+        sys.stderr.flush()
+        self.shown = True

@@ -23,7 +23,8 @@ while it translates):
     ``translated / found`` over all files (``null`` when nothing was found).
 
 A file that failed (unreadable, undecodable, a syntax error, a crash) counts
-no call sites. The JSON report's schema is ``docs/report.schema.json``.
+no call sites. A notebook counts as one file (its code cells are one
+program); its diagnostics carry ``cell``, the 1-based cell number. The JSON report's schema is ``docs/report.schema.json``.
 """
 
 from __future__ import annotations
@@ -185,8 +186,9 @@ def _uri(path: str) -> str:
 def build_sarif(files: Sequence[FileReport]) -> Dict[str, Any]:
     """A SARIF 2.1.0 log with one run: every diagnostic is a result with its
     rule id, level, message and region (1-based lines and columns, columns
-    in Unicode code points); files that failed without a diagnostic become
-    tool execution notifications."""
+    in Unicode code points; in a notebook, within the cell that the result's
+    ``properties.cell`` names); files that failed without a diagnostic
+    become tool execution notifications."""
     rules = _rule_descriptors()
     index = {r["id"]: i for i, r in enumerate(rules)}
     results: List[Dict[str, Any]] = []
@@ -213,6 +215,8 @@ def build_sarif(files: Sequence[FileReport]) -> Dict[str, Any]:
             }
             if d.rule in index:
                 result["ruleIndex"] = index[d.rule]
+            if d.cell is not None:  # a notebook: the region is within this cell
+                result["properties"] = {"cell": d.cell}
             results.append(result)
         if f.status == "failed" and f.error and not f.diagnostics:
             notifications.append(

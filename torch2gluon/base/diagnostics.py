@@ -2,7 +2,9 @@
 
 Positions refer to the *original* source. Lines and columns are 1-based, like
 the ``path:line:col`` that compilers, black and ruff print; an editor that
-counts from 0 subtracts one from both.
+counts from 0 subtracts one from both. In a notebook, ``cell`` is the 1-based
+number of the cell (counting every cell, markdown too) and the line and
+column are within that cell.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ class Diagnostic:
     column: int
     end_line: int
     end_column: int
+    #: replacement text for the range (line:column to end_line:end_column), offered
+    #: by the editor server as a quick fix and printed by the CLI
     suggestion: Optional[str] = None
+    cell: Optional[int] = None  # in a notebook: the 1-based cell number
 
     @property
     def marked(self) -> bool:
@@ -52,13 +57,15 @@ class Diagnostic:
 
     def format(self, path: str = "<stdin>") -> str:
         """``path:line:col: SEVERITY rule message``, the report line the CLI prints."""
-        text = f"{path}:{self.line}:{self.column}: {self.severity.value} {self.rule} {self.message}"
+        where = f"{path}:cell {self.cell}" if self.cell is not None else path
+        text = f"{where}:{self.line}:{self.column}: {self.severity.value} {self.rule} {self.message}"
         if self.suggestion:
             text += f" (suggestion: {self.suggestion})"
         return text
 
     def to_dict(self) -> dict:
-        return {
+        """A JSON-ready dict; ``cell`` only for a notebook's diagnostics."""
+        out = {
             "rule": self.rule,
             "severity": self.severity.value,
             "message": self.message,
@@ -68,3 +75,6 @@ class Diagnostic:
             "end_column": self.end_column,
             "suggestion": self.suggestion,
         }
+        if self.cell is not None:
+            out["cell"] = self.cell
+        return out

@@ -22,7 +22,8 @@ from ..base.syntax import children as _children
 from ..base.syntax import walk as _walk
 from ..base.options import Options, Translation
 from ..rewrite.context import Context
-from ..base.diagnostics import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, Severity
+from ..base.diagnostics import INTERNAL_ERROR, Diagnostic, Severity
+from ..base.parse_errors import syntax_error
 from ..rules import all_rules
 
 UNSUPPORTED = "T2G001"
@@ -37,15 +38,9 @@ def run(source: str, options: Options) -> Translation:
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as e:
-        diag = Diagnostic(
-            rule=SYNTAX_ERROR,
-            severity=Severity.ERROR,
-            message=f"cannot parse: {e.message}",
-            line=e.raw_line,
-            column=e.raw_column + 1,
-            end_line=e.raw_line,
-            end_column=e.raw_column + 1,
-        )
+        # at the line and column Python itself reports (libcst's may differ)
+        diag = syntax_error(source, (e.message, e.raw_line, e.raw_column + 1))
+        assert diag is not None  # a fallback is given
         return Translation(source=source, code=source, diagnostics=(diag,))
     try:
         return _translate_module(source, module, options)
