@@ -54,8 +54,10 @@ def to_numpy(value: Any) -> Any:
         return value.detach().cpu().numpy()
     if isinstance(value, mx.nd.NDArray):
         return value.asnumpy()
-    if isinstance(value, (list, tuple)):
-        return type(value)(to_numpy(v) for v in value)
+    if isinstance(value, list):
+        return [to_numpy(v) for v in value]
+    if isinstance(value, tuple):  # torch's named tuples (values, indices) too
+        return tuple(to_numpy(v) for v in value)
     if isinstance(value, (float, int, np.generic)):
         return np.asarray(value)
     return value

@@ -403,6 +403,8 @@ class _Catalog:
                     return tensor(src_dtype)
                 return Value(Kind.TUPLE, items=(tensor(src_dtype), tensor(DType.INT)))
             return tensor(src_dtype)
+        if result is Result.PAIR:
+            return Value(Kind.TUPLE, items=(tensor(src_dtype), tensor(DType.INT)))
         if result is Result.PROMOTE:
             return tensor(None)
         if result is Result.CREATE:

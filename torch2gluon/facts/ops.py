@@ -7,7 +7,10 @@ read by the analysis), and its MXNet form: a *template*, an expression over
 
 * ``X`` -- the tensor (the receiver, or the first argument of the function),
 * the parameters by their torch names,
-* ``ND`` / ``NP`` / ``MX`` -- ``mxnet.nd`` / ``mxnet.numpy`` / ``mxnet``,
+* ``ND`` / ``NP`` / ``MX`` -- ``mxnet.nd`` / ``mxnet.np`` / ``mxnet``: MXNet's
+  NumPy interface works on an NDArray through ``X.as_np_ndarray()`` and back
+  with ``.as_nd_ndarray()`` (same memory, autograd included) for results that
+  are not 0-d; templates use it where ``nd`` has no such op,
 * ``FLOAT(e)`` -- ``e`` as torch promotes it for a floating-point op: an
   integer or boolean tensor becomes float32, a floating one stays as it is,
 * ``DTYPE(e)`` -- a torch dtype written in the script, as MXNet's dtype string,
@@ -40,6 +43,7 @@ class Result(enum.Enum):
     CREATE = "create"  # a new tensor whose dtype the creation rules decide
     REDUCE = "reduce"  # sum/prod: a bool input gives int64, else the input's class
     VALUES_INDICES = "values_indices"  # (values, indices) with a dim, else SAME
+    PAIR = "pair"  # always (values, indices): sort, topk, kthvalue...
     NUMBER = "number"  # a Python number (item, dim, numel)
     SIZE = "size"  # a torch.Size (size() without a dim; size(d) is a number)
     NONE = "none"  # nothing (backward)
@@ -61,6 +65,9 @@ class Param:
     literal: bool = False
     #: a keyword-only parameter (after ``*`` in torch's signature)
     keyword_only: bool = False
+    #: torch's ``*sizes``-style parameter: the positional arguments from here on
+    #: (or one tuple/list, or the keyword), as one tuple in the template
+    varargs: bool = False
 
 
 class Form(enum.Flag):

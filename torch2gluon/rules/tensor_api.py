@@ -171,6 +171,10 @@ class TensorApi(Rule):
             return None
         attr = original.attr.value
         value = self.ctx.value(original.value)
+        if value.kind is Kind.TUPLE and attr in ("values", "indices") and value.items is not None and len(value.items) == 2:
+            # torch's (values, indices) named tuple is a plain tuple in the translation
+            index = cst.Integer("0" if attr == "values" else "1")
+            return cst.Subscript(value=paren(updated.value), slice=[cst.SubscriptElement(slice=cst.Index(value=index))])
         if value.kind is not Kind.TENSOR:  # parameters are T2G214's
             return None
         if attr in _ATTRIBUTE_REFUSALS:
@@ -353,6 +357,7 @@ class TensorApi(Rule):
         expr = cast(cst.BaseExpression, expr.visit(_Omit(omitted)))
         used = {n.value for n in _names(expr)}  # (keyword and attribute names too: harmless extras)
         values = {k: v for k, v in values.items() if k in used}
+        expr = cast(cst.BaseExpression, expr.visit(_Modules(self.ctx)))
         out = inline(expr, values, lambda: self.ctx.ref("mxnet.nd"))
         return out
 
@@ -426,12 +431,17 @@ def _given(need: str, bound: Dict[str, cst.BaseExpression]) -> bool:
 def _bind(call: cst.Call, params: Tuple[str, ...], op: Op) -> Dict[str, cst.BaseExpression]:
     keyword_only = {p.name for p in op.params if p.keyword_only}
     positional_names = [p for p in params if p not in keyword_only]
+    varargs = next((p.name for p in op.params if p.varargs), None)
     bound: Dict[str, cst.BaseExpression] = {}
+    rest: List[cst.BaseExpression] = []  # the positional arguments a varargs parameter takes
     i = 0
     for a in call.args:
         if a.star:
             raise Unbindable(f"with `{a.star}` arguments is not translated (they cannot be matched statically)")
         if a.keyword is None:
+            if varargs is not None and i < len(positional_names) and positional_names[i] == varargs:
+                rest.append(a.value)
+                continue
             if i >= len(positional_names):
                 raise Unbindable("with too many positional arguments is not translated")
             bound[positional_names[i]] = a.value
@@ -445,6 +455,14 @@ def _bind(call: cst.Call, params: Tuple[str, ...], op: Op) -> Dict[str, cst.Base
             if key in bound:
                 raise Unbindable(f"with `{key}` given twice is not translated")
             bound[key] = a.value
+    if rest:
+        assert varargs is not None
+        if varargs in bound:
+            raise Unbindable(f"with `{varargs}` given twice is not translated")
+        if len(rest) == 1 and not isinstance(literal(rest[0]), int):
+            bound[varargs] = rest[0]  # one tuple, list or name: the sizes themselves
+        else:
+            bound[varargs] = cst.Tuple(elements=[cst.Element(value=v) for v in rest])
     return bound
 
 
@@ -475,6 +493,21 @@ class _Placeholders(cst.CSTTransformer):
 
     def is_placeholder(self, node: cst.Name) -> bool:
         return id(node) not in self._not_placeholders
+
+
+class _Modules(cst.CSTTransformer):
+    """``NP`` / ``MX`` in a template: ``mx.np`` / ``mx`` (``ND`` is put in by ``inline``)."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__()
+        self.ctx = ctx
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
+        if updated.value == "MX":
+            return self.ctx.ref("mxnet")
+        if updated.value == "NP":
+            return cst.Attribute(value=self.ctx.ref("mxnet"), attr=cst.Name("np"))
+        return updated
 
 
 class _Pseudo(cst.CSTTransformer):
