@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple, Union, cast
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
 
-from . import formatting, imports, markers
+from . import formatting, fstrings, imports, markers
 from ..analysis.names import Names
 from ..analysis.values import analyze
 from ..facts.catalog import catalog
@@ -76,7 +76,7 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
     out = module.visit(engine)
     ctx.current_top = None  # from here on, positions come through ctx.top_of
     if ctx.helpers:
-        out = _insert_helpers(out, ctx, {id(b.statement) for b in torch_imports})
+        out = _insert_helpers(out, ctx, {id(b.statement) for b in torch_imports}, engine.unchanged)
 
     # Anything that still refers to torch after the rules ran is reported.
     present = {id(n) for n in _walk(out)}
@@ -88,6 +88,7 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
         ctx.diagnostics[:] = [d for d in ctx.diagnostics if not _is_suppressed(engine.suppressed, d.line, d.rule)]
 
     out = imports.finish(out, ctx, torch_imports, scopes, present)
+    out = fstrings.requote(out, source)
     if options.format:
         # helper definitions are written black-formatted already
         preformatted = {id(h) for h in ctx.helpers.values()}
@@ -121,7 +122,7 @@ def _imports_only(stmt: cst.BaseStatement) -> bool:
     )
 
 
-def _insert_helpers(module: cst.Module, ctx: Context, torch_statements: Set[int]) -> cst.Module:
+def _insert_helpers(module: cst.Module, ctx: Context, torch_statements: Set[int], unchanged: Set[int]) -> cst.Module:
     """Puts the helper definitions after the run of imports that holds the
     first torch import (where the MXNet imports will go)."""
     body = list(module.body)
@@ -135,7 +136,12 @@ def _insert_helpers(module: cst.Module, ctx: Context, torch_statements: Set[int]
         stmt = body[at]
         blank = sum(1 for line in stmt.leading_lines if line.comment is None)
         if blank < 2:
-            body[at] = stmt.with_changes(leading_lines=[cst.EmptyLine()] * (2 - blank) + list(stmt.leading_lines))
+            spaced = stmt.with_changes(leading_lines=[cst.EmptyLine()] * (2 - blank) + list(stmt.leading_lines))
+            # still the source's statement: its layout is kept and markers find it
+            ctx.origin[id(spaced)] = (spaced, ctx.original(stmt))
+            if id(stmt) in unchanged:
+                unchanged.add(id(spaced))
+            body[at] = spaced
     body[at:at] = helpers
     return module.with_changes(body=body)
 

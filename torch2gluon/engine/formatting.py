@@ -71,22 +71,13 @@ class _Formatter:
                         self.ctx.origin[id(kept)] = (kept, orig)
                     out.append(kept)
                     continue
-                header = self._header_only(stmt, orig)
-                if header is not None:
+                rebuilt = self._with_header(stmt, orig, depth)
+                if rebuilt is not None:
                     # Only the header changed (a class's bases, a loop's
-                    # iterable): black formats the header alone, and the body
-                    # keeps its untouched statements as they are.
-                    body = self.body(list(cast(cst.IndentedBlock, stmt.body).body), depth + 1)  # as _header_only checked
-                    if self.formatting:
-                        done = self.results.get(id(header), [header])
-                        if len(done) == 1 and isinstance(done[0], type(stmt)):
-                            new = done[0].with_changes(body=stmt.body.with_changes(body=body))
-                            self.ctx.origin[id(new)] = (new, orig)
-                            out.append(new)
-                            continue
-                        out.append(stmt)
-                    else:
-                        self.jobs.setdefault(max(40, 88 - 4 * depth), []).append((header, orig))
+                    # iterable, an if's test), perhaps with statements inside:
+                    # black formats the header alone, and the bodies keep their
+                    # untouched statements as they are.
+                    out.append(rebuilt)
                     continue
             if self.formatting:
                 out.extend(self.results.get(id(stmt), [stmt]))
@@ -95,19 +86,65 @@ class _Formatter:
         return out
 
     def _header_only(self, stmt: Statement, orig: cst.CSTNode) -> Optional[Statement]:
-        """``stmt`` with a one-line body, to format its header alone; None when
-        more than the header and the body changed."""
+        """``stmt`` with a one-line body (and no else), to format its header
+        alone; None when it has no indented body or a try's parts changed."""
         body = getattr(stmt, "body", None)
         if not isinstance(body, cst.IndentedBlock) or not isinstance(getattr(orig, "body", None), cst.IndentedBlock):
             return None
-        for name in _NESTED[1:]:
+        for name in _NESTED[2:]:
             if not _same(getattr(stmt, name, None), getattr(orig, name, None)):
                 return None
         cached = self._headers.get(id(stmt))
         if cached is None:
-            cached = stmt.with_changes(body=cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Pass()])]))
+            changes: Dict[str, Any] = {"body": cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Pass()])])}
+            if getattr(stmt, "orelse", None) is not None:
+                changes["orelse"] = None
+            cached = stmt.with_changes(**changes)
             self._headers[id(stmt)] = cached
         return cached
+
+    def _with_header(self, stmt: Statement, orig: cst.CSTNode, depth: int) -> Optional[Statement]:
+        """``stmt`` with its header formatted alone and its bodies entered (in
+        the first pass: None, having asked for the header's formatting)."""
+        header = self._header_only(stmt, orig)
+        if header is None:
+            return None
+        orelse = self._orelse(getattr(stmt, "orelse", None), getattr(orig, "orelse", None), depth)
+        if orelse is False:
+            return None
+        block = cast(cst.IndentedBlock, getattr(stmt, "body"))  # as _header_only checked
+        body = self.body(list(block.body), depth + 1)
+        if not self.formatting:
+            self.jobs.setdefault(max(40, 88 - 4 * depth), []).append((header, orig))
+            return stmt
+        done = self.results.get(id(header), [header])
+        if len(done) != 1 or not isinstance(done[0], type(stmt)):
+            return stmt
+        changes: Dict[str, Any] = {"body": block.with_changes(body=body)}
+        if orelse is not None:
+            changes["orelse"] = orelse
+        new = done[0].with_changes(**changes)
+        self.ctx.origin[id(new)] = (new, orig)
+        return new
+
+    def _orelse(self, new: Any, old: Any, depth: int) -> Any:
+        """An if's or a loop's ``else`` (or ``elif``) entered; False when it
+        cannot be, None when there is none."""
+        if new is None:
+            return None if old is None else False
+        if _same(new, old):
+            return new
+        if old is None or type(new) is not type(old):
+            return False
+        if isinstance(new, cst.If):  # an elif: a header of its own
+            kept = self.compound(new, old, depth)
+            if kept is not None:
+                return kept
+            rebuilt = self._with_header(new, old, depth)
+            return False if rebuilt is None else rebuilt
+        if isinstance(new, cst.Else) and isinstance(new.body, cst.IndentedBlock) and isinstance(old.body, cst.IndentedBlock):
+            return new.with_changes(body=new.body.with_changes(body=self.body(list(new.body.body), depth + 1)))
+        return False
 
     def compound(self, node: _Node, orig: cst.CSTNode, depth: int) -> Optional[_Node]:
         """``node`` with its nested bodies formatted, or None if its header changed."""

@@ -3,7 +3,9 @@
 ``# torch2gluon: T2G001: `torch.foo` has no translation; left as is``
 
 A marker that is already there is not added again, so translating the output
-once more changes nothing.
+once more changes nothing: a statement that carries markers of a rule already
+gets that rule's new ones only past their number (a second pass names the code
+it reads, which the first pass may have rewritten around the refused call).
 """
 
 from __future__ import annotations
@@ -70,6 +72,14 @@ def attach(module: cst.Module, ctx: Context) -> cst.Module:
     return module.visit(_AddMarkers(targets))
 
 
+def _rule_of(comment: str) -> str:
+    """``T2G104`` for ``# torch2gluon: T2G104: ...``; "" for any other comment."""
+    head, sep, rest = comment.partition(": ")
+    if head != "# torch2gluon" or not sep:
+        return ""
+    return rest.split(":", 1)[0]
+
+
 class _AddMarkers(PreservingTransformer):
     def __init__(self, targets: Dict[int, List[str]]) -> None:
         super().__init__()
@@ -82,8 +92,22 @@ class _AddMarkers(PreservingTransformer):
         result = super().on_leave(original_node, updated_node)
         texts = self.targets.get(id(original_node))
         if texts:
-            have = {line.comment.value for line in result.leading_lines if line.comment is not None}
-            new = [cst.EmptyLine(comment=cst.Comment(t)) for t in texts if t not in have]
+            have = [line.comment.value for line in result.leading_lines if line.comment is not None]
+            counts: Dict[str, int] = {}
+            for c in have:
+                code = _rule_of(c)
+                if code:
+                    counts[code] = counts.get(code, 0) + 1
+            new = []
+            for t in sorted(texts, key=lambda t: t not in have):  # exact matches first
+                if t in have:
+                    counts[_rule_of(t)] = counts.get(_rule_of(t), 1) - 1
+                    continue
+                code = _rule_of(t)
+                if code and counts.get(code, 0) > 0:
+                    counts[code] -= 1  # one of this rule's markers is there already
+                    continue
+                new.append(cst.EmptyLine(comment=cst.Comment(t)))
             if new:
                 self.changes += 1
                 result = result.with_changes(leading_lines=[*result.leading_lines, *new])
