@@ -20,3 +20,8 @@ MX_IMPORTS: Tuple[Tuple[str, Tuple[str, Optional[str], str]], ...] = (
 
 # local base name -> the dotted prefix it stands for ("nd" -> "mxnet.nd")
 PREFIX_OF_LOCAL: Dict[str, str] = {local: prefix for prefix, (_, _, local) in MX_IMPORTS}
+
+
+# qualified-name prefixes of Gluon's block classes (a class deriving from one is
+# a model already: a second pass over a translation reads it as the first did)
+GLUON_BLOCKS = ("mxnet.gluon.Block", "mxnet.gluon.HybridBlock", "mxnet.gluon.block.", "mxnet.gluon.nn.")

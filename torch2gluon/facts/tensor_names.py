@@ -79,3 +79,29 @@ SHARED = frozenset(
 )
 
 TENSOR_ONLY = TENSOR_NAMES - SHARED
+
+
+# names of torch.Tensor that are attributes, not methods (``x.grad()`` is not torch's)
+TENSOR_ATTRIBUTES = frozenset(
+    """
+    H T data device dtype grad grad_dtype grad_fn imag is_cpu is_cuda is_ipu is_leaf is_maia is_meta
+    is_mkldnn is_mps is_mtia is_nested is_quantized is_sparse is_sparse_csr is_vulkan is_xla is_xpu
+    itemsize layout mH mT name nbytes ndim output_nr real requires_grad retains_grad shape volatile
+    """.split()
+)
+
+# every public name of MXNet's NDArray (mxnet 1.9.1): on a tensor, a call of one
+# that torch has not is the translation's own (a second pass leaves it alone)
+MXNET_ARRAY_NAMES = frozenset(
+    """
+    T abs arccos arccosh arcsin arcsinh arctan arctanh argmax argmax_channel argmin argsort
+    as_in_context as_nd_ndarray as_np_ndarray asnumpy asscalar astype attach_grad backward
+    broadcast_axes broadcast_like broadcast_to cbrt ceil clip context copy copyto cos cosh ctx degrees
+    depth_to_space detach diag dtype exp expand_dims expm1 fix flatten flip floor grad handle log log10
+    log1p log2 log_softmax max mean min nanprod nansum ndim norm one_hot ones_like pad pick prod radians
+    rcbrt reciprocal relu repeat reshape reshape_like rint round rsqrt shape shape_array sigmoid sign
+    sin sinh size size_array slice slice_assign slice_assign_scalar slice_axis slice_like softmax
+    softmin sort space_to_depth split split_v2 sqrt square squeeze stype sum swapaxes take tan tanh tile
+    to_dlpack_for_read to_dlpack_for_write topk tostype transpose trunc wait_to_read writable zeros_like
+    """.split()
+)

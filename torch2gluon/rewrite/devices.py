@@ -8,6 +8,7 @@ import libcst as cst
 
 from ..analysis.kinds import Kind
 from ..base.syntax import Unbindable, arg, bind, literal, walk
+from ..facts.runtime import CONTEXT_HELPER
 from .context import Context
 
 
@@ -59,7 +60,14 @@ def device_of(ctx: Context, node: cst.BaseExpression) -> Optional[cst.BaseExpres
     ``a if torch.cuda.is_available() else b`` of them.
     """
     if isinstance(node, cst.Name):
-        return node if is_device_name(ctx, node) else None
+        if not is_device_name(ctx, node):
+            return None
+        if ctx.value(node).kind is Kind.DEVICE:
+            return node  # a torch.device: an MXNet context where it was made
+        # a string that names a device ("cuda" if ... else "cpu"): it stays a
+        # string (printing it shows what torch's shows) and becomes a context here
+        ctx.helper(*CONTEXT_HELPER)
+        return cst.Call(func=cst.Name("_t2g_context"), args=[arg(node)])
     value = literal(node)
     if isinstance(value, str):
         return string_device(ctx, value)

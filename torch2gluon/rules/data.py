@@ -348,7 +348,7 @@ class Data(Rule):
                 "        transforms.Resize((48, 32)),\n"
                 "        nn.Lambda(\n"
                 "            lambda img: (\n"
-                "                img.flip(axis=1) if nd.random.uniform().asscalar() < 0.5 else img\n"
+                "                nd.flip(img, axis=1) if nd.random.uniform().asscalar() < 0.5 else img\n"
                 "            )\n"
                 "        ),\n"
                 "        transforms.ToTensor(),\n"
@@ -564,7 +564,8 @@ class Data(Rule):
             draw = cst.Call(func=cst.Attribute(value=self.ctx.call("mxnet.nd.random.uniform"), attr=cst.Name("asscalar")))
             flip = cst.IfExp(
                 test=cst.Comparison(left=draw, comparisons=[cst.ComparisonTarget(operator=cst.LessThan(), comparator=p)]),
-                body=cst.Call(func=cst.Attribute(value=img, attr=cst.Name("flip")), args=[arg(cst.Integer("1"), "axis")]),
+                # nd.flip, not img.flip: a method named like torch's would be read as torch's again
+                body=self.ctx.call("mxnet.nd.flip", arg(img), arg(cst.Integer("1"), "axis")),
                 orelse=img,
             )
             func = cst.Lambda(params=cst.Parameters(params=[cst.Param(name=img)]), body=flip)

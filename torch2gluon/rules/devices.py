@@ -282,6 +282,8 @@ class Devices(Rule):
         if not self.ctx.is_tensor(recv_o):
             if is_model_name(self.ctx, recv_o) or (isinstance(recv_o, cst.Name) and recv_o.value == "self"):
                 return None  # T2G801's statements, T2G002 and T2G211 report the rest
+            if self.ctx.value(recv_o).known:
+                return None  # a module's function (`mx.cpu()`), a string's... not a tensor's move
             if m == "to" and not (len(original.args) >= 1 and device_of(self.ctx, original.args[0].value) is not None):
                 return None  # not evidently a device move
             if m == "to" or not original.args:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional, cast
 
 import libcst as cst
+import libcst.matchers as m
 
 from ..base.syntax import arg
 from ..base.diagnostics import Severity
@@ -158,6 +159,8 @@ class Losses(Rule):
         if id(original) in self.ctx.handled:
             return None  # a tensor's .item(), translated by T2G102
         recv = cast(cst.Attribute, original.func).value  # leave_Call checked: `<recv>.item()`
+        if m.matches(recv, m.Call(func=m.Attribute(attr=m.Name("asscalar")), args=[])):
+            return None  # numpy's scalar .item(): a Python number, as torch's (our own output)
         known = self.ctx.is_loss(recv)
         if not known:
             self.report(

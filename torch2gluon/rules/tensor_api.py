@@ -12,31 +12,13 @@ from ..base.syntax import NotLiteral, Unbindable, arg, code_of, literal, paren
 from ..facts.dtypes import DTYPES
 from ..facts.ops import REQUIRED, Form, Op
 from ..facts.ops_table import REGISTRY
+from ..facts.mxnet import GLUON_BLOCKS
+from ..facts.runtime import FLOAT_HELPER, LIKE_HELPER
 from ..facts.tensor import Result
-from ..facts.tensor_names import TENSOR_NAMES, TENSOR_ONLY
+from ..facts.tensor_names import MXNET_ARRAY_NAMES, TENSOR_ATTRIBUTES, TENSOR_NAMES, TENSOR_ONLY
 from ..rewrite.context import Context
 from ..rewrite.templates import inline
 from ._base import Example, Rule
-
-# A runtime helper for FLOAT() where the analysis does not know the dtype.
-FLOAT_HELPER = (
-    "_t2g_float",
-    '''
-def _t2g_float(x):
-    """torch's promotion for a floating-point op: integer and boolean arrays become float32."""
-    return x if x.dtype.__name__.startswith("float") else x.astype("float32")
-''',
-)
-
-# ... and for a binary op between an array of unknown dtype and a floating-point one
-LIKE_HELPER = (
-    "_t2g_like",
-    '''
-def _t2g_like(x, y):
-    """x as torch promotes it in an op with the floating-point array y: cast to y's dtype unless x is floating-point too."""
-    return x if x.dtype.__name__.startswith("float") else x.astype(y.dtype)
-''',
-)
 
 # attributes of a tensor (not calls) and what they become
 _ATTRIBUTES = {
@@ -142,12 +124,18 @@ class TensorApi(Rule):
     def visit_Module(self, node: cst.Module) -> None:
         self._module_classes = self.ctx.analysis.module_classes()
 
+    def _is_module_class(self, node: cst.ClassDef) -> bool:
+        # a Gluon block too: a second pass over our own output reads it the same way
+        return node.name.value in self._module_classes or any(
+            (self.ctx.imported_name(b.value) or "").startswith(GLUON_BLOCKS) for b in node.bases
+        )
+
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        if node.name.value in self._module_classes:
+        if self._is_module_class(node):
             self._in_module += 1
 
     def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> None:
-        if original.name.value in self._module_classes:
+        if self._is_module_class(original):
             self._in_module -= 1
         return None
 
@@ -250,6 +238,8 @@ class TensorApi(Rule):
         receiver = self.ctx.value(func.value)
         if receiver.kind is Kind.PARAMETER:
             return None  # a parameter's value: T2G214 (and its closed world)
+        if method in TENSOR_ATTRIBUTES or (method in MXNET_ARRAY_NAMES and method not in TENSOR_NAMES):
+            return None  # `p.grad()`, `x.asscalar()`: not torch's calls (MXNet's, in a second pass)
         known = receiver.kind is Kind.TENSOR
         if not known and (method not in TENSOR_ONLY or receiver.known):
             return None  # not a tensor's, as far as anything says

@@ -458,6 +458,8 @@ class TensorMethods(_Split, Rule):
             return None  # a torch.* function, not a method
         m = func.attr.value
         recv_o, recv = original.func.value, func.value
+        if self.ctx.value(recv_o).known and not self.ctx.is_tensor(recv_o):
+            return None  # a module's function (`nd.concat(..., dim=0)`), a list's method...
         evident = self.ctx.is_tensor(recv_o)
         torch_kw = bool(_kwargs(original) & {"dim", "keepdim"})
         try:
@@ -597,6 +599,8 @@ class TensorMethods(_Split, Rule):
                 return meth(recv, "reshape", arg(minus_one()))
             return meth(recv, "flatten")
         if m == "transpose":
+            if len(args) == 1 and not args[0].keyword and isinstance(args[0].value, (cst.Tuple, cst.List)):
+                return None  # `x.transpose((1, 0))`: MXNet's (a second pass), not torch's
             b = bind(updated, ["dim0", "dim1"])
             if len(b) == 2:
                 return meth(recv, "swapaxes", arg(b["dim0"]), arg(b["dim1"]))
