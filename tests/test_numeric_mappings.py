@@ -152,14 +152,21 @@ def test_arange(expr):
         "torch.tensor(dtype=torch.float64, data=[[1, 2]])",     # shuffled
         "torch.tensor([1, 2], dtype=torch.int32)",
         "torch.tensor([True, False, True])",
-        "torch.tensor(3)",                                      # 0-d
-        "torch.tensor(2.5)",
+        "torch.tensor(3) + torch.zeros(2, dtype=torch.int64)",  # 0-d, broadcast: no shape shows
+        "torch.tensor(2.5) * torch.ones(2, 2)",
         "torch.tensor([-1, 2])",
     ],
 )
 def test_tensor(expr):
     (t,), (m,) = run_both(f"import torch\na = {expr}\n", ["a"])
     assert_same(t, m, what=expr)
+
+
+@pytest.mark.parametrize("expr", ["torch.tensor(3)", "torch.tensor(2.5)"])
+def test_a_0d_tensor_kept_at_module_level_is_refused(expr):
+    # MXNet's NDArray stands in with shape (1,): where the shape can be read, T2G105 says so
+    r = translate(f"import torch\na = {expr}\n")
+    assert [(d.rule, d.line) for d in r.diagnostics if d.severity is Severity.ERROR] == [("T2G105", 2)]
 
 
 @pytest.mark.parametrize(

@@ -468,27 +468,38 @@ class FunctionalLosses(Rule):
     summary = "F.nll_loss/cross_entropy/mse_loss/... -> nd expressions with torch's reduction"
     examples = (
         Example(
-            "import torch.nn.functional as F\nloss = F.nll_loss(output, target)\n"
-            "total = F.cross_entropy(logits, target, reduction='sum').item()\n",
-            "from mxnet import nd\n\nloss = -nd.pick(output, target, axis=1).mean()\n"
-            "total = (\n"
-            "    (-nd.pick(nd.log_softmax(logits, axis=1), target, axis=1).sum()).mean().asscalar()\n"
-            ")\n",
+            "import torch.nn.functional as F\ndef evaluate(output, logits, target):\n"
+            "    loss = F.nll_loss(output, target)\n"
+            "    total = F.cross_entropy(logits, target, reduction='sum').item()\n"
+            "    return loss.item() + total\n",
+            "from mxnet import nd\n\n\ndef evaluate(output, logits, target):\n"
+            "    loss = -nd.pick(output, target, axis=1).mean()\n"
+            "    total = (\n"
+            "        (-nd.pick(nd.log_softmax(logits, axis=1), target, axis=1).sum())\n"
+            "        .mean()\n"
+            "        .asscalar()\n"
+            "    )\n"
+            "    return loss.mean().asscalar() + total\n",
             id="nll and cross entropy",
         ),
         Example(
-            "import torch.nn.functional as F\nloss = F.nll_loss(output, target, weight=w)\n",
-            "from mxnet import nd\n\nloss = (-nd.pick(output, target, axis=1) * nd.take(w, target)).sum() / (\n"
-            "    nd.take(w, target)\n).sum()\n",
+            "import torch.nn.functional as F\ndef weighted(output, target, w):\n"
+            "    return F.nll_loss(output, target, weight=w)\n",
+            "from mxnet import nd\n\n\ndef weighted(output, target, w):\n"
+            "    return (-nd.pick(output, target, axis=1) * nd.take(w, target)).sum() / (\n"
+            "        nd.take(w, target)\n    ).sum()\n",
             id="class weights divide by the targets' weights",
         ),
         Example(
-            "import torch.nn.functional as F\nloss = F.mse_loss(model(x), y)\n"
-            "l1 = F.smooth_l1_loss(model(x), y, reduction='sum')\n",
-            "from mxnet import nd\n\nloss = nd.square(model(x) - y).mean()\nl1 = (\n"
-            "    lambda input, target: nd.where(\n        nd.abs(input - target) < 1.0,\n"
-            "        0.5 * nd.square(input - target) / 1.0,\n        nd.abs(input - target) - 0.5,\n"
-            "    ).sum()\n)(model(x), y)\n",
+            "import torch.nn.functional as F\ndef losses(model, x, y):\n"
+            "    loss = F.mse_loss(model(x), y)\n"
+            "    l1 = F.smooth_l1_loss(model(x), y, reduction='sum')\n"
+            "    return loss + l1\n",
+            "from mxnet import nd\n\n\ndef losses(model, x, y):\n"
+            "    loss = nd.square(model(x) - y).mean()\n    l1 = (\n"
+            "        lambda input, target: nd.where(\n            nd.abs(input - target) < 1.0,\n"
+            "            0.5 * nd.square(input - target) / 1.0,\n            nd.abs(input - target) - 0.5,\n"
+            "        ).sum()\n    )(model(x), y)\n    return loss + l1\n",
             id="regression losses; an expression needed three times is evaluated once",
         ),
         Example(

@@ -82,6 +82,7 @@ class ZeroDim(Rule):
         self._called: Set[str] = set()  # names called as functions anywhere
         self._reported: Set[int] = set()
         zero: List[cst.CSTNode] = []
+        losses: List[cst.CSTNode] = []
         stack: List[tuple] = [(node, None, False)]
         while stack:
             n, fn, loop = stack.pop()
@@ -95,13 +96,16 @@ class ZeroDim(Rule):
                 self._called.add(n.func.value)
             if isinstance(n, cst.BaseExpression):
                 v = self.ctx.value(n)
-                if v.kind is Kind.TENSOR and v.ndim == 0 and not v.loss:
+                if v.kind is Kind.TENSOR and v.loss:
+                    losses.append(n)
+                elif v.kind is Kind.TENSOR and v.ndim == 0:
                     zero.append(n)
             for c in reversed(children(n)):  # popped in source order
                 self._parents[id(c)] = n
                 self._scope_of[id(c)] = fn
                 stack.append((c, fn, loop))
         self._zero = zero
+        self._losses = losses
 
     def leave_Module(self, original: cst.Module, updated: cst.Module) -> None:
         # at the end of the pass: a statement another rule reported is not reported again
@@ -117,15 +121,34 @@ class ZeroDim(Rule):
             if pos is not None and pos.start.line in errors:
                 continue
             self._report(n, why)
+        for n in self._losses:
+            # a loss is the batch's per-sample losses in Gluon (or a (1,) mean):
+            # exact for backward() and .item(), which T2G301 sees to; kept at
+            # module level, it is read as it is
+            parent = self._parents.get(id(n))
+            if not (isinstance(parent, cst.Assign) and parent.value is n and self._module_level(parent)):
+                continue
+            top = self._top(n)
+            if top is not None:
+                self.ctx.top_of[id(n)] = top
+            pos = self.ctx.position(n)
+            if pos is not None and pos.start.line in errors:
+                continue
+            names = ", ".join(f"`{code_of(t.target)}`" for t in parent.targets)
+            self._report(n, f"{names} holds a torch loss (0-d) at module level, where its shape can be read; Gluon's is per sample or shape (1,); left as is", full=True)
         return None
 
-    def _report(self, node: cst.CSTNode, why: str) -> None:
+    def _module_level(self, node: cst.CSTNode) -> bool:
+        stmt = self._statement(node)
+        return self._scope_of.get(id(node)) is None and stmt is not None and id(stmt) not in self._in_loop
+
+    def _report(self, node: cst.CSTNode, why: str, full: bool = False) -> None:
         stmt = self._statement(node)
         key = id(stmt) if stmt is not None else id(node)
         if key in self._reported:
             return
         self._reported.add(key)
-        self.report(node, f"{why}; MXNet's stands in with shape (1,); left as is")
+        self.report(node, why if full else f"{why}; MXNet's stands in with shape (1,); left as is")
 
     def _top(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
         """The top-level statement holding ``node``."""
@@ -214,8 +237,7 @@ class ZeroDim(Rule):
             for t in targets:
                 if not isinstance(t, cst.Name):
                     return f"{shown} stored in `{code_of(t)}`, where its shape may show"
-            stmt = self._statement(parent)
-            if self._scope_of.get(id(parent)) is None and stmt is not None and id(stmt) not in self._in_loop:
+            if self._module_level(parent):
                 name = code_of(targets[0])
                 return f"`{name}` holds a 0-d tensor at module level, where its shape can be read"
             return None  # a local: its uses are checked where they are

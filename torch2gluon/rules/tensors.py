@@ -6,11 +6,12 @@ from typing import Dict, List, Optional
 
 import libcst as cst
 
+from ..analysis.kinds import Kind
 from ..base.syntax import arg
 from ..base.diagnostics import Severity
 from ..facts.catalog import literal_dtype
 from ..facts.dtypes import DTYPES
-from ._base import Example, Rule, Unbindable, bind, code_of
+from ._base import Example, Rule, Unbindable, bind, code_of, literal
 
 
 def _literal_kind(node: cst.BaseExpression) -> Optional[str]:
@@ -154,7 +155,12 @@ class TensorCreation(Rule):
                         "nd.array gives float32 unless dtype= is passed",
                         severity=Severity.WARNING,
                     )
-                return self._with_dtype(self.ctx.call("mxnet.nd.array", arg(b["data"])), b, default)
+                data = b["data"]
+                if isinstance(literal(data), (int, float)) or self._number(original):
+                    # a number: torch's 0-d tensor; MXNet's stand-in has shape (1,)
+                    # (nd.array(3) has shape () in MXNet 1.9, which its operators refuse)
+                    data = cst.List(elements=[cst.Element(value=data)])
+                return self._with_dtype(self.ctx.call("mxnet.nd.array", arg(data)), b, default)
             if name == "torch.from_numpy":
                 b = bind(updated, ["ndarray"])
                 self.report(
@@ -194,6 +200,11 @@ class TensorCreation(Rule):
             self.keep(original, name, str(e))
             return None
         return None
+
+    def _number(self, original: cst.Call) -> bool:
+        """Whether the data of ``torch.tensor(data)`` is known to be a Python number."""
+        data = self._bind(original, ["data"])["data"]
+        return self.ctx.kind(data) is Kind.NUMBER
 
     def _bind(self, call: cst.Call, params: List[str]) -> Dict[str, cst.BaseExpression]:
         b = bind(call, params + ["dtype", "device", "requires_grad", "out", "layout", "pin_memory", "generator"])
