@@ -390,7 +390,7 @@ def seed_everything(framework: str, seed: int) -> None:
 USAGE = (
     "usage: python -m torch2gluon.verify.child --framework {torch,mxnet} [--offline-mnist] "
     "[--subset N] [--max-steps N] [--seed N] [--record FILE.json] [--align DIR [--align-seed N]] "
-    "[--progress FILE] SCRIPT [script args...]"
+    "[--progress FILE] [--distributed] SCRIPT [script args...]"
 )
 
 
@@ -407,6 +407,7 @@ class Options:
         self.align: Optional[str] = None
         self.align_seed = 0
         self.progress: Optional[str] = None
+        self.distributed = False
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -459,6 +460,8 @@ def parse_args(argv: Sequence[str]) -> Options:
             opts.align_seed = integer(name, get(name))
         elif name == "--progress":
             opts.progress = get(name)
+        elif a == "--distributed":
+            opts.distributed = True
         elif a in ("-h", "--help"):
             print(USAGE)
             raise SystemExit(0)
@@ -506,6 +509,16 @@ def _write_record(path: Optional[str], record: Dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _rank(probe: Any) -> Optional[int]:
+    """This worker's rank (--distributed), or None."""
+    if probe is None:
+        return None
+    try:
+        return probe()
+    except Exception:  # noqa: BLE001 - never lose the record for it
+        return None
+
+
 def _exit_code(code: Any) -> int:
     if code is None:
         return 0
@@ -529,6 +542,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     }
     t0 = time.time()
     align_state = None
+    rank_of = None
+    if opts.record and "{pid}" in opts.record:  # one record per worker (--distributed)
+        opts.record = opts.record.replace("{pid}", str(os.getpid()))
 
     def finish(status: str, exit_code: int, error: Optional[str] = None, tb: Optional[str] = None) -> int:
         for stream in (sys.stdout, sys.stderr):
@@ -546,6 +562,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 wall_time=time.time() - t0,
                 unaligned=align_state.unaligned if align_state is not None else [],
                 align_notes=align_state.notes if align_state is not None else [],
+                rank=_rank(rank_of),
                 **meta,
             ),
         )
@@ -568,6 +585,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             align_state = align.AlignState(opts.align, opts.align_seed, rec)
             (align.install_torch if opts.framework == "torch" else align.install_mxnet)(align_state)
+        if opts.distributed:
+            from . import distributed
+
+            rank_of = distributed.install_rank_probe(opts.framework)
+            if opts.align is not None and opts.framework == "torch":
+                distributed.install_torch_aligned_sampler()
         rec.progress_path = opts.progress
         sys.stdout = _Tee(sys.stdout, rec)
     except Exception as e:  # noqa: BLE001
