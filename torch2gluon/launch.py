@@ -25,8 +25,9 @@ In the scheduler and server roles, ``import mxnet`` runs the service and
 exits when the workers are done. This launcher starts the scheduler (unless
 ``--no-scheduler``: it runs on another host), ``--local-servers`` servers and
 ``--local-workers`` workers (both default to all of them: one host), with
-those variables set; every worker also gets ``LOCAL_RANK`` (0, 1, ... on this
-host) and ``LOCAL_WORLD_SIZE``, as torchrun sets them, to choose a device by.
+those variables set; every worker also gets ``WORLD_SIZE``, ``LOCAL_RANK``
+(0, 1, ... on this host) and ``LOCAL_WORLD_SIZE``, as torchrun sets them
+(``LOCAL_RANK`` to choose a device by).
 The *rank* of a worker is handed out by the scheduler, not by launch order:
 a script reads it from ``kv.rank``.
 
@@ -187,6 +188,7 @@ def launch(
         DMLC_PS_ROOT_PORT=str(port),
         DMLC_NUM_WORKER=str(num_workers),
         DMLC_NUM_SERVER=str(num_servers),
+        WORLD_SIZE=str(num_workers),  # as torchrun sets it (the rank only the scheduler knows)
     )
     if node_host:
         base["DMLC_NODE_HOST"] = node_host

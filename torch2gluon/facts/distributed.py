@@ -37,6 +37,10 @@ these helpers:
   precision (``2**40 + 1`` pushed by each of two workers sums to ``2**41``).
   Integer tensors are therefore summed as two float32 halves (exact while
   the sum's magnitude stays below ``2**36``; beyond, ``OverflowError``).
+- At exit the kvstore waits for every worker (ps-lite's finalize is a
+  barrier): a worker that raised would wait for workers waiting for it.
+  ``KVStoreGroup`` makes an uncaught exception end the worker at once
+  (traceback, then ``os._exit(1)``), and the launcher stops the others.
 - ``kv.init(key, ...)`` waits for every worker; ``pushpull`` is
   asynchronous: a worker that never reads the result runs ahead and may
   exit before the others are served, so ``all_reduce`` waits for it.
@@ -165,7 +169,32 @@ class KVStoreGroup:
                     "`python -m torch2gluon.launch -n NUM_WORKERS script.py [args]`"
                 )
             cls.kv = MX.kv.create("dist_sync")
+            cls.fail_fast()
         return cls.kv
+
+    @classmethod
+    def fail_fast(cls):
+        """A worker that raises leaves at once: the kvstore would wait at exit for
+        the other workers, which wait for this one; the launcher stops them. At a
+        normal exit the kvstore is closed before the interpreter winds down."""
+        import atexit
+        import os
+        import sys
+
+        report = sys.excepthook
+
+        def leave(kind, value, traceback):
+            report(kind, value, traceback)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
+
+        def close():
+            sys.excepthook = report
+            cls.kv = None
+
+        sys.excepthook = leave
+        atexit.register(close)
 
     @classmethod
     def init_process_group(cls, rank=None, world_size=None):

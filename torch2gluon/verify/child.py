@@ -625,5 +625,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return finish("ok", 0)
 
 
+def _leave(code: int) -> None:
+    """A distributed worker that failed leaves at once: at exit MXNet's kvstore
+    waits for the other workers (ps-lite's finalize is a barrier), which may
+    wait for this one; the launcher stops them."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    own = sys.argv[1:]  # main() hands sys.argv to the script
+    status = main(own)
+    if status and parse_args(own).distributed:
+        _leave(status)
+    sys.exit(status)

@@ -71,6 +71,8 @@ class DistributedRun:
     timed_out: bool = False
     error: Optional[str] = None
     label: str = ""
+    #: the T2G_RUN_TAG every process of the run carried
+    tag: str = ""
 
     @property
     def ok(self) -> bool:
@@ -251,7 +253,9 @@ def run_distributed(
         (_result(r, script, framework, "", "") for r in records),
         key=lambda w: (w.record.get("rank") is None, w.record.get("rank") or 0),
     )
-    run = DistributedRun(script, framework, nproc, proc.returncode, stdout, stderr, workers, duration, timed_out)
+    run = DistributedRun(
+        script, framework, nproc, proc.returncode, stdout, stderr, workers, duration, timed_out, tag=tag
+    )
     launcher = "torchrun" if framework == "torch" else "torch2gluon.launch"
     if timed_out or proc.returncode == 124 and framework == "mxnet":
         run.error = f"timed out after {timeout:g}s"
