@@ -188,3 +188,29 @@ def test_disabling_the_rules_leaves_distributed_code_reported():
     assert {"torch.distributed.init_process_group", "torch.nn.parallel.DistributedDataParallel",
             "torch.utils.data.distributed.DistributedSampler"} <= flagged
     assert "torch2gluon.launch" not in result.code
+
+
+def test_a_model_wrapped_inside_a_class_the_analysis_cannot_follow():
+    """`self.model = DDP(model)` in a method (callers' arguments are not followed): the
+    optimizer is taken to train it, with a warning; `self.loader.sampler.set_epoch` is
+    taken to be a DataLoader's sampler, with a note."""
+    source = (
+        "import torch\nfrom torch.nn.parallel import DistributedDataParallel as DDP\n"
+        "from torch.utils.data import DataLoader\nfrom torch.utils.data.distributed import DistributedSampler\n\n\n"
+        "class Runner:\n"
+        "    def __init__(self, model, loader):\n"
+        "        self.model = DDP(model)\n"
+        "        self.loader = loader\n\n"
+        "    def epoch(self, e):\n"
+        "        self.loader.sampler.set_epoch(e)\n\n\n"
+        "net = torch.nn.Linear(2, 2)\n"
+        "opt = torch.optim.SGD(net.parameters(), lr=0.1)\n"
+        "runner = Runner(net, DataLoader(ds, batch_size=4, sampler=DistributedSampler(ds)))\n"
+    )
+    result = translate(source)
+    assert not _errors(result), result.diagnostics
+    by_rule = {d.rule: d for d in result.diagnostics}
+    assert by_rule["T2G902"].severity is Severity.WARNING and "taken to train" in by_rule["T2G902"].message
+    assert by_rule["T2G903"].severity is Severity.INFO and by_rule["T2G903"].line == 13
+    assert "opt = DistributedTrainer(" in result.code
+    assert "        DistributedSampler.of(self.loader).set_epoch(e)\n" in result.code

@@ -363,7 +363,8 @@ class DistributedSampler(MX.gluon.data.Sampler):
     @staticmethod
     def of(loader):
         """The sampler of a Gluon DataLoader (torch's ``loader.sampler``)."""
-        return loader._batch_sampler._sampler
+        batches = getattr(loader, "_batch_sampler", None)
+        return loader.sampler if batches is None else batches._sampler
 
     def permutation(self):
         import numpy

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Set
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -17,7 +17,8 @@ from ..rewrite.optimizers import is_trainer
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
 
 _KEY_DDP = "distributed:wrapped"  # ctx.memo: ids of the origins of the modules DDP wraps
-_KEY_WORKERS = "distributed:workers"  # ctx.memo: the literal process count of mp.spawn, if any
+_KEY_WORKERS = "distributed:workers"
+_KEY_SAMPLERS = "distributed:samplers"  # ctx.memo: the file makes a DistributedSampler  # ctx.memo: the literal process count of mp.spawn, if any
 
 
 def _translated(imports: str, helpers: Sequence[str], body: str, workers: str = "N") -> str:
@@ -39,19 +40,32 @@ def _group_call(ctx: Context, method: str, *args: cst.Arg) -> cst.Call:
     return cst.Call(func=cst.Attribute(value=_helpers(ctx), attr=cst.Name(method)), args=list(args))
 
 
-def _wrapped(ctx: Context) -> Set[int]:
-    """ids of the constructor calls of the modules a DistributedDataParallel wraps (computed once)."""
+def _ddp_calls(ctx: Context) -> Tuple[Set[int], bool]:
+    """ids of the constructor calls of the modules a DistributedDataParallel wraps,
+    and whether one wraps a module the analysis cannot follow (``self.model =
+    DDP(model)`` in a method: what callers pass a method is not followed).
+    Computed once."""
     found = ctx.memo.get(_KEY_DDP)
     if found is None:
-        found = set()
+        origins: Set[int] = set()
+        unfollowed = False
         if "DistributedDataParallel" in (ctx.source or "DistributedDataParallel"):
             for node in walk(ctx.module):
                 if isinstance(node, cst.Call) and ctx.call_name(node) in facts.DDP_CLASSES:
                     value = ctx.value(node)
                     if value.origin is not None:
-                        found.add(id(value.origin))
-        ctx.memo[_KEY_DDP] = found
+                        origins.add(id(value.origin))
+                    unfollowed = unfollowed or value.origin is node or value.origin is None
+        found = ctx.memo[_KEY_DDP] = (origins, unfollowed)
     return found  # type: ignore[return-value]
+
+
+def _wrapped(ctx: Context) -> Set[int]:
+    return _ddp_calls(ctx)[0]
+
+
+def _unfollowed(ctx: Context) -> bool:
+    return _ddp_calls(ctx)[1]
 
 
 def _is_wrapped(ctx: Context, node: cst.BaseExpression) -> bool:
@@ -568,7 +582,16 @@ class DataParallelModel(_Dropping):
             n.func.value for n in walk(original)
             if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "parameters"
         ]
-        if not any(_is_wrapped(self.ctx, r) for r in receivers):
+        if not receivers:
+            return None
+        if not any(_is_wrapped(self.ctx, r) for r in receivers) and _unfollowed(self.ctx):
+            self.report(
+                original,
+                "taken to train the DistributedDataParallel model, whose module the analysis cannot follow here: "
+                "a DistributedTrainer (gradients averaged over the workers)",
+                severity=Severity.WARNING,
+            )
+        elif not any(_is_wrapped(self.ctx, r) for r in receivers):
             if _wrapped(self.ctx):
                 self.report(
                     original,
@@ -675,6 +698,28 @@ class DataShards(Rule):
         ),
     )
 
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._epochs: Set[int] = set()  # `x.sampler` of `x.sampler.set_epoch(...)`, x unknown
+
+    def visit_Call(self, node: cst.Call) -> None:
+        f = node.func
+        if (
+            isinstance(f, cst.Attribute) and f.attr.value == "set_epoch"
+            and isinstance(f.value, cst.Attribute) and f.value.attr.value == "sampler"
+            and not self.ctx.value(f.value.value).known and self._shards()
+        ):
+            self._epochs.add(id(f.value))
+
+    def _shards(self) -> bool:
+        """The file makes a DistributedSampler (computed once)."""
+        found = self.ctx.memo.get(_KEY_SAMPLERS)
+        if found is None:
+            found = self.ctx.memo[_KEY_SAMPLERS] = "DistributedSampler" in (self.ctx.source or "") and any(
+                isinstance(n, cst.Call) and self.ctx.call_name(n) in facts.SAMPLER_CLASSES for n in walk(self.ctx.module)
+            )
+        return bool(found)
+
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         name = self.ctx.call_name(original)
         if name not in facts.SAMPLER_CLASSES:
@@ -690,6 +735,14 @@ class DataShards(Rule):
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> Optional[cst.BaseExpression]:
         if original.attr.value != "sampler":
             return None
+        if id(original) in self._epochs:
+            self.report(
+                original,
+                f"`{code_of(original.value)}` is taken to be a DataLoader given a DistributedSampler",
+                severity=Severity.INFO,
+            )
+            helper = _helpers(self.ctx, facts.SAMPLER)
+            return cst.Call(func=cst.Attribute(value=helper, attr=cst.Name("of")), args=[arg(updated.value)])
         loader = self.ctx.value(original.value)
         call = loader.origin
         if loader.kind is not Kind.LOADER or not isinstance(call, cst.Call) or self.ctx.call_name(call) not in LOADERS:
