@@ -156,7 +156,8 @@ class Data(Rule):
     batches of Python ints and float64 batches of Python floats.
 
     ## Flags
-    ``target_transform``, samplers, worker hooks, the loader's ``generator``
+    ``target_transform``, samplers (but a ``DistributedSampler``, which
+    T2G903 translates, is passed on as ``sampler=``), worker hooks, the loader's ``generator``
     and ``timeout``, ``random_split`` with lengths that are not a literal list
     or with another generator, a one-tensor ``TensorDataset``,
     ``Resize``/``CenterCrop``/``RandomCrop`` with a size that is not a literal

@@ -101,12 +101,13 @@ class _Dropping(Rule):
         out: List[cst.BaseStatement] = []
         carried: List[cst.EmptyLine] = []
         for s in body:
+            lines: Sequence[cst.EmptyLine] = getattr(s, "leading_lines", ())
             if id(s) in self._dropped:
-                carried += [line for line in s.leading_lines if line.comment is not None]
+                carried += [line for line in lines if line.comment is not None]
                 continue
             if carried:
                 entry = self.ctx.origin.get(id(s))
-                s = s.with_changes(leading_lines=[*carried, *s.leading_lines])
+                s = s.with_changes(leading_lines=[*carried, *lines])
                 if entry is not None:  # markers and formatting find its original
                     self.ctx.origin[id(s)] = (s, entry[1])
                 carried = []
@@ -269,7 +270,7 @@ class ProcessGroup(_Dropping):
                 return None
             short = name[len(facts.DIST):]
             if name in facts.REFUSED:
-                return self.keep(original, name, facts.REFUSED[name])
+                return _kept(self, original, name, facts.REFUSED[name])
             if short == "init_process_group":
                 return self._init(original, updated)
             if short in ("get_rank", "get_world_size"):
@@ -296,8 +297,8 @@ class ProcessGroup(_Dropping):
             if short == "destroy_process_group":
                 return None  # the statement goes (leave_SimpleStatementLine); elsewhere T2G001 reports it
         except Unbindable as e:
-            return self.keep(original, name, str(e))
-        return self.keep(original, name, "is not translated")
+            return _kept(self, original, name, str(e))
+        return _kept(self, original, name, "is not translated")
 
     def _common(self, b: Dict[str, cst.BaseExpression]) -> None:
         if _not_none(b.get("group")):
@@ -406,6 +407,12 @@ class ProcessGroup(_Dropping):
         if header and header[-1].comment is not None:
             header.append(cst.EmptyLine())
         return updated.with_changes(header=[*header, *lines])
+
+
+def _kept(rule: Rule, original: cst.Call, name: str, why: str) -> Optional[cst.BaseExpression]:
+    """``rule.keep(...)``: the call is reported and left as is."""
+    rule.keep(original, name, why)
+    return None
 
 
 def _argument(call: cst.Call, name: str, position: int) -> Optional[cst.BaseExpression]:
@@ -555,16 +562,16 @@ class DataParallelModel(_Dropping):
         try:
             b = bind(updated, facts.DDP_PARAMS)
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            return _kept(self, original, name, str(e))
         for key, why in facts.DDP_REFUSED.items():
             if _not_none(b.get(key)):
-                return self.keep(original, name, f"with {why} is not translated")
+                return _kept(self, original, name, f"with {why} is not translated")
         if "dim" in b and literal(b["dim"]) != 0:
-            return self.keep(original, name, "with a batch dimension other than 0 is not translated")
+            return _kept(self, original, name, "with a batch dimension other than 0 is not translated")
         if "init_sync" in b and literal(b["init_sync"]) is not True:
-            return self.keep(original, name, "with `init_sync=False` is not translated (the parameters are always broadcast)")
+            return _kept(self, original, name, "with `init_sync=False` is not translated (the parameters are always broadcast)")
         if "module" not in b:
-            return self.keep(original, name, "needs the module")
+            return _kept(self, original, name, "needs the module")
         dropped = [k for k in facts.DDP_DROPPED if k in b]
         if dropped:
             self.report(
@@ -602,7 +609,7 @@ class DataParallelModel(_Dropping):
             return None
         self._trainers += 1
         if self._trainers > 1:
-            return self.keep(
+            return _kept(self, 
                 original,
                 name,
                 "is a second optimizer over a DistributedDataParallel model: one DistributedTrainer per worker "
@@ -727,9 +734,9 @@ class DataShards(Rule):
         try:
             b = bind(updated, facts.SAMPLER_PARAMS)
         except Unbindable as e:
-            return self.keep(original, name, str(e))
+            return _kept(self, original, name, str(e))
         if "dataset" not in b:
-            return self.keep(original, name, "needs a dataset")
+            return _kept(self, original, name, "needs a dataset")
         return updated.with_changes(func=_helpers(self.ctx, facts.SAMPLER))
 
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> Optional[cst.BaseExpression]:

@@ -31,6 +31,11 @@ What can be installed:
   training loaders; their iteration events are the epoch starts.
 * ``--seed N``: seed Python's ``random``, numpy and the framework's generator
   before the script starts (the script may reseed).
+* ``--distributed``: one of several workers (torchrun's or
+  ``torch2gluon.launch``'s; see :mod:`torch2gluon.verify.distributed`): a
+  ``{pid}`` in ``--record`` becomes this process's id, the record says the
+  worker's rank, and a worker that failed leaves with ``os._exit`` (MXNet's
+  kvstore would wait at exit for the other workers).
 * ``--max-steps N``: after the N-th step a private ``BaseException`` stops the
   script (so a script's ``except Exception`` cannot swallow it); the run counts
   as a success (exit 0).

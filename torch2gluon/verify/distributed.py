@@ -26,6 +26,7 @@ Only the standard library is imported here at module level.
 from __future__ import annotations
 
 import functools
+import math
 import glob
 import json
 import os
@@ -417,7 +418,7 @@ def report(
             scale = max(abs(x), abs(y))
             rel = abs(x - y) / scale if scale > 0 else 0.0
             rows.append((str(i), str(sizes[i]) if i < len(sizes) else "-", f"{x:.4f}", f"{y:.4f}",
-                         "-" if rel != rel else f"{100 * rel:.2f}%"))
+                         "-" if math.isnan(rel) else f"{100 * rel:.2f}%"))
         print(f"rank 0 of {a.nproc} workers each (step losses of rank 0's own batches):", file=out)
         print(table(rows), file=out)
     verdict = True
@@ -439,7 +440,21 @@ def report(
             print(f"DIFFER: rank 0: {epochs.reason}", file=out)
     mtol = tolerance if metric_tolerance is None else metric_tolerance
     # epoch-level prints (an all_reduce'd epoch loss) are compared one by one in both modes
-    metrics = compare_metrics(ra, rb, rtol=mtol, last_only=not aligned and not _each_epoch(ra, rb))
+    each_epoch = _each_epoch(ra, rb)
+    if each_epoch and not quiet:
+        from .compare import printed_metrics
+
+        pairs: Dict[str, List[str]] = {}
+        values_b: Dict[str, List[float]] = {}
+        for m in printed_metrics(rb):
+            values_b.setdefault(m.name, []).append(m.value)
+        for m in printed_metrics(ra):
+            y = values_b[m.name][len(pairs.get(m.name, []))]
+            rel = abs(m.value - y) / max(abs(m.value), abs(y)) if max(abs(m.value), abs(y)) > 0 else 0.0
+            pairs.setdefault(m.name, []).append(f"{m.value:g} vs {y:g} ({100 * rel:.2f}%)")
+        for name, shown in pairs.items():
+            print(f"  printed by rank 0, {name} (torch vs mxnet): {', '.join(shown)}", file=out)
+    metrics = compare_metrics(ra, rb, rtol=mtol, last_only=not aligned and not each_epoch)
     verdict = verdict and metrics.passed
     print(("  " if metrics.passed else "DIFFER: ") + f"rank 0: {metrics.describe()}", file=out)
     for note in metrics.notes:
