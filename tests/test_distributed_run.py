@@ -202,8 +202,9 @@ def test_verify_nproc_aligned_agrees_step_by_step(tmp_path, monkeypatch, capsys)
     monkeypatch.chdir(tmp_path)
     code = main(["verify", str(script), "--nproc", "2", "--aligned", "--subset", str(SUBSET),
                  "--timeout", str(TIMEOUT), "--", *MNIST_ARGS])
-    out = capsys.readouterr().out
-    assert code == 0, out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert code == 0, out + captured.err
     assert re.search(r"AGREE: rank 0: all 20 steps agree within rtol 0.001", out), out
     assert "2 printed metrics agree within rtol 0.01" in out
     assert "metrics printed by ranks [0] (torch) and [0] (mxnet)" in out

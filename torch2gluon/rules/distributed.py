@@ -381,7 +381,8 @@ class ProcessGroup(_Dropping):
         return self._env_key(inner) or (isinstance(inner, cst.Call) and self._env_get(inner))
 
     def _distributed(self) -> bool:
-        return "torch.distributed" in (self.ctx.source or "") or "DistributedDataParallel" in (self.ctx.source or "")
+        # torch.distributed, `from torch import distributed`, DistributedDataParallel
+        return "istributed" in (self.ctx.source or "")
 
     def leave_Subscript(self, original: cst.Subscript, updated: cst.Subscript) -> Optional[cst.BaseExpression]:
         if self._env_key(original):
