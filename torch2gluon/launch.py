@@ -3,8 +3,8 @@
 ::
 
     python -m torch2gluon.launch -n 2 script.py ARGS...
-    python -m torch2gluon.launch -n 4 -s 2 --scheduler hostA:9091 --local-workers 2 --local-servers 1 script.py
-    python -m torch2gluon.launch -n 4 -s 2 --scheduler hostA:9091 --local-workers 2 --local-servers 1 --no-scheduler script.py
+    python -m torch2gluon.launch -n 4 -s 2 --scheduler 10.0.0.1:9091 --local-workers 2 --local-servers 1 script.py
+    python -m torch2gluon.launch -n 4 -s 2 --scheduler 10.0.0.1:9091 --local-workers 2 --local-servers 1 --no-scheduler script.py
 
 MXNet's parameter-server KVStore has three roles, chosen by environment
 variables that every process reads when it imports ``mxnet``:
@@ -66,6 +66,22 @@ GRACE = 10.0
 TERM_WAIT = 3.0
 
 
+EPILOG = """\
+every process reads, when it imports mxnet:
+  DMLC_ROLE                             scheduler (one in all), server or worker
+  DMLC_PS_ROOT_URI, DMLC_PS_ROOT_PORT   where the scheduler listens
+  DMLC_NUM_WORKER, DMLC_NUM_SERVER      how many workers and servers in all
+  DMLC_NODE_HOST                        this host's address for the others
+workers also get WORLD_SIZE, LOCAL_RANK and LOCAL_WORLD_SIZE (as torchrun sets them).
+
+several hosts: run the launcher on each with the same -n, -s and --scheduler ADDR:PORT
+(an address of the scheduler's host), --local-workers/--local-servers for that host's
+share and --node-host for its address; --no-scheduler on every host but the scheduler's.
+
+exit status: the first failing worker's, 124 on --timeout, 0 when all workers succeed
+"""
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nothing listens on right now (the kernel's choice)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -78,7 +94,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m torch2gluon.launch",
         description="Run a script as N data-parallel workers on MXNet's distributed KVStore "
         "(one scheduler, S servers, N workers; DMLC_* variables).",
-        epilog="exit status: the first failing worker's, 124 on --timeout, 0 when all workers succeed",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("-n", "--num-workers", type=int, required=True, metavar="N", help="workers in all")
     p.add_argument("-s", "--num-servers", type=int, default=1, metavar="S", help="servers in all (default 1)")
