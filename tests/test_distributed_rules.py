@@ -214,3 +214,32 @@ def test_a_model_wrapped_inside_a_class_the_analysis_cannot_follow():
     assert by_rule["T2G903"].severity is Severity.INFO and by_rule["T2G903"].line == 13
     assert "opt = DistributedTrainer(" in result.code
     assert "        DistributedSampler.of(self.loader).set_epoch(e)\n" in result.code
+
+
+CLIP_LOOP = (
+    HEAD + "net = torch.nn.Linear(2, 1)\nddp = DDP(net)\nopt = torch.optim.SGD(ddp.parameters(), lr=0.1)\n"
+    "for x, y in batches:\n"
+    "    opt.zero_grad()\n"
+    "    loss = ((ddp(x) - y) ** 2).mean()\n"
+    "    loss.backward()\n"
+    "    {clip}\n"
+    "    opt.step()\n"
+)
+
+
+def test_clipping_by_norm_clips_the_averaged_gradients():
+    result = translate(CLIP_LOOP.format(clip="torch.nn.utils.clip_grad_norm_(ddp.parameters(), 1.0)"))
+    assert not _errors(result), result.diagnostics
+    code = result.code
+    assert (
+        "    opt.allreduce_grads()\n    gluon.utils.clip_global_norm(\n"
+        "        [p.grad() for p in ddp.collect_params().values() if p.grad_req != \"null\"],\n"
+        "        1.0 * KVStoreGroup.get_world_size(),\n    )\n    opt.update(1)\n"
+    ) in code
+    assert "opt.step(" not in code.split("for x, y in batches:")[1]
+
+
+def test_clipping_by_value_under_ddp_is_flagged():
+    result = translate(CLIP_LOOP.format(clip="torch.nn.utils.clip_grad_value_(ddp.parameters(), 0.1)"))
+    errors = [d for d in _errors(result) if d.rule == "T2G902"]
+    assert len(errors) == 1 and errors[0].line == 11 and "averaged" in errors[0].message

@@ -92,6 +92,19 @@ BROKEN = (
 )
 
 
+# Gradient clipping by norm on each worker's own gradients, before step() sums them.
+LOCAL_CLIP = (
+    ("    opt.allreduce_grads()\n", ""),
+    (" * KVStoreGroup.get_world_size(),", ","),
+    ("    opt.update(1)\n", "    opt.step(1)\n"),
+)
+
+
+def _close(a: str, b: str, atol: float) -> bool:
+    x, y = [float(v) for v in a.split()], [float(v) for v in b.split()]
+    return len(x) == len(y) and max(abs(p - q) for p, q in zip(x, y)) <= atol
+
+
 @pytest.fixture(scope="module")
 def semantics(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("semantics")
@@ -101,10 +114,14 @@ def semantics(tmp_path_factory):
     broken_dir = tmp / "broken"
     broken_dir.mkdir()
     broken = _translation(broken_dir, "ddp_semantics.py", BROKEN)
+    local_dir = tmp / "local"
+    local_dir.mkdir()
+    local_clip = _translation(local_dir, "ddp_semantics.py", LOCAL_CLIP)
     return {
         "torch": _run(original, "torch", offline_mnist=False),
         "mxnet": _run(good, "mxnet", offline_mnist=False),
         "broken": _run(broken, "mxnet", offline_mnist=False),
+        "local clip": _run(local_clip, "mxnet", offline_mnist=False),
     }
 
 
@@ -118,9 +135,17 @@ def test_every_worker_starts_from_rank_0s_parameters(semantics):
 def test_ddp_averages_the_gradients_and_so_does_the_translation(semantics):
     torch_w, mx_w = _lines(semantics["torch"], "trained"), _lines(semantics["mxnet"], "trained")
     assert torch_w[0] == torch_w[1] and mx_w[0] == mx_w[1]
-    a = [float(v) for v in torch_w[0].split()]
-    b = [float(v) for v in mx_w[0].split()]
-    assert max(abs(x - y) for x, y in zip(a, b)) <= 2e-6, (a, b)
+    assert _close(torch_w[0], mx_w[0], 5e-6), (torch_w[0], mx_w[0])
+
+
+def test_clipping_acts_on_the_averaged_gradients(semantics):
+    """clip_grad_norm_ under DDP: the translation sums the gradients first, clips the
+    sum to max_norm * num_workers and updates without summing again."""
+    torch_c, mx_c = _lines(semantics["torch"], "clipped"), _lines(semantics["mxnet"], "clipped")
+    assert torch_c[0] == torch_c[1] and mx_c[0] == mx_c[1]
+    assert _close(torch_c[0], mx_c[0], 5e-6), (torch_c[0], mx_c[0])
+    local = _lines(semantics["local clip"], "clipped")
+    assert not _close(torch_c[0], local[0], 1e-3), local[0]  # measured 0.026 apart
 
 
 def test_collectives_give_torchs_values(semantics):

@@ -116,6 +116,10 @@ DDP_METHODS_REFUSED = {
     "join_hook": "handles uneven inputs; the KVStore needs every worker at every step",
 }
 
+# gradient clipping (T2G502 translates it; under DDP torch clips the averaged gradients)
+CLIP_NORM = ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad.clip_grad_norm_")
+CLIP_VALUE = ("torch.nn.utils.clip_grad_value_", "torch.nn.utils.clip_grad.clip_grad_value_")
+
 INIT_PARAMS = ["backend", "init_method", "timeout", "world_size", "rank", "store", "group_name", "pg_options", "device_id"]
 ALL_REDUCE_PARAMS = ["tensor", "op", "group", "async_op"]
 BROADCAST_PARAMS = ["tensor", "src", "group", "async_op", "group_src"]

@@ -426,6 +426,25 @@ def _argument(call: cst.Call, name: str, position: int) -> Optional[cst.BaseExpr
     return None
 
 
+def _step_of(stmt: cst.BaseStatement) -> Optional[str]:
+    """``opt`` of the statement ``opt.step(...)``."""
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1 or not isinstance(stmt.body[0], cst.Expr):
+        return None
+    call = stmt.body[0].value
+    if (
+        isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "step"
+        and isinstance(call.func.value, cst.Name)
+    ):
+        return call.func.value.value
+    return None
+
+
+def _parenthesized(node: cst.BaseExpression) -> cst.BaseExpression:
+    if isinstance(node, (cst.Name, cst.Attribute, cst.Call, cst.Integer, cst.Float, cst.Subscript)):
+        return node
+    return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
 def _str(node: cst.BaseExpression) -> cst.Call:
     return cst.Call(func=cst.Name("str"), args=[arg(node)])
 
@@ -450,6 +469,13 @@ class DataParallelModel(_Dropping):
     - broadcasts rank 0's parameters to every worker when it is made, as
       DDP does when it wraps the model.
 
+    Gradient clipping by norm (``clip_grad_norm_``, which T2G502 translates)
+    acts on the averaged gradients in torch: before it the translation sums
+    them (``trainer.allreduce_grads()``), clips the sum to ``max_norm *
+    num_workers`` (the sum is ``num_workers`` times the average) and then
+    updates without summing again (``trainer.update(...)`` instead of
+    ``step``).
+
     ## Why
     MXNet's data parallelism is a Trainer on a distributed kvstore. Left to
     itself, a Trainer with ``update_on_kvstore=False`` broadcasts the initial
@@ -463,7 +489,9 @@ class DataParallelModel(_Dropping):
     ``process_group=``, ``mixed_precision=``, ``device_mesh=``,
     ``ddp.no_sync()``, ``join()`` and communication hooks are left as is
     with an error; ``device_ids``/``output_device``/bucket and graph options
-    are dropped (a note). A second optimizer over wrapped models (the
+    are dropped (a note). Clipping by value, and clipping by norm whose
+    optimizer step is not in the same block, are flagged (torch clips the
+    averaged gradients). A second optimizer over wrapped models (the
     Trainers' keys would overlap on the kvstore) is left as is with an
     error; in a file that wraps a model, an optimizer whose parameters are
     not known to be the wrapped model's stays a local Trainer, with a
@@ -527,6 +555,7 @@ class DataParallelModel(_Dropping):
         self._modules: Set[int] = set()  # original `ddp.module` attributes
         self._methods: Set[int] = set()  # original `ddp.no_sync` etc.
         self._trainers = 0
+        self._clips: Dict[int, cst.Call] = {}  # id(T2G502's clip_global_norm call) -> original clip
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         attr = node.attr.value
@@ -555,6 +584,16 @@ class DataParallelModel(_Dropping):
             return None
         if name in facts.DDP_CLASSES:
             return self._ddp(original, updated, name)
+        if name in facts.CLIP_NORM + facts.CLIP_VALUE and (_wrapped(self.ctx) or _unfollowed(self.ctx)):
+            if name in facts.CLIP_NORM and id(updated) in self.ctx.clips:
+                self._clips[id(updated)] = original  # made exact in leave_block
+            elif name in facts.CLIP_VALUE:
+                self.report(
+                    original,
+                    f"`{name}` with DistributedDataParallel is not translated yet: torch clips the averaged "
+                    "gradients, the translation would clip each worker's own",
+                )
+            return None
         if name.startswith("torch.optim.") and not name.startswith("torch.optim.lr_scheduler"):
             return self._optimizer(original, updated, name)
         return None
@@ -617,6 +656,64 @@ class DataParallelModel(_Dropping):
                 "is translated (the Trainers' keys would overlap on the KVStore)",
             )
         return updated.with_changes(func=_helpers(self.ctx, facts.TRAINER))
+
+    def leave_block(self, original: cst.CSTNode, body: List[cst.BaseStatement]):
+        if self._clips:
+            clipped = self._clip_averages(body)
+            if clipped is not None:
+                return super().leave_block(original, clipped) or clipped
+        return super().leave_block(original, body)
+
+    def _clip_averages(self, body: List[cst.BaseStatement]) -> Optional[List[cst.BaseStatement]]:
+        """``clip_global_norm(grads, m)`` ... ``opt.step(n)`` -> ``opt.allreduce_grads()``,
+        ``clip_global_norm(grads, m * num_workers)`` ... ``opt.update(n)``."""
+        out = list(body)
+        changed = False
+        for i, stmt in enumerate(body):
+            found = [n for n in walk(stmt) if isinstance(n, cst.Call) and id(n) in self._clips]
+            if not found:
+                continue
+            clip = found[0]
+            original = self._clips.pop(id(clip))
+            step = next((j for j in range(i + 1, len(body)) if _step_of(body[j]) is not None), None)
+            if step is None:
+                self.report(
+                    original,
+                    "gradient clipping with DistributedDataParallel is only translated with the optimizer step "
+                    "after it in the same block (torch clips the averaged gradients); left as the local clip",
+                )
+                continue
+            trainer = _step_of(body[step])
+            assert trainer is not None
+            scaled = cst.BinaryOperation(
+                left=_parenthesized(clip.args[1].value), operator=cst.Multiply(),
+                right=_group_call(self.ctx, "get_world_size"),
+            )
+            new_clip = clip.with_changes(args=[clip.args[0], clip.args[1].with_changes(value=scaled)])
+            mine = id(clip)
+
+            class _Scale(cst.CSTTransformer):
+                def leave_Call(self, o: cst.Call, u: cst.Call) -> cst.BaseExpression:
+                    return new_clip if id(o) == mine else u
+
+            reduce_first = cst.SimpleStatementLine(
+                body=[cst.Expr(cst.Call(func=cst.Attribute(value=cst.Name(trainer), attr=cst.Name("allreduce_grads"))))],
+                leading_lines=getattr(stmt, "leading_lines", ()),
+            )
+            new_stmt = stmt.visit(_Scale())
+            if isinstance(new_stmt, cst.SimpleStatementLine) or isinstance(new_stmt, cst.BaseCompoundStatement):
+                new_stmt = new_stmt.with_changes(leading_lines=())
+            step_stmt = body[step]
+            assert isinstance(step_stmt, cst.SimpleStatementLine)
+            call = step_stmt.body[0].value  # type: ignore[union-attr]
+            update = step_stmt.with_changes(body=[cst.Expr(call.with_changes(func=call.func.with_changes(attr=cst.Name("update"))))])  # type: ignore[union-attr]
+            for old, new in ((stmt, new_stmt), (step_stmt, update)):
+                self.ctx.origin[id(new)] = (new, self.ctx.original(old))  # type: ignore[arg-type]
+            out[out.index(stmt)] = new_stmt  # type: ignore[call-overload]
+            out[out.index(step_stmt)] = update
+            out.insert(out.index(new_stmt), reduce_first)  # type: ignore[arg-type]
+            changed = True
+        return out if changed else None
 
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
         if len(original.body) == 1 and isinstance(original.body[0], cst.Assign):
