@@ -27,6 +27,7 @@ class Kind(enum.Enum):
     SCHEDULER = "scheduler"
     DATASET = "dataset"
     LOADER = "loader"  # a DataLoader: iterating it yields tensors
+    SAMPLER = "sampler"  # a data sampler given to a DataLoader (torch's DistributedSampler)
     DEVICE = "device"  # a torch.device
     DTYPE = "dtype"  # torch.float32, ...
     SIZE = "size"  # a torch.Size (x.shape, x.size())

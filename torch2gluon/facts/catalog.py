@@ -29,7 +29,7 @@ from ..analysis.kinds import (
 )
 from ..analysis.expressions import ArgValue, broadcast_ndim
 from ..base.syntax import NotLiteral, literal
-from . import dtypes, nn, tensor as tensor_facts
+from . import distributed, dtypes, nn, tensor as tensor_facts
 from .ops import Result
 
 _OPTIM = "torch.optim."
@@ -125,6 +125,18 @@ class _Catalog:
             if name == "torch.nn.functional.one_hot":
                 return tensor(DType.INT)
             return tensor()
+        if name in distributed.DDP_CLASSES:
+            # DDP(model) trains the model it wraps: the translation gives the model itself
+            wrapped = value_of(call.args[0].value) if call.args and call.args[0].keyword is None else UNKNOWN
+            return wrapped if wrapped.kind is Kind.MODULE else Value(Kind.MODULE, cls=name, origin=call)
+        if name in distributed.SAMPLER_CLASSES:
+            return Value(Kind.SAMPLER, cls=name, origin=call)
+        if name in distributed.RANK_CALLS:
+            return NUMBER
+        if name in distributed.BOOL_CALLS:
+            return BOOL
+        if name in distributed.NONE_CALLS:
+            return NONE
         if name in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
             return Value(Kind.PARAMETER, origin=call)
         if nn.is_loss_class(name):
@@ -183,6 +195,8 @@ class _Catalog:
             return NONE if method == "step" else None
         if kind is Kind.SIZE:
             return NUMBER if method in ("numel", "index", "count") else None
+        if kind is Kind.SAMPLER:
+            return NONE if method == "set_epoch" else None
         if kind in (Kind.DEVICE, Kind.DTYPE, Kind.IMPORTED, Kind.CLASS, Kind.FUNCTION, Kind.STR, Kind.NUMBER):
             return None
         entry = tensor_facts.METHODS.get(method)
@@ -241,6 +255,8 @@ class _Catalog:
                     return Value(Kind.PARAMETER)
             if attr == "training":
                 return BOOL
+            if attr == "module":
+                return owner  # DistributedDataParallel's wrapped module (DDP(m) is given m's value)
             return None
         if kind is Kind.LOADER:
             if attr == "dataset":

@@ -19,7 +19,8 @@ _LOAD_PARAMS = ["f", "map_location", "pickle_module", "weights_only", "mmap"]
 
 
 def _kind(ctx: Context, node: cst.BaseExpression) -> Optional[str]:
-    if isinstance(node, cst.Name):
+    # a name, or an attribute the analysis knows (``ddp.module``: DDP's wrapped model)
+    if isinstance(node, (cst.Name, cst.Attribute)):
         return {Kind.MODULE: "model", Kind.OPTIMIZER: "optimizer"}.get(ctx.kind(node))
     return None
 

@@ -156,7 +156,8 @@ class Data(Rule):
     batches of Python ints and float64 batches of Python floats.
 
     ## Flags
-    ``target_transform``, samplers, worker hooks, the loader's ``generator``
+    ``target_transform``, samplers (but a ``DistributedSampler``, which
+    T2G903 translates, is passed on as ``sampler=``), worker hooks, the loader's ``generator``
     and ``timeout``, ``random_split`` with lengths that are not a literal list
     or with another generator, a one-tensor ``TensorDataset``,
     ``Resize``/``CenterCrop``/``RandomCrop`` with a size that is not a literal
@@ -709,7 +710,13 @@ class Data(Rule):
                 raise Unbindable(f"`**{spread[0].value.value}` may lack `batch_size` (torch's default 1; Gluon needs it)")
             return self.ctx.call("mxnet.gluon.data.DataLoader", *rest.args, spread[0])
         b = bind(updated, _LOADER_PARAMS)
+        # a sampler the analysis knows (torch's DistributedSampler, which
+        # T2G903 translates into a Gluon sampler) is passed on as it is
+        sampler = bind(original, _LOADER_PARAMS).get("sampler")
+        known_sampler = sampler is not None and self.ctx.kind(sampler) is Kind.SAMPLER
         for key in b:
+            if key == "sampler" and known_sampler:
+                continue
             if key not in ("dataset", "batch_size", "shuffle", "num_workers", "pin_memory", "drop_last", "collate_fn") + _LOADER_SPEED_ONLY:
                 raise Unbindable(f"argument `{key}` is not translated yet")
         dropped = [key for key in _LOADER_SPEED_ONLY if key in b]
@@ -726,6 +733,8 @@ class Data(Rule):
         for key in ("shuffle", "num_workers", "pin_memory"):
             if key in b:
                 args.append(arg(b[key], key))
+        if known_sampler:
+            args.append(arg(b["sampler"], "sampler"))
         if "collate_fn" in b and literal(b["collate_fn"]) is not None:
             # Gluon's batchify_fn, like collate_fn, gets the list of samples
             args.append(arg(b["collate_fn"], "batchify_fn"))

@@ -153,7 +153,7 @@ def install_torch(state: AlignState) -> None:
         opt._t2g_saved = True
         path = state.init_path(getattr(opt, "_t2g_index", 0))
         arrays = [p.detach().cpu().numpy() for group in opt.param_groups for p in group["params"]]
-        tmp = path + ".tmp.npz"
+        tmp = f"{path}.{os.getpid()}.tmp.npz"  # distributed: every worker saves (the same values)
         np.savez(tmp, *arrays)
         os.replace(tmp, path)
 

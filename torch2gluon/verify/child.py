@@ -31,6 +31,11 @@ What can be installed:
   training loaders; their iteration events are the epoch starts.
 * ``--seed N``: seed Python's ``random``, numpy and the framework's generator
   before the script starts (the script may reseed).
+* ``--distributed``: one of several workers (torchrun's or
+  ``torch2gluon.launch``'s; see :mod:`torch2gluon.verify.distributed`): a
+  ``{pid}`` in ``--record`` becomes this process's id, the record says the
+  worker's rank, and a worker that failed leaves with ``os._exit`` (MXNet's
+  kvstore would wait at exit for the other workers).
 * ``--max-steps N``: after the N-th step a private ``BaseException`` stops the
   script (so a script's ``except Exception`` cannot swallow it); the run counts
   as a success (exit 0).
@@ -390,7 +395,7 @@ def seed_everything(framework: str, seed: int) -> None:
 USAGE = (
     "usage: python -m torch2gluon.verify.child --framework {torch,mxnet} [--offline-mnist] "
     "[--subset N] [--max-steps N] [--seed N] [--record FILE.json] [--align DIR [--align-seed N]] "
-    "[--progress FILE] SCRIPT [script args...]"
+    "[--progress FILE] [--distributed] SCRIPT [script args...]"
 )
 
 
@@ -407,6 +412,7 @@ class Options:
         self.align: Optional[str] = None
         self.align_seed = 0
         self.progress: Optional[str] = None
+        self.distributed = False
 
 
 def parse_args(argv: Sequence[str]) -> Options:
@@ -459,6 +465,8 @@ def parse_args(argv: Sequence[str]) -> Options:
             opts.align_seed = integer(name, get(name))
         elif name == "--progress":
             opts.progress = get(name)
+        elif a == "--distributed":
+            opts.distributed = True
         elif a in ("-h", "--help"):
             print(USAGE)
             raise SystemExit(0)
@@ -506,6 +514,16 @@ def _write_record(path: Optional[str], record: Dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _rank(probe: Any) -> Optional[int]:
+    """This worker's rank (--distributed), or None."""
+    if probe is None:
+        return None
+    try:
+        return probe()
+    except Exception:  # noqa: BLE001 - never lose the record for it
+        return None
+
+
 def _exit_code(code: Any) -> int:
     if code is None:
         return 0
@@ -529,6 +547,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     }
     t0 = time.time()
     align_state = None
+    rank_of = None
+    if opts.record and "{pid}" in opts.record:  # one record per worker (--distributed)
+        opts.record = opts.record.replace("{pid}", str(os.getpid()))
 
     def finish(status: str, exit_code: int, error: Optional[str] = None, tb: Optional[str] = None) -> int:
         for stream in (sys.stdout, sys.stderr):
@@ -546,6 +567,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 wall_time=time.time() - t0,
                 unaligned=align_state.unaligned if align_state is not None else [],
                 align_notes=align_state.notes if align_state is not None else [],
+                rank=_rank(rank_of),
                 **meta,
             ),
         )
@@ -568,6 +590,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             align_state = align.AlignState(opts.align, opts.align_seed, rec)
             (align.install_torch if opts.framework == "torch" else align.install_mxnet)(align_state)
+        if opts.distributed:
+            from . import distributed
+
+            rank_of = distributed.install_rank_probe(opts.framework)
+            if opts.align is not None and opts.framework == "torch":
+                distributed.install_torch_aligned_sampler()
         rec.progress_path = opts.progress
         sys.stdout = _Tee(sys.stdout, rec)
     except Exception as e:  # noqa: BLE001
@@ -602,5 +630,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return finish("ok", 0)
 
 
+def _leave(code: int) -> None:
+    """A distributed worker that failed leaves at once: at exit MXNet's kvstore
+    waits for the other workers (ps-lite's finalize is a barrier), which may
+    wait for this one; the launcher stops them."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    own = sys.argv[1:]  # main() hands sys.argv to the script
+    status = main(own)
+    if status and parse_args(own).distributed:
+        _leave(status)
+    sys.exit(status)

@@ -4,7 +4,7 @@
 
     torch2gluon verify SCRIPT.py [--aligned] [--max-steps N] [--subset N]
         [--tolerance X] [--seed N] [--plot FILE.png] [--download]
-        [--keep-translation PATH] [--timeout S] [-- script args...]
+        [--keep-translation PATH] [--timeout S] [--nproc N] [-- script args...]
 
 The PyTorch script runs under torch and its translation under MXNet, each in
 its own process, with the same arguments and working directory. The harness
@@ -91,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hybridize", action="store_true",
                    help="translate with --hybridize (HybridBlocks, hybridised after initialize)")
     p.add_argument("--timeout", type=float, default=3600.0, metavar="S", help="per run, in seconds (default 3600)")
+    p.add_argument("--nproc", type=int, metavar="N",
+                   help="a distributed script: run the original under torchrun --standalone --nproc_per_node=N "
+                   "and the translation under python -m torch2gluon.launch -n N; compare rank 0")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict")
     return p
 
@@ -129,10 +132,18 @@ class _Progress:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # everything after `--` is the script's, wherever the options before it are
+    # (argparse alone rejects `SCRIPT --option X -- args`)
+    after: List[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, after = argv[:at], argv[at + 1:]
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else EXIT_FAILED
+    args.script_args = [*args.script_args, *after]
     out = sys.stdout
     script = Path(args.script)
     if not script.is_file():
@@ -160,6 +171,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     fd, translated = tempfile.mkstemp(prefix=f".{script.stem}.", suffix=".t2g.py", dir=script.resolve().parent)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(result.code)
+    if args.nproc:
+        return _distributed(args, script, translated, tolerance, out)
     try:
         runs = run_pair(
             script, translated, aligned=args.aligned, offline_mnist=not args.download, subset=args.subset,
@@ -180,6 +193,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             _plot(a, b, args.plot, args.aligned)
             if not args.quiet:
                 print(f"loss curves written to {args.plot}", file=out)
+        except ImportError:
+            print("--plot needs matplotlib: pip install 'torch2gluon[verify]'", file=sys.stderr)
+            return max(code, EXIT_FAILED)
+    return code
+
+
+def _distributed(args, script: Path, translated: str, tolerance: float, out) -> int:
+    """``--nproc N``: both runs with N workers, rank 0 compared (torch2gluon.verify.distributed)."""
+    from . import distributed
+
+    try:
+        runs = distributed.run_pair(
+            script, translated, args.nproc, aligned=args.aligned, offline_mnist=not args.download,
+            subset=args.subset, max_steps=args.max_steps, seed=args.seed, args=args.script_args,
+            timeout=args.timeout, quiet=args.quiet,
+        )
+    finally:
+        os.unlink(translated)
+    if runs is None:
+        return EXIT_FAILED
+    a, b = runs
+    metric_tolerance = args.metric_tolerance
+    if metric_tolerance is None:
+        metric_tolerance = ALIGNED_METRIC_TOLERANCE if args.aligned else tolerance
+    code = distributed.report(a, b, args.aligned, tolerance, out, quiet=args.quiet, metric_tolerance=metric_tolerance)
+    if args.plot and a.rank0 is not None and b.rank0 is not None:
+        try:
+            _plot(a.rank0, b.rank0, args.plot, args.aligned)
         except ImportError:
             print("--plot needs matplotlib: pip install 'torch2gluon[verify]'", file=sys.stderr)
             return max(code, EXIT_FAILED)

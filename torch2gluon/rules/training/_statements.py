@@ -81,15 +81,20 @@ def statement_like(like: Optional[cst.BaseStatement], code: str) -> cst.SimpleSt
 
 
 def is_trainer_assignment(stmt: cst.BaseStatement, name: str) -> bool:
-    """``name = gluon.Trainer(...)`` (what T2G401 made of the optimizer)."""
+    """``name = gluon.Trainer(...)`` (what T2G401 made of the optimizer; T2G902 makes
+    it a ``DistributedTrainer(...)``, a Trainer subclass)."""
     if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
         return False
     small = stmt.body[0]
-    return (
+    if not (
         isinstance(small, cst.Assign) and len(small.targets) == 1
         and isinstance(small.targets[0].target, cst.Name) and small.targets[0].target.value == name
-        and isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute)
-        and small.value.func.attr.value == "Trainer"
+        and isinstance(small.value, cst.Call)
+    ):
+        return False
+    func = small.value.func
+    return (isinstance(func, cst.Attribute) and func.attr.value == "Trainer") or (
+        isinstance(func, cst.Name) and func.value.endswith("Trainer")
     )
 
 
