@@ -321,37 +321,54 @@ class _Catalog:
             ndim = self._result_ndim(result, name, call, value_of, receiver, first_arg)
             if ndim is not None:
                 out = replace(out, ndim=ndim)
+        elif out.kind is Kind.TUPLE and out.items and name in tensor_facts.REDUCTIONS:
+            # (values, indices), (min, max), (var, mean) of a reduction: both of its rank
+            ndim = self._result_ndim(result, name, call, value_of, receiver, first_arg)
+            if ndim is not None:
+                out = replace(out, items=tuple(replace(i, ndim=ndim) for i in out.items))
         return out
 
     def _result_ndim(self, result, name, call, value_of, receiver, first_arg) -> Optional[int]:
         """The rank of a tensor op's result, where the inputs' ranks and the arguments tell."""
         args = [a.value for a in call.args if a.keyword is None and not a.star]
         if receiver is None and first_arg:
-            if not args:
+            given = _keyword(call, "input")
+            if not args and given is None:
                 return None
-            source = value_of(args[0])
-            rest = args[1:]
+            source = value_of(args[0] if args else given)
+            rest = args[1:] if args else []
         else:
             source = receiver if receiver is not None else UNKNOWN
             rest = args
         if result is Result.CREATE:
             return self._created_ndim(name, call)
         if name in tensor_facts.REDUCTIONS:
+            # where dim and keepdim stand among the positional arguments (the entry's
+            # parameters say, where it lists them: norm's p comes first, aminmax's are keywords)
+            entry = tensor_facts.METHODS.get(name) or tensor_facts.FUNCTIONS.get("torch." + name)
+            positional = [p.name for p in entry.params if not p.keyword_only] if entry is not None and entry.params else ["dim", "keepdim"]
+            at_dim = positional.index("dim") if "dim" in positional else None
+            at_keep = positional.index("keepdim") if "keepdim" in positional else None
             dim = _keyword(call, "dim")
-            if dim is None and rest:
+            if dim is None and at_dim is not None and len(rest) > at_dim:
                 if name in ("max", "min") and value_of(rest[0]).is_tensor():
                     return broadcast_ndim(source, value_of(rest[0]))  # torch.max(a, b): elementwise
-                dim = rest[0]
-            if dim is None:
-                return 0  # over all dims: a 0-d result
+                dim = rest[at_dim]
+            default = entry.param("dim") if entry is not None else None
+            if dim is None and default is not None and isinstance(default.default, int):
+                dim = cst.Integer(str(default.default)) if default.default >= 0 else cst.parse_expression(str(default.default))
+            if dim is None or literal(dim) is None:
+                return 0  # over all dims (not given, or None): a 0-d result
             keep = _keyword(call, "keepdim")
-            if keep is None and len(rest) > 1:
-                keep = rest[1]
+            if keep is None and at_keep is not None and len(rest) > at_keep:
+                keep = rest[at_keep]
             kept = literal(keep) if keep is not None else False
-            d = literal(dim)
-            if source.ndim is None or not isinstance(kept, bool) or not (isinstance(d, int) and not isinstance(d, bool)):
+            dims = [literal(e.value) for e in dim.elements] if isinstance(dim, (cst.Tuple, cst.List)) else [literal(dim)]
+            if source.ndim is None or not isinstance(kept, bool) or not dims:
                 return None
-            return source.ndim if kept else source.ndim - 1
+            if not all(isinstance(d, int) and not isinstance(d, bool) and -source.ndim <= d < source.ndim for d in dims):
+                return None
+            return source.ndim if kept else source.ndim - len({d % source.ndim for d in dims})
         if name in tensor_facts.RESHAPING or not source.is_tensor():
             return None
         if result is Result.PROMOTE:
@@ -421,6 +438,12 @@ class _Catalog:
             return tensor(src_dtype)
         if result is Result.PAIR:
             return Value(Kind.TUPLE, items=(tensor(src_dtype), tensor(DType.INT)))
+        if result is Result.MIN_MAX:
+            return Value(Kind.TUPLE, items=(tensor(src_dtype), tensor(src_dtype)))
+        if result is Result.FLOAT_PAIR:
+            return Value(Kind.TUPLE, items=(tensor(DType.FLOAT), tensor(DType.FLOAT)))
+        if result is Result.UNIQUE:
+            return _unique(call, receiver is not None, src_dtype)
         if result is Result.PROMOTE:
             return tensor(None)
         if result is Result.CREATE:
@@ -464,6 +487,27 @@ class _Catalog:
             src = value_of(args[0].value)
             return src.dtype if src.is_tensor() else None
         return None
+
+
+def _unique(call: cst.Call, method: bool, dtype: Optional[DType]) -> Value:
+    """torch.unique(input, sorted, return_inverse, return_counts, dim): the values, with
+    the int64 inverse and counts after them when the call asks for them."""
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    if not method:
+        positional = positional[1:]
+    if any(a.star for a in call.args):
+        return UNKNOWN
+    items = [tensor(dtype)]
+    for i, flag in ((1, "return_inverse"), (2, "return_counts")):
+        node = _keyword(call, flag)
+        if node is None and len(positional) > i:
+            node = positional[i]
+        given = literal(node) if node is not None else False
+        if not isinstance(given, bool):
+            return UNKNOWN  # a tensor or a tuple: the call decides at run time
+        if given:
+            items.append(tensor(DType.INT))
+    return items[0] if len(items) == 1 else Value(Kind.TUPLE, items=tuple(items))
 
 
 def catalog(names) -> _Catalog:

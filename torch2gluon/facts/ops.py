@@ -16,6 +16,12 @@ read by the analysis), and its MXNet form: a *template*, an expression over
 * ``DTYPE(e)`` -- a torch dtype written in the script, as MXNet's dtype string,
 * ``NDARRAY(e)`` -- ``e`` where MXNet needs an array: a Python number
   becomes ``nd.array([e])`` (broadcasting like a 0-d tensor),
+* ``LONG(e)`` -- ``e`` as torch's sums accumulate it (cumsum, cumprod,
+  nansum): an integer or boolean tensor becomes int64, a floating one stays,
+* ``AXIS(d)`` -- the dim ``d`` as a non-negative axis (``nd.cumsum`` fails on
+  negative ones): ``d % X.ndim`` unless ``d`` is a literal that needs none,
+* names of runtime helpers the entry defines in ``helpers`` (module-level
+  functions the translation gets once, written over ``ND``/``MX``),
 
 or ``None`` with ``custom`` naming the rule whose code translates it, or
 ``refuse`` saying why it is not translated. ``alternatives`` choose a template
@@ -44,6 +50,9 @@ class Result(enum.Enum):
     REDUCE = "reduce"  # sum/prod: a bool input gives int64, else the input's class
     VALUES_INDICES = "values_indices"  # (values, indices) with a dim, else SAME
     PAIR = "pair"  # always (values, indices): sort, topk, kthvalue...
+    MIN_MAX = "min_max"  # (min, max), both of the input's class: aminmax
+    FLOAT_PAIR = "float_pair"  # two floating-point tensors: var_mean, std_mean
+    UNIQUE = "unique"  # unique's values, or a tuple with the int64 inverse/counts the call asks for
     NUMBER = "number"  # a Python number (item, dim, numel)
     SIZE = "size"  # a torch.Size (size() without a dim; size(d) is a number)
     NONE = "none"  # nothing (backward)
@@ -87,6 +96,7 @@ class Inputs(enum.Enum):
     INT = "int"  # an int64 matrix
     BOOL = "bool"
     ABOVE_ONE = "above_one"  # values in [1.1, 3] (acosh)
+    DISTINCT = "distinct"  # no two values equal (where the order of equal values is torch's choice)
 
 
 @dataclass(frozen=True)
@@ -104,8 +114,14 @@ class Op:
     custom_forms: Form = Form.ALL
     #: why it is not translated (shown in the diagnostic and the coverage page)
     refuse: Optional[str] = None
+    #: translated, with a WARNING saying where the result may differ from torch's
+    warn: Optional[str] = None
+    #: runtime helpers the templates call: (name, module-level definition over ND/MX)
+    helpers: Tuple[Tuple[str, str], ...] = ()
     #: parameters that are refused when given (e.g. ``out``), with the reason
     refused_params: Tuple[Tuple[str, str], ...] = (("out", "writes into a given tensor"),)
+    #: literal argument values that are refused (``"sorted=False"``, as in ``alternatives``), with the reason
+    refused_values: Tuple[Tuple[str, str], ...] = ()
     #: names of the same op (torch.absolute for torch.abs)
     aliases: Tuple[str, ...] = ()
     #: argument lists the numeric checks call it with, e.g. ("", "1", "dim=1, keepdim=True")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from . import ops_custom, ops_elementwise
+from . import ops_custom, ops_elementwise, ops_reduce
 from .ops import Registry
 
 REGISTRY = Registry()
 REGISTRY.add(ops_custom.OPS)
 REGISTRY.add(ops_elementwise.OPS)
+REGISTRY.add(ops_reduce.OPS)

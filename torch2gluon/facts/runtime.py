@@ -44,3 +44,13 @@ def _t2g_context(device):
     raise ValueError("no MXNet context for the torch device %r" % (device,))
 ''',
 )
+
+# ... and for LONG(): torch's sums accumulate integers and booleans in int64
+LONG_HELPER = (
+    "_t2g_long",
+    '''
+def _t2g_long(x):
+    """torch's accumulation type for a sum: integer and boolean arrays become int64."""
+    return x if x.dtype.__name__.startswith("float") else x.astype("int64")
+''',
+)

@@ -26,12 +26,13 @@ TENSOR_RESULT = frozenset(
 TENSOR_FUNCTIONS = frozenset(FUNCTIONS)
 #: ops that reduce over ``dim`` (all dims when it is not given: a 0-d result)
 REDUCTIONS = frozenset(
-    "sum mean prod std var max min argmax argmin amax amin all any norm logsumexp median nansum count_nonzero".split()
+    "sum mean prod std var max min argmax argmin amax amin all any norm logsumexp median nansum count_nonzero "
+    "aminmax var_mean std_mean special.logsumexp functional.norm kthvalue mode".split()
 )
 #: ops whose result has another rank than their input (what it is depends on the arguments)
 RESHAPING = frozenset(
     "view view_as reshape flatten squeeze unsqueeze expand expand_as repeat new_zeros mm bmm matmul cat concat "
-    "stack where t permute transpose size tolist numpy item dim numel ndimension nelement".split()
+    "stack where t permute transpose size tolist numpy item dim numel ndimension nelement unique functional.unique".split()
 )
 #: keywords only torch's tensor methods take (numpy says axis/keepdims)
 TORCH_KEYWORDS = frozenset({"dim", "keepdim"})

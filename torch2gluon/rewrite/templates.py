@@ -18,8 +18,9 @@ def inline(template: cst.BaseExpression, values: Dict[str, cst.BaseExpression], 
     called on the expressions, so each is evaluated once, as in torch.
     """
     uses: Dict[str, int] = {}
+    keywords = {id(n.keyword) for n in walk(template) if isinstance(n, cst.Arg) and n.keyword is not None}
     for node in walk(template):
-        if isinstance(node, cst.Name) and node.value in values:
+        if isinstance(node, cst.Name) and node.value in values and id(node) not in keywords:
             uses[node.value] = uses.get(node.value, 0) + 1
     simple = all(
         uses.get(k, 0) <= 1 or isinstance(v, (cst.Name, cst.Integer, cst.Float, cst.SimpleString))

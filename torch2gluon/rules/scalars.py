@@ -98,8 +98,8 @@ class ZeroDim(Rule):
                 v = self.ctx.value(n)
                 if v.kind is Kind.TENSOR and v.loss:
                     losses.append(n)
-                elif v.kind is Kind.TENSOR and v.ndim == 0:
-                    zero.append(n)
+                elif v.kind is Kind.TENSOR and v.ndim == 0 or isinstance(n, cst.Call) and _zero_d_items(v):
+                    zero.append(n)  # (a call's tuple: the reduction's (values, indices), (min, max)...)
             for c in reversed(children(n)):  # popped in source order
                 self._parents[id(c)] = n
                 self._scope_of[id(c)] = fn
@@ -234,6 +234,12 @@ class ZeroDim(Rule):
             return None  # a statement of its own: discarded
         if isinstance(parent, (cst.Assign, cst.AnnAssign, cst.AugAssign)) and parent.value is node:
             targets = [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
+            if _zero_d_items(self.ctx.value(node)) and all(isinstance(t, (cst.Tuple, cst.List)) for t in targets):
+                # (values, indices) of a reduction unpacked: local names are checked where they are used
+                stmt = self._statement(parent)
+                if self._scope_of.get(id(parent)) is None and stmt is not None and id(stmt) not in self._in_loop:
+                    return f"`{code_of(targets[0])}` hold 0-d tensors at module level, where their shape can be read"
+                return None
             for t in targets:
                 if not isinstance(t, cst.Name):
                     return f"{shown} stored in `{code_of(t)}`, where its shape may show"
@@ -249,6 +255,9 @@ class ZeroDim(Rule):
         if isinstance(parent, cst.FormattedStringExpression):
             return None  # T2G106's
         if isinstance(parent, (cst.Element, cst.DictElement)):
+            owner = self._parents.get(id(parent))
+            if isinstance(self._parents.get(id(owner)), cst.AssignTarget):
+                return None  # a name an unpacking binds: its uses are checked
             return f"{shown} put in a container, where its shape shows"
         return None
 
@@ -336,6 +345,13 @@ class TensorAsNumber(Rule):
 
 def _scalar(expr: cst.BaseExpression) -> cst.BaseExpression:
     return cst.Call(func=cst.Attribute(value=paren(expr), attr=cst.Name("asscalar")))
+
+
+def _zero_d_items(value: Value) -> bool:
+    """A tuple holding 0-d tensors: (values, indices), (min, max), (var, mean) of a full reduction."""
+    return value.kind is Kind.TUPLE and value.items is not None and any(
+        i.kind is Kind.TENSOR and i.ndim == 0 and not i.loss for i in value.items
+    )
 
 
 def _short(node: cst.CSTNode) -> str:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import ast
 import functools
 from typing import Dict, List, Optional, Set, Tuple, cast
 
 import libcst as cst
 
 from ..analysis.kinds import DType, Kind, Value
+from ..base.diagnostics import Severity
 from ..base.syntax import NotLiteral, Unbindable, arg, code_of, literal, paren
 from ..facts.dtypes import DTYPES
 from ..facts.ops import REQUIRED, Form, Op
 from ..facts.ops_table import REGISTRY
 from ..facts.mxnet import GLUON_BLOCKS
-from ..facts.runtime import FLOAT_HELPER, LIKE_HELPER
+from ..facts.runtime import FLOAT_HELPER, LIKE_HELPER, LONG_HELPER
 from ..facts.tensor import Result
 from ..facts.tensor_names import MXNET_ARRAY_NAMES, TENSOR_ATTRIBUTES, TENSOR_NAMES, TENSOR_ONLY
 from ..rewrite.context import Context
@@ -37,6 +39,9 @@ _ATTRIBUTE_REFUSALS = {
     "is_leaf": "has no MXNet twin",
 }
 
+
+# the fields of torch's named tuples of two: (values, indices), aminmax's (min, max)
+_NAMED_ITEMS = {"values": 0, "indices": 1, "min": 0, "max": 1}
 
 _PROMOTING = (cst.Divide, cst.Add, cst.Subtract, cst.Multiply, cst.Power)
 
@@ -159,9 +164,9 @@ class TensorApi(Rule):
             return None
         attr = original.attr.value
         value = self.ctx.value(original.value)
-        if value.kind is Kind.TUPLE and attr in ("values", "indices") and value.items is not None and len(value.items) == 2:
-            # torch's (values, indices) named tuple is a plain tuple in the translation
-            index = cst.Integer("0" if attr == "values" else "1")
+        if value.kind is Kind.TUPLE and attr in _NAMED_ITEMS and value.items is not None and len(value.items) == 2:
+            # torch's (values, indices) and (min, max) named tuples are plain tuples in the translation
+            index = cst.Integer(str(_NAMED_ITEMS[attr]))
             return cst.Subscript(value=paren(updated.value), slice=[cst.SubscriptElement(slice=cst.Index(value=index))])
         if value.kind is not Kind.TENSOR:  # parameters are T2G214's
             return None
@@ -280,6 +285,8 @@ class TensorApi(Rule):
         except Unbindable as e:
             self._refuse(original, shown, str(e))
             return None
+        if op.warn:
+            self.report(original, f"`{shown}` is translated, but {op.warn}", severity=Severity.WARNING)
         if form is Form.INPLACE:
             self._inplace[id(original)] = (x_u, expr)  # the statement becomes `x[:] = expr`
             return None
@@ -306,6 +313,9 @@ class TensorApi(Rule):
         for name, why in op.refused_params:
             if name in bound_o:
                 raise Unbindable(f"with `{name}=` is not translated ({why})")
+        for need, why in op.refused_values:
+            if _given(need, bound_o):
+                raise Unbindable(f"with `{need}` is not translated ({why})")
         for p in op.params:
             if p.default is REQUIRED and p.name not in bound_o:
                 raise Unbindable(f"needs `{p.name}`")
@@ -347,6 +357,9 @@ class TensorApi(Rule):
         expr = cast(cst.BaseExpression, expr.visit(_Omit(omitted)))
         used = {n.value for n in _names(expr)}  # (keyword and attribute names too: harmless extras)
         values = {k: v for k, v in values.items() if k in used}
+        if any(name in used for name, _ in op.helpers):
+            for name, code in op.helpers:  # all of them: they may call each other
+                self.ctx.helper(name, code)
         expr = cast(cst.BaseExpression, expr.visit(_Modules(self.ctx)))
         out = inline(expr, values, lambda: self.ctx.ref("mxnet.nd"))
         return out
@@ -390,6 +403,32 @@ class TensorApi(Rule):
         self.ctx.helper(*FLOAT_HELPER)
         return cst.parse_expression(f"_t2g_float({name})")
 
+    def long_of(self, name: str, infos) -> cst.BaseExpression:
+        """What ``LONG(name)`` becomes: torch's sums accumulate integers and booleans in int64."""
+        _, value = infos[name]
+        placeholder = cst.Name(name)
+        if value.is_tensor() and value.dtype is DType.FLOAT:
+            return placeholder
+        if value.is_tensor() and value.dtype in (DType.INT, DType.BOOL):
+            return cst.parse_expression(f'{name}.astype("int64")')
+        if self._in_module:
+            return placeholder
+        self.ctx.helper(*LONG_HELPER)
+        return cst.parse_expression(f"_t2g_long({name})")
+
+    def axis_of(self, name: str, infos) -> cst.BaseExpression:
+        """What ``AXIS(name)`` becomes: the dim as a non-negative axis (a negative literal
+        of a tensor whose rank is known is worked out, anything else is taken modulo the rank)."""
+        node, _ = infos[name]
+        d = literal(node)
+        ndim = infos["X"][1].ndim
+        if isinstance(d, int) and not isinstance(d, bool):
+            if d >= 0:
+                return cst.Name(name)
+            if ndim is not None and -ndim <= d:
+                return cst.Integer(str(ndim + d))
+        return cst.parse_expression(f"{name} % X.ndim")
+
     def dtype_of(self, name: str, infos) -> cst.BaseExpression:
         node, _ = infos[name]
         torch_name = self.ctx.torch_name(node)
@@ -409,13 +448,21 @@ def _fits(op: Op, call: cst.Call) -> bool:
 
 
 def _given(need: str, bound: Dict[str, cst.BaseExpression]) -> bool:
-    """``"dim"``: the call gives dim; ``"rounding_mode=floor"``: it gives that literal value."""
+    """``"dim"``: the call gives dim; ``"rounding_mode=floor"``, ``"p=2"``, ``"stable=True"``:
+    it gives that literal value (a string, or the number/bool/None the text spells)."""
     name, _, value = need.partition("=")
     if name not in bound:
         return False
     if not value:
         return True
-    return literal(bound[name]) == value
+    given = literal(bound[name])
+    if isinstance(given, str) or given is NotLiteral:
+        return given == value
+    try:
+        want = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return False
+    return isinstance(given, bool) == isinstance(want, bool) and given == want
 
 
 def _bind(call: cst.Call, params: Tuple[str, ...], op: Op) -> Dict[str, cst.BaseExpression]:
@@ -508,16 +555,21 @@ class _Pseudo(cst.CSTTransformer):
         self.rule, self.op, self.values, self.infos = rule, op, values, infos
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
-        if not isinstance(updated.func, cst.Name) or updated.func.value not in ("FLOAT", "DTYPE"):
+        pseudo = updated.func.value if isinstance(updated.func, cst.Name) else None
+        if pseudo not in ("FLOAT", "DTYPE", "LONG", "AXIS"):
             return updated
         (a,) = updated.args
         if not isinstance(a.value, cst.Name):
-            raise ValueError("FLOAT()/DTYPE() take a placeholder")
+            raise ValueError("FLOAT()/DTYPE()/LONG()/AXIS() take a placeholder")
         name = a.value.value
         if name not in self.infos:
             raise Unbindable(f"needs `{name}`")
-        if updated.func.value == "FLOAT":
+        if pseudo == "FLOAT":
             return self.rule.float_of(name, self.infos)
+        if pseudo == "LONG":
+            return self.rule.long_of(name, self.infos)
+        if pseudo == "AXIS":
+            return self.rule.axis_of(name, self.infos)
         return self.rule.dtype_of(name, self.infos)
 
 
@@ -529,11 +581,12 @@ class _Omit(_Placeholders):
         self.omitted = omitted
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        # (read on the original arguments: leave_Name has put the defaults in the updated ones)
         args = [
-            a for a in updated.args
+            u for o, u in zip(original.args, updated.args)
             if not (
-                a.keyword is not None and isinstance(a.value, cst.Name)
-                and a.value.value in self.omitted and self.omitted[a.value.value].omit
+                o.keyword is not None and isinstance(o.value, cst.Name)
+                and o.value.value in self.omitted and self.omitted[o.value.value].omit
             )
         ]
         if len(args) != len(updated.args) and args:

@@ -22,7 +22,7 @@ from ._base import Example, NotLiteral, Rule, Unbindable, bind, code_of, literal
 from ..analysis.kinds import DType
 from ..facts.catalog import literal_dtype
 from ..facts.dtypes import CAST_METHODS, DTYPES
-from ..facts.tensor import TENSOR_RESULT
+from ..facts.tensor import METHODS, TENSOR_RESULT
 from ..rewrite.build import astype, meth, minus_one
 from ..rewrite.templates import inline
 
@@ -607,8 +607,8 @@ class TensorMethods(_Split, Rule):
             raise Unbindable("needs the two dims it swaps")
         if m == "repeat":
             return meth(recv, "tile", arg(sizes(updated, "repeats"), "reps"))
-        if m in ("sum", "mean") or torch_kw:
-            raise Unbindable("with `dim=`/`keepdim=` is not translated")
+        if m in ("sum", "mean") or torch_kw and (m not in METHODS or METHODS[m].custom == self.code):
+            raise Unbindable("with `dim=`/`keepdim=` is not translated")  # (the facts table's ops are T2G104's)
         return None
 
     def _asnumpy(self, recv_o, recv) -> cst.Call:
