@@ -524,9 +524,9 @@ class BatchNorm(Rule):
     from gamma = 1, beta = 0. Outputs and gradients in training mode match
     (measured ≤ 1e-6). Gluon updates the running statistics only on
     ``backward()`` (torch: on every forward in training mode), and uses batch
-    statistics only inside ``autograd.record()``: a torch model that is
-    evaluated without ``model.eval()`` uses batch statistics, its translation
-    the running ones.
+    statistics only inside ``autograd.record()`` or ``autograd.train_mode()``:
+    a torch model called in training mode outside a training step has its
+    call wrapped in ``autograd.train_mode()`` (T2G506).
 
     ## Flags
     ``momentum=None`` (a cumulative average), ``track_running_stats=False``
@@ -640,9 +640,8 @@ class Dropout(Rule):
     ## Why
     Both scale the kept values by 1/(1-p). Gluon's dropout is active only
     inside ``autograd.record()`` (training mode), torch's whenever the module
-    is in training mode: the training step behaves the same, but a torch script
-    that evaluates without ``model.eval()`` applies dropout where the
-    translation does not. ``inplace`` only saves memory and is dropped.
+    is in training mode: the training step behaves the same, and a call in
+    training mode outside it is wrapped in ``autograd.train_mode()`` (T2G506). ``inplace`` only saves memory and is dropped.
     ``Dropout2d`` on a 3-D (unbatched) input raises in MXNet instead of
     dropping along the channel axis.
 
