@@ -8,6 +8,7 @@ names up the way Python does. What torch APIs give comes from the catalog.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Protocol, Sequence, Set, Tuple, Union
 
 import libcst as cst
@@ -117,6 +118,20 @@ def binary(left: Value, op: Union[cst.BaseBinaryOp, cst.BaseAugOp], right: Value
     if left.kind is Kind.TUPLE and right.kind is Kind.TUPLE and isinstance(op, cst.Add):
         return sequence(join(left.element or UNKNOWN, right.element or UNKNOWN))
     return UNKNOWN
+
+
+def _with_number(left: Value, lnode: cst.BaseExpression, right: Value, rnode: cst.BaseExpression) -> Optional[DType]:
+    """The dtype class of ``tensor op number`` where the number is written out: torch
+    promotes to the number's class where it is higher (``int_tensor + 2.5`` is float,
+    ``bool_tensor & 1`` is int64), else keeps the tensor's."""
+    order = [DType.BOOL, DType.INT, DType.FLOAT]
+    for t, n in ((left, rnode), (right, lnode)):
+        other = right if t is left else left
+        if t.is_tensor() and t.dtype is not None and not other.is_tensor():
+            lit = literal(n)
+            c = DType.BOOL if isinstance(lit, bool) else DType.INT if isinstance(lit, int) else DType.FLOAT if isinstance(lit, float) else None
+            return None if c is None else max(t.dtype, c, key=order.index)
+    return None
 
 
 def _promote(a: Value, b: Value) -> Optional[DType]:
@@ -287,7 +302,10 @@ class Expressions:
         if isinstance(node, cst.BinaryOperation):
             left = self._eval(node.left, env)
             right = self._eval(node.right, env)
-            return binary(left, node.operator, right)
+            out = binary(left, node.operator, right)
+            if out.is_tensor() and out.dtype is None and not isinstance(node.operator, _TRUE_DIVISION):
+                out = replace(out, dtype=_with_number(left, node.left, right, node.right))
+            return out
         if isinstance(node, cst.UnaryOperation):
             operand = self._eval(node.expression, env)
             if isinstance(node.operator, cst.Not):

@@ -54,3 +54,13 @@ def _t2g_long(x):
     return x if x.dtype.__name__.startswith("float") else x.astype("int64")
 ''',
 )
+
+# two masks in a logical op: MXNet's masks are 0/1 arrays of their comparison's dtype
+MASK_HELPER = (
+    "_t2g_mask_like",
+    '''
+def _t2g_mask_like(mask, like):
+    """A 0/1 mask in the dtype of the mask it meets (MXNet's logical ops need one dtype)."""
+    return mask if mask.dtype == like.dtype else mask.astype(like.dtype)
+''',
+)
