@@ -225,6 +225,11 @@ def is_classmethod(fn: cst.FunctionDef) -> bool:
     return "classmethod" in _decorator_names(fn)
 
 
+# qualified-name prefixes of Gluon's block classes (a class deriving from one is
+# a model already: a second pass over a translation reads it as the first did)
+GLUON_BLOCKS = ("mxnet.gluon.Block", "mxnet.gluon.HybridBlock", "mxnet.gluon.block.", "mxnet.gluon.nn.")
+
+
 def is_module_class(name: str) -> bool:
     """A torch base class whose subclasses are modules (``nn.Module`` or any torch layer)."""
     return name.startswith("torch.nn.") and name.rsplit(".", 1)[-1][:1].isupper() and ".functional." not in name

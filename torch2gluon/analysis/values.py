@@ -57,6 +57,7 @@ from .scopes import (
     called_names,
     functions_with_parents,
     is_classmethod,
+    GLUON_BLOCKS,
     is_module_class,
     is_static,
     param_names,
@@ -83,6 +84,7 @@ class Analysis(Expressions):
         # id(Name or Attribute target) -> the value assigned to it there
         self._targets: Dict[int, Value] = {}
         self.classes: Dict[str, ClassInfo] = {}
+        self._gluon_classes: Set[str] = set()  # local classes deriving from a Gluon block
         self.functions: Dict[int, FunctionInfo] = {}  # id(FunctionDef) -> info
         self._by_name: Dict[str, FunctionInfo] = {}  # module-level/nested functions by name (unique only)
         self._module_assigned: Dict[str, Value] = {}  # join of every module-level binding
@@ -114,8 +116,10 @@ class Analysis(Expressions):
         return found if found is not None else UNKNOWN
 
     def module_classes(self) -> Set[str]:
-        """Names of the local classes deriving from ``nn.Module`` (directly or through a local class)."""
-        return {n for n, c in self.classes.items() if c.is_module}
+        """Names of the local classes deriving from ``nn.Module`` (directly or through a local
+        class): the rules translate them. Gluon blocks (a second pass) are models too, but
+        translated already."""
+        return {n for n, c in self.classes.items() if c.is_module and n not in self._gluon_classes}
 
     def members(self, cls: str) -> Dict[str, Value]:
         """The attributes a local class (and its local bases) assign to ``self``."""
@@ -200,7 +204,8 @@ class Analysis(Expressions):
         return methods + order
 
     def _collect_classes(self) -> None:
-        """Classes, their bases and methods; which derive from nn.Module."""
+        """Classes, their bases and methods; which derive from nn.Module (or a Gluon block)."""
+        gluon: Set[str] = set()
         for node in statements_of_kind(self.module, cst.ClassDef):
             assert isinstance(node, cst.ClassDef)
             local, torch_bases = [], []
@@ -210,6 +215,8 @@ class Analysis(Expressions):
                 qual = self.names.torch_name(base.value)
                 if qual is not None:
                     torch_bases.append(qual)
+                elif (self.names.imported_name(base.value) or "").startswith(GLUON_BLOCKS):
+                    gluon.add(node.name.value)  # a Gluon block: a model already (a second pass)
                 elif isinstance(base.value, cst.Name):
                     local.append(base.value.value)
             info = ClassInfo(node, node.name.value, local, torch_bases)
@@ -217,15 +224,17 @@ class Analysis(Expressions):
                 continue  # defined twice: the first one counts
             self.classes[node.name.value] = info
         modules = {c.name for c in self.classes.values() if any(is_module_class(t) for t in c.torch_bases)}
-        changed = True
-        while changed:
-            changed = False
-            for c in self.classes.values():
-                if c.name not in modules and any(b in modules for b in c.bases):
-                    modules.add(c.name)
-                    changed = True
-        for name in modules:
+        for found in (modules, gluon):
+            changed = True
+            while changed:
+                changed = False
+                for c in self.classes.values():
+                    if c.name not in found and any(b in found for b in c.bases):
+                        found.add(c.name)
+                        changed = True
+        for name in modules | gluon:
             self.classes[name].is_module = True
+        self._gluon_classes = gluon - modules
         for fn, parent in functions_with_parents(self.module):
             fn_info = FunctionInfo(fn, None, param_names(fn), assigned_names(fn))
             fn_info.parent = self.functions.get(id(parent)) if parent is not None else None

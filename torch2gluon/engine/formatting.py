@@ -79,11 +79,35 @@ class _Formatter:
                     # untouched statements as they are.
                     out.append(rebuilt)
                     continue
+            if orig is not stmt and isinstance(stmt, cst.With) and not isinstance(orig, cst.With):
+                # a block a rule wrapped around statements (autograd.record()): its
+                # header formatted alone, its statements entered, so that they keep
+                # their sources (and their markers)
+                out.append(self._wrapper(stmt, orig, depth))
+                continue
             if self.formatting:
                 out.extend(self.results.get(id(stmt), [stmt]))
             else:
                 self.jobs.setdefault(max(40, 88 - 4 * depth), []).append((stmt, orig))
         return out
+
+    def _wrapper(self, stmt: cst.With, orig: cst.CSTNode, depth: int) -> Statement:
+        if not isinstance(stmt.body, cst.IndentedBlock):
+            return stmt
+        header = self._headers.get(id(stmt))
+        if header is None:
+            header = stmt.with_changes(body=cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Pass()])]))
+            self._headers[id(stmt)] = header
+        body = self.body(list(stmt.body.body), depth + 1)
+        if not self.formatting:
+            self.jobs.setdefault(max(40, 88 - 4 * depth), []).append((header, orig))
+            return stmt
+        done = self.results.get(id(header), [header])
+        if len(done) != 1 or not isinstance(done[0], cst.With):
+            return stmt
+        new = done[0].with_changes(body=stmt.body.with_changes(body=body))
+        self.ctx.origin[id(new)] = (new, orig)
+        return new
 
     def _header_only(self, stmt: Statement, orig: cst.CSTNode) -> Optional[Statement]:
         """``stmt`` with a one-line body (and no else), to format its header
@@ -139,6 +163,8 @@ class _Formatter:
         if isinstance(new, cst.If):  # an elif: a header of its own
             kept = self.compound(new, old, depth)
             if kept is not None:
+                if self.formatting:
+                    self.ctx.origin[id(kept)] = (kept, old)  # its markers stay on it
                 return kept
             rebuilt = self._with_header(new, old, depth)
             return False if rebuilt is None else rebuilt

@@ -349,7 +349,7 @@ class _Catalog:
             positional = [p.name for p in entry.params if not p.keyword_only] if entry is not None and entry.params else ["dim", "keepdim"]
             at_dim = positional.index("dim") if "dim" in positional else None
             at_keep = positional.index("keepdim") if "keepdim" in positional else None
-            dim = _keyword(call, "dim")
+            dim = _keyword(call, "dim") or _keyword(call, "axis")  # (numpy's names: torch takes them too, MXNet's)
             if dim is None and at_dim is not None and len(rest) > at_dim:
                 if name in ("max", "min") and value_of(rest[0]).is_tensor():
                     return broadcast_ndim(source, value_of(rest[0]))  # torch.max(a, b): elementwise
@@ -359,7 +359,7 @@ class _Catalog:
                 dim = cst.Integer(str(default.default)) if default.default >= 0 else cst.parse_expression(str(default.default))
             if dim is None or literal(dim) is None:
                 return 0  # over all dims (not given, or None): a 0-d result
-            keep = _keyword(call, "keepdim")
+            keep = _keyword(call, "keepdim") or _keyword(call, "keepdims")
             if keep is None and at_keep is not None and len(rest) > at_keep:
                 keep = rest[at_keep]
             kept = literal(keep) if keep is not None else False

@@ -22,6 +22,5 @@ MX_IMPORTS: Tuple[Tuple[str, Tuple[str, Optional[str], str]], ...] = (
 PREFIX_OF_LOCAL: Dict[str, str] = {local: prefix for prefix, (_, _, local) in MX_IMPORTS}
 
 
-# qualified-name prefixes of Gluon's block classes (a class deriving from one is
-# a model already: a second pass over a translation reads it as the first did)
-GLUON_BLOCKS = ("mxnet.gluon.Block", "mxnet.gluon.HybridBlock", "mxnet.gluon.block.", "mxnet.gluon.nn.")
+# qualified-name prefixes of Gluon's block classes (kept with the analysis, which reads them)
+from ..analysis.scopes import GLUON_BLOCKS  # noqa: E402,F401

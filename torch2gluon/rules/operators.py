@@ -48,7 +48,7 @@ class TensorOperators(Rule):
 
     code = "T2G107"
     name = "tensor-operators"
-    summary = "& | ^ ~ // on tensors -> nd.logical_* / np bitwise_* / floor division"
+    summary = "bit and logical operators, floor division on tensors -> nd.logical_*, np.bitwise_*, floor"
     examples = (
         Example(
             "import torch\nx = torch.randn(4)\npos = x > 0\nmask = pos & (x < 1)\nkeep = ~mask\nq = x // 0.5\n",

@@ -177,6 +177,8 @@ class ZeroDim(Rule):
             if isinstance(call, cst.Call) and call.func is parent:
                 if attr in _SAFE_METHODS:
                     return None
+                if attr == "astype":
+                    return self._observed(call, depth + 1)  # MXNet's cast (a second pass): 0-d again
                 if attr in _SHAPE_READS:
                     return f"{shown} whose `.{attr}()` shows its shape"
                 op = REGISTRY.methods.get(attr) or REGISTRY.inplace.get(attr)

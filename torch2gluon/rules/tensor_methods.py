@@ -38,6 +38,10 @@ def _kwargs(call: cst.Call) -> Set[str]:
     return {a.keyword.value for a in call.args if a.keyword is not None}
 
 
+# reductions whose MXNet spelling (axis=, keepdims=) a second pass leaves as it is
+_REDUCING = ("sum", "mean", "prod", "max", "min", "argmax", "argmin")
+
+
 def _array_call(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in TENSOR_RESULT
 
@@ -450,12 +454,36 @@ class TensorMethods(_Split, Rule):
             lpar=updated.lpar or [cst.LeftParen()], rpar=updated.rpar or [cst.RightParen()]
         )
 
+    def visit_Module(self, node: cst.Module) -> None:
+        self._gluon_spelled: Set[int] = set()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        # MXNet's spelling, as a first pass wrote it: `x.argmax(axis=1).astype("int64")`,
+        # `mask.sum().astype("int64")`, `x.sum(axis=1, keepdims=True)`
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            return
+        if func.attr.value in _REDUCING and node.args and all(
+            a.keyword is not None and a.keyword.value in ("axis", "keepdims") for a in node.args
+        ):
+            self._gluon_spelled.add(id(node))
+        inner = func.value
+        if (
+            func.attr.value == "astype" and len(node.args) == 1 and literal(node.args[0].value) == "int64"
+            and isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute)
+            and inner.func.attr.value in ("argmax", "argmin", "sum")
+            and all(a.keyword is not None and a.keyword.value in ("axis", "keepdims") for a in inner.args)
+        ):
+            self._gluon_spelled.add(id(inner))
+
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         func = updated.func
         if not isinstance(func, cst.Attribute) or not isinstance(original.func, cst.Attribute):
             return None
         if self.ctx.call_name(original) is not None:
             return None  # a torch.* function, not a method
+        if id(original) in self._gluon_spelled:
+            return None
         m = func.attr.value
         recv_o, recv = original.func.value, func.value
         if self.ctx.value(recv_o).known and not self.ctx.is_tensor(recv_o):

@@ -116,6 +116,8 @@ class TrainModeCalls(Rule):
                 loops = loops + (id(n),)
             if isinstance(n, _DEFERRED):
                 deferred = n
+            if isinstance(n, cst.With) and self._gluon_training(n):
+                continue  # Gluon's training mode already (a second pass over a translation)
             if isinstance(n, (cst.Module, cst.IndentedBlock)):
                 body = list(n.body)
                 for i, s in enumerate(body):
@@ -134,6 +136,13 @@ class TrainModeCalls(Rule):
         self._switching = {self._scope_name[s] for s in self._switches if s in self._scope_name}
         for call, scope, loops, stmt, deferred in calls:
             self._decide(call, scope, loops, stmt, deferred)
+
+    def _gluon_training(self, node: cst.With) -> bool:
+        return any(
+            isinstance(item.item, cst.Call)
+            and self.ctx.imported_name(item.item.func) in ("mxnet.autograd.record", "mxnet.autograd.train_mode")
+            for item in node.items
+        )
 
     def _mode_layers(self, module: cst.Module) -> bool:
         """The script builds a layer whose output depends on the mode (or a model it cannot see into)."""
@@ -258,11 +267,15 @@ class TrainModeCalls(Rule):
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
         if id(original) not in self._wrap:
             return None
-        return cst.With(
+        inner = updated.with_changes(leading_lines=())
+        wrapped = cst.With(
             items=[cst.WithItem(item=cst.Call(func=self.ctx.ref("mxnet.autograd.train_mode")))],
-            body=cst.IndentedBlock(body=[updated.with_changes(leading_lines=())]),
+            body=cst.IndentedBlock(body=[inner]),
             leading_lines=updated.leading_lines,
         )
+        for node in (wrapped, inner):  # both stand for the statement; its markers go inside
+            self.ctx.origin[id(node)] = (node, original)
+        return wrapped
 
 
 def _covers(target: str, recv: str) -> bool:

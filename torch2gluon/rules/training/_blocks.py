@@ -87,11 +87,11 @@ class BlockRewrite(Rule):
         b = backward[0]
         call = cast(cst.Call, method_call(body[b], "backward"))  # body[b] is a backward() line
         loss = receiver_name(call)
+        if b > 0 and is_record(body[b - 1]):
+            return body if changed else None  # already Gluon (a second pass: its backward may have out_grad)
         if loss is None or call.args:
             self.report(body[b], "only `name.backward()` without arguments is translated; left as is")
             return body if changed else None
-        if b > 0 and is_record(body[b - 1]):
-            return body if changed else None  # already Gluon
 
         # The optimizers: receivers of step() after backward, plus known ones.
         steps = [
@@ -143,12 +143,14 @@ class BlockRewrite(Rule):
             return body if changed or zero else None
         region = body[start:b]
         first = cast(cst.SimpleStatementLine, region[0])  # as _region_start found it
+        inner = first.with_changes(leading_lines=[])
         with_stmt = cst.With(
             items=[cst.WithItem(item=cst.Call(func=self.ctx.ref("mxnet.autograd.record")))],
-            body=cst.IndentedBlock(body=[first.with_changes(leading_lines=[]), *region[1:]]),
+            body=cst.IndentedBlock(body=[inner, *region[1:]]),
             leading_lines=first.leading_lines,
         )
         self.ctx.origin[id(with_stmt)] = (with_stmt, self.ctx.original(first))
+        self.ctx.origin[id(inner)] = (inner, self.ctx.original(first))  # its markers go inside
         after = [self._after_backward(s, loss, exact=bool(clips)) for s in body[b + 1 :]]
         back = self._exact_backward(body[b], loss) if clips else body[b]
         return [*body[:start], with_stmt, back, *after]
@@ -314,12 +316,14 @@ class BlockRewrite(Rule):
             region = [s for s in region if method_call(s, "zero_grad") is None]
             out.extend(hoisted)
             first = cast(cst.SimpleStatementLine, region[0])  # as _region_start found it
+            inner = first.with_changes(leading_lines=[])
             with_stmt = cst.With(
                 items=[cst.WithItem(item=cst.Call(func=self.ctx.ref("mxnet.autograd.record")))],
-                body=cst.IndentedBlock(body=[first.with_changes(leading_lines=[]), *region[1:]]),
+                body=cst.IndentedBlock(body=[inner, *region[1:]]),
                 leading_lines=first.leading_lines,
             )
             self.ctx.origin[id(with_stmt)] = (with_stmt, self.ctx.original(first))
+            self.ctx.origin[id(inner)] = (inner, self.ctx.original(first))  # its markers go inside
             out.append(with_stmt)
             if method_call(body[b], "backward") is not None:
                 back = self._exact_backward(body[b], loss)
