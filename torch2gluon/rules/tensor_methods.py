@@ -285,7 +285,7 @@ class TensorMethods(_Split, Rule):
     dropped, ``clone()`` -> ``copy()``, ``numpy()`` -> ``asnumpy()``,
     ``tolist()`` -> ``asnumpy().tolist()``, ``item()`` -> ``asscalar().item()``,
     ``t()`` -> ``T``, ``fill_(v)``/``zero_()`` statements -> ``x[:] = v``,
-    ``new_zeros`` -> ``nd.zeros(..., dtype=x.dtype)``, ``repeat`` -> ``tile``,
+    ``repeat`` -> ``tile``,
     ``expand`` -> ``broadcast_to``, ``eq/ne/gt/lt/ge/le`` and comparison
     operators, ``clamp`` -> ``clip``/``nd.maximum``/``nd.minimum``,
     ``sum/mean/prod/argmax/argmin/squeeze(dim=, keepdim=)`` -> ``axis=,
@@ -514,11 +514,6 @@ class TensorMethods(_Split, Rule):
             return cst.Attribute(value=paren(recv), attr=cst.Name("T"))
         if m == "numpy" and not args:
             return self._asnumpy(recv_o, recv)
-        if m == "new_zeros":
-            new_size = sizes(updated, "size")
-            if not isinstance(recv, cst.Name):
-                raise Unbindable("on a receiver that is not a plain name is not translated")
-            return ctx.call("mxnet.nd.zeros", arg(new_size), arg(cst.Attribute(value=recv, attr=cst.Name("dtype")), "dtype"))
         if m == "expand":
             new_size = sizes(updated, "size")
             if isinstance(new_size, cst.Tuple) and any(literal(e.value) == -1 for e in new_size.elements):
