@@ -43,9 +43,10 @@ def _t2g_tensor(data, dtype=None):
 GRAD_HELPER = (
     "_t2g_grad",
     '''
-def _t2g_grad(x):
+def _t2g_grad(x, requires_grad=True):
     """requires_grad=True: the new array records its gradient (attach_grad), and is returned."""
-    x.attach_grad()
+    if requires_grad:
+        x.attach_grad()
     return x
 ''',
 )
@@ -122,5 +123,38 @@ def _t2g_legacy(dtype, *args):
     if len(args) == 1 and isinstance(args[0], (list, numpy.ndarray)):
         return _t2g_tensor(args[0], dtype)
     raise TypeError("torch.Tensor(...) of %s is not translated (sizes or data cannot be told apart)" % (args,))
+''',
+)
+
+# torch.FloatTensor(t) / torch.LongTensor(t)... of a tensor
+SAME_HELPER = (
+    "_t2g_same",
+    '''
+def _t2g_same(x, dtype):
+    """torch.FloatTensor(t) (LongTensor...) of a tensor: t itself, sharing its memory, when its dtype
+    is the constructor's (torch refuses another)."""
+    import numpy
+
+    if numpy.dtype(x.dtype) != numpy.dtype(dtype):
+        raise TypeError("expected a %s tensor, got %s" % (dtype, numpy.dtype(x.dtype)))
+    return x
+''',
+)
+
+# torch.full_like / randint_like of an input that is an expression (read once)
+FULL_LIKE_HELPER = (
+    "_t2g_full_like",
+    '''
+def _t2g_full_like(x, fill_value, dtype=None):
+    """torch.full_like: x's shape and context, the fill value in x's dtype (or dtype=), cast as torch casts it."""
+    return ND.full(x.shape, fill_value, dtype=dtype or x.dtype, ctx=x.context)
+''',
+)
+RANDINT_LIKE_HELPER = (
+    "_t2g_randint_like",
+    '''
+def _t2g_randint_like(x, low, high, dtype=None):
+    """torch.randint_like: integers in [low, high) of x's shape, in x's dtype (or dtype=)."""
+    return ND.random.randint(low, high, shape=x.shape, dtype="int64", ctx=x.context).astype(dtype or x.dtype)
 ''',
 )

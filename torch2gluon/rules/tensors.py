@@ -18,9 +18,12 @@ from ..facts.ops_create import LEGACY_CONSTRUCTORS, REFUSED_DTYPES
 from ..facts.ops_create_helpers import (
     ARANGE_HELPER,
     FULL_HELPER,
+    FULL_LIKE_HELPER,
     GRAD_HELPER,
     LEGACY_HELPER,
     NORMAL_HELPER,
+    RANDINT_LIKE_HELPER,
+    SAME_HELPER,
     TENSOR_HELPER,
 )
 from ..rewrite.build import meth
@@ -49,9 +52,11 @@ _LEGACY = {"torch." + k: v for k, v in LEGACY_CONSTRUCTORS.items()}
 _NAMES = frozenset({
     *_SIZE_FUNCS, *_RANDOM_FUNCS, *_LIKE_FUNCS, *_LEGACY,
     *("torch." + n for n in ("full", "full_like", "randint", "randint_like", "randperm", "normal", "eye", "arange", "range",
-                             "linspace", "logspace", "tensor", "as_tensor", "from_numpy")),
+                             "linspace", "logspace", "tensor", "as_tensor", "from_numpy", "Size")),
 })
 _FLOATS = ("float16", "float32", "float64")
+# the tensor types an annotation may name (`x: torch.Tensor`): MXNet's NDArray
+_TENSOR_TYPES = frozenset({*_LEGACY, "torch.ShortTensor"})
 # dtype=float / int / bool: torch's float64, int64, bool
 _PYTHON_DTYPES = {"float": "float64", "int": "int64", "bool": "bool"}
 _MEMORY_FORMATS = ("torch.preserve_format", "torch.contiguous_format")
@@ -142,9 +147,9 @@ class TensorCreation(Rule):
         ),
         Example(
             "import torch\nw = torch.zeros(3, device='cpu', requires_grad=True)\nl = torch.LongTensor(2, 3)\n",
-            'import mxnet as mx\nfrom mxnet import nd\n\n\ndef _t2g_grad(x):\n'
+            'import mxnet as mx\nfrom mxnet import nd\n\n\ndef _t2g_grad(x, requires_grad=True):\n'
             '    """requires_grad=True: the new array records its gradient (attach_grad), and is returned."""\n'
-            '    x.attach_grad()\n    return x\n\n\nw = _t2g_grad(nd.zeros(3, ctx=mx.cpu()))\n'
+            '    if requires_grad:\n        x.attach_grad()\n    return x\n\n\nw = _t2g_grad(nd.zeros(3, ctx=mx.cpu()))\n'
             'l = nd.zeros((2, 3), dtype="int64")\n',
             id="device, requires_grad, a legacy constructor",
         ),
@@ -182,7 +187,7 @@ class TensorCreation(Rule):
             del b["dtype"]  # dtype=None: torch's default
         return b
 
-    def _placement(self, b: Dict[str, cst.BaseExpression]) -> Tuple[Optional[cst.BaseExpression], bool]:
+    def _placement(self, b: Dict[str, cst.BaseExpression]) -> Tuple[Optional[cst.BaseExpression], object]:
         """(the MXNet context of ``device=``, whether ``requires_grad=True``) from the original arguments."""
         for name, why in _REFUSED_KEYWORDS.items():
             if name in b:
@@ -194,12 +199,11 @@ class TensorCreation(Rule):
         for flag in ("pin_memory", "non_blocking"):
             if flag in b and literal(b[flag]) is not False:
                 raise Unbindable(f"with `{flag}=` other than False is not translated")
-        grad = False
+        grad: object = False
         if "requires_grad" in b:
             g = literal(b["requires_grad"])
-            if not isinstance(g, bool):
-                raise Unbindable("with `requires_grad` that is not a literal True/False is not translated")
-            grad = g
+            # a literal True/False, or an expression the helper reads at run time
+            grad = g if isinstance(g, bool) else b["requires_grad"]
         device = None
         if "device" in b and literal(b["device"]) is not None:
             device = device_of(self.ctx, b["device"])
@@ -222,10 +226,28 @@ class TensorCreation(Rule):
                 call = meth(call, "astype", arg(dtype))
             if device is not None:
                 call = meth(call, "as_in_context", arg(device))
-        if grad:
+        if grad is True:
             self.ctx.helper(*GRAD_HELPER)
             call = cst.Call(func=cst.Name("_t2g_grad"), args=[arg(call)])
+        elif isinstance(grad, cst.BaseExpression):
+            self.ctx.helper(*GRAD_HELPER)
+            call = cst.Call(func=cst.Name("_t2g_grad"), args=[arg(call), arg(grad)])
         return call
+
+    # -- annotations: `x: torch.Tensor` ----------------------------------------------------
+    _annotations = 0
+
+    def visit_Annotation(self, node: cst.Annotation) -> None:
+        self._annotations += 1
+
+    def leave_Annotation(self, original: cst.Annotation, updated: cst.Annotation) -> cst.Annotation:
+        self._annotations -= 1
+        return updated
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
+        if self._annotations and self.ctx.torch_name(original) in _TENSOR_TYPES:
+            return self.ctx.ref("mxnet.nd.NDArray")
+        return updated
 
     # -- the calls ---------------------------------------------------------------------
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
@@ -242,6 +264,10 @@ class TensorCreation(Rule):
     def _create(self, name: str, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
         if name in _SIZE_FUNCS or name in _RANDOM_FUNCS:
             return self._sized(original, updated, name)
+        if name == "torch.Size":
+            # a torch.Size is a tuple of ints; MXNet's shapes are plain tuples
+            b = bind(updated, ["sizes"])
+            return cst.Call(func=cst.Name("tuple"), args=[arg(b["sizes"])] if "sizes" in b else [])
         if name in _LEGACY:
             return self._legacy(original, updated, name)
         if name == "torch.full":
@@ -259,6 +285,11 @@ class TensorCreation(Rule):
             b = self._bind(updated, ["n", "m"], original)
             _no_zero(b["n"], "n")
             args = [arg(b["n"])] + ([arg(b["m"])] if "m" in b and literal(b["m"]) is not None else [])
+            bool_eye = isinstance(self._dtype(b.get("dtype")), cst.SimpleString) and literal(self._dtype(b.get("dtype"))) == "bool"
+            if bool_eye:  # nd.eye has no bool dtype: the identity in int8, cast
+                b.pop("dtype")
+                call = self.ctx.call("mxnet.nd.eye", *args, arg(cst.SimpleString('"int8"'), "dtype"))
+                return meth(self._finish(call, b), "astype", arg(cst.SimpleString('"bool"')))
             return self._finish(self.ctx.call("mxnet.nd.eye", *args), b)
         if name in ("torch.arange", "torch.range"):
             return self._arange(original, updated, name)
@@ -293,11 +324,15 @@ class TensorCreation(Rule):
         if name == "torch.randint_like":
             positional = [a for a in updated.args if a.keyword is None]
             keywords = {a.keyword.value for a in updated.args if a.keyword is not None}
-            params = ["input", "low", "high"] if len(positional) >= 3 or "low" in keywords else ["input", "high"]
+            low_given = len(positional) >= 3 or "low" in keywords or "high" in keywords and len(positional) == 2
+            params = ["input", "low", "high"] if low_given else ["input", "high"]
             b = self._bind(updated, params, original)
             x = b["input"]
             if not isinstance(x, cst.Name):
-                raise Unbindable("of an input that is not a plain name is not translated")
+                self.ctx.helper(*RANDINT_LIKE_HELPER)
+                given = self._dtype(b.pop("dtype", None))
+                args = [arg(x), arg(b.get("low") or cst.Integer("0")), arg(b["high"])] + ([arg(given)] if given else [])
+                return self._finish(cst.Call(func=cst.Name("_t2g_randint_like"), args=args), b, ctx_keyword=False)
             call = self.ctx.call(
                 "mxnet.nd.random.randint", arg(b.get("low") or cst.Integer("0")), arg(b["high"]),
                 arg(cst.Attribute(value=x, attr=cst.Name("shape")), "shape"), arg(cst.SimpleString('"int64"'), "dtype"),
@@ -310,7 +345,8 @@ class TensorCreation(Rule):
                    dtype: Optional[cst.BaseExpression]) -> cst.BaseExpression:
         """torch.full_like(x, v): v in x's dtype and shape (``nd.full`` needs the shape; the input is read once)."""
         if not isinstance(x, cst.Name):
-            raise Unbindable("of an input that is not a plain name is not translated")
+            self.ctx.helper(*FULL_LIKE_HELPER)
+            return cst.Call(func=cst.Name("_t2g_full_like"), args=[arg(x), arg(value)] + ([arg(dtype)] if dtype else []))
         return self.ctx.call(
             "mxnet.nd.full", arg(cst.Attribute(value=x, attr=cst.Name("shape"))), arg(value),
             arg(dtype or cst.Attribute(value=x, attr=cst.Name("dtype")), "dtype"),
@@ -368,7 +404,11 @@ class TensorCreation(Rule):
         if kinds[0] is Kind.SIZE:
             return self._finish(self.ctx.call("mxnet.nd.zeros", arg(one), arg(default, "dtype")), b)
         if kinds[0] is Kind.TENSOR:
-            raise Unbindable("of a tensor is not translated (torch shares its storage, or refuses another dtype)")
+            # torch.Tensor(t) is t itself (its memory, its dtype); FloatTensor(t)... too, for a t of its dtype
+            if name == "torch.Tensor":
+                return self._finish(one, b, ctx_keyword=False)
+            self.ctx.helper(*SAME_HELPER)
+            return self._finish(cst.Call(func=cst.Name("_t2g_same"), args=[arg(one), arg(default)]), b, ctx_keyword=False)
         if _literal_kind(one_o) is not None and isinstance(one_o, (cst.List, cst.Tuple)):
             return self._finish(self.ctx.call("mxnet.nd.array", arg(one), arg(default, "dtype")), b)
         if isinstance(one_o, (cst.List, cst.Tuple)) or kinds[0] is Kind.TUPLE:
@@ -421,7 +461,9 @@ class TensorCreation(Rule):
         if any(a.star for a in updated.args):
             raise Unbindable("`*` arguments cannot be matched statically")
         keywords = {a.keyword.value for a in updated.args if a.keyword is not None}
-        params = ["low", "high", "size"] if len(positional) >= 3 or "low" in keywords else ["high", "size"]
+        low_given = (len(positional) >= 3 or "low" in keywords or "high" in keywords and len(positional) >= 1
+                     or "size" in keywords and len(positional) == 2)
+        params = ["low", "high", "size"] if low_given else ["high", "size"]
         b = self._bind(updated, params, original)
         if "high" not in b or "size" not in b:
             raise Unbindable("needs `high` and `size`")
