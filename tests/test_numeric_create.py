@@ -140,7 +140,7 @@ def test_full(expr):
     "torch.arange(n)", "torch.arange(1, n)", "torch.arange(0, v, 0.5)", "torch.arange(n, dtype=torch.float64)",
     "torch.arange(1, 2.5, 0.5, dtype=torch.float64)", "torch.arange(start=1, end=4)", "torch.arange(end=5)",
     "torch.arange(0, 10, step=2)", "torch.arange(10, 0, -3)", "torch.arange(5.0)", "torch.arange(x.shape[1])",
-    "torch.range(1, 4)", "torch.range(0, 1, 0.25)", "torch.range(1, 4, dtype=torch.float64)", "torch.range(5, 1, -2)",
+    "torch.range(1, 4)", "torch.range(0, 1, 0.25)", "torch.range(1, 4, dtype=torch.float64)", "torch.range(5, 1, -2)", "torch.range(0, 1, 0.1)", "torch.range(-1, 1, 0.2)",
 ])
 def test_arange_and_range(expr):
     _run(expr)
@@ -191,7 +191,9 @@ def test_new(expr):
 
 @pytest.mark.parametrize("expr", [
     "x.bool()", "xi.bool()", "x.byte()", "xi.char()", "xb.int()", "x.long()", "xi.double()", "xi.half()", "xb.float()",
-    "x.to(torch.int8)", "x.to(dtype=torch.float64)", "xi.type(torch.float16)", "x.int()", "xb.long()", "(x > 0).byte()",
+    "x.to(torch.int8)", "x.to(dtype=torch.float64)", "xi.type(torch.float16)", "x.type(torch.int8, True)",
+    "xi.type(dtype=torch.float64, non_blocking=True)", "x.type(non_blocking=False, dtype=torch.int32)", "xi.type('torch.FloatTensor')",
+    "x.type('torch.LongTensor')", "x.type(torch.FloatTensor)", "x.int()", "xb.long()", "(x > 0).byte()",
 ])
 def test_casts(expr):
     _run(expr)

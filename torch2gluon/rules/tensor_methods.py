@@ -22,6 +22,7 @@ from ._base import Example, NotLiteral, Rule, Unbindable, bind, code_of, literal
 from ..analysis.kinds import DType
 from ..facts.catalog import literal_dtype
 from ..facts.dtypes import CAST_METHODS, DTYPES
+from ..facts.ops_create import LEGACY_CONSTRUCTORS
 from ..facts.tensor import METHODS, TENSOR_RESULT
 from ..rewrite.build import astype, meth, minus_one
 from ..rewrite.templates import inline
@@ -494,6 +495,17 @@ class TensorMethods(_Split, Rule):
             return cst.Attribute(value=paren(recv), attr=cst.Name("ndim"))
         if m in CAST_METHODS and not args and (m != "int" or evident):
             return astype(recv, CAST_METHODS[m])
+        if m == "type" and args and not any(a.star for a in args):
+            # x.type(torch.int8, non_blocking) / x.type("torch.FloatTensor"): a cast (non_blocking changes nothing on the CPU)
+            bt = bind(original, ["dtype", "non_blocking"])
+            if "dtype" in bt:
+                named = literal(bt["dtype"])
+                if not isinstance(named, str):
+                    named = ctx.torch_name(bt["dtype"])  # torch.FloatTensor, the class
+                target = DTYPES.get(ctx.torch_name(bt["dtype"]) or "") or (
+                    LEGACY_CONSTRUCTORS.get(named[6:]) if isinstance(named, str) and named.startswith("torch.") else None)
+                if target is not None:
+                    return astype(recv, target)
         if m in ("to", "type") and len(args) == 1 and not args[0].star:
             dtype = ctx.torch_name(args[0].value)
             kw = args[0].keyword.value if args[0].keyword else None

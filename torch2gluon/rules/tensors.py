@@ -524,7 +524,7 @@ class TensorCreation(Rule):
             start, end, step = (cast(float, values["start"]), cast(float, values["end"]), cast(float, values.get("step", 1)))
             if step == 0 or (end - start) / step < 0:
                 raise Unbindable("with an empty or endless range is not translated")
-            count = int((end - start) // step) + 1
+            count = math.floor((end - start) / step) + 1  # as torch counts (a true division, then floor)
             counted = self._finish(self.ctx.call("mxnet.nd.arange", arg(cst.Integer(str(count)))), b, "float32")
             return _linear(counted, b.get("step"), b["start"])
         args = [arg(b["start"]), arg(b["end"])] if "start" in b else [arg(b["end"])]
