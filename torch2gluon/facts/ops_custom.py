@@ -34,7 +34,7 @@ OPS: Tuple[Op, ...] = (
         "T2G102",
         M,
         Result.SAME,
-        "view view_as reshape unsqueeze permute contiguous t expand new_zeros fill_ zero_ clone detach "
+        "view view_as reshape unsqueeze permute contiguous t expand fill_ zero_ clone detach "
         "squeeze transpose repeat to type cpu cuda",
     ),
     *_custom("T2G102", M, Result.FLOAT, "float double half"),

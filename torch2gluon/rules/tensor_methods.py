@@ -22,6 +22,7 @@ from ._base import Example, NotLiteral, Rule, Unbindable, bind, code_of, literal
 from ..analysis.kinds import DType
 from ..facts.catalog import literal_dtype
 from ..facts.dtypes import CAST_METHODS, DTYPES
+from ..facts.ops_create import LEGACY_CONSTRUCTORS
 from ..facts.tensor import METHODS, TENSOR_RESULT
 from ..rewrite.build import astype, meth, minus_one
 from ..rewrite.templates import inline
@@ -289,7 +290,7 @@ class TensorMethods(_Split, Rule):
     dropped, ``clone()`` -> ``copy()``, ``numpy()`` -> ``asnumpy()``,
     ``tolist()`` -> ``asnumpy().tolist()``, ``item()`` -> ``asscalar().item()``,
     ``t()`` -> ``T``, ``fill_(v)``/``zero_()`` statements -> ``x[:] = v``,
-    ``new_zeros`` -> ``nd.zeros(..., dtype=x.dtype)``, ``repeat`` -> ``tile``,
+    ``repeat`` -> ``tile``,
     ``expand`` -> ``broadcast_to``, ``eq/ne/gt/lt/ge/le`` and comparison
     operators, ``clamp`` -> ``clip``/``nd.maximum``/``nd.minimum``,
     ``sum/mean/prod/argmax/argmin/squeeze(dim=, keepdim=)`` -> ``axis=,
@@ -522,6 +523,17 @@ class TensorMethods(_Split, Rule):
             return cst.Attribute(value=paren(recv), attr=cst.Name("ndim"))
         if m in CAST_METHODS and not args and (m != "int" or evident):
             return astype(recv, CAST_METHODS[m])
+        if m == "type" and args and not any(a.star for a in args):
+            # x.type(torch.int8, non_blocking) / x.type("torch.FloatTensor"): a cast (non_blocking changes nothing on the CPU)
+            bt = bind(original, ["dtype", "non_blocking"])
+            if "dtype" in bt:
+                named = literal(bt["dtype"])
+                if not isinstance(named, str):
+                    named = ctx.torch_name(bt["dtype"])  # torch.FloatTensor, the class
+                target = DTYPES.get(ctx.torch_name(bt["dtype"]) or "") or (
+                    LEGACY_CONSTRUCTORS.get(named[6:]) if isinstance(named, str) and named.startswith("torch.") else None)
+                if target is not None:
+                    return astype(recv, target)
         if m in ("to", "type") and len(args) == 1 and not args[0].star:
             dtype = ctx.torch_name(args[0].value)
             kw = args[0].keyword.value if args[0].keyword else None
@@ -542,11 +554,6 @@ class TensorMethods(_Split, Rule):
             return cst.Attribute(value=paren(recv), attr=cst.Name("T"))
         if m == "numpy" and not args:
             return self._asnumpy(recv_o, recv)
-        if m == "new_zeros":
-            new_size = sizes(updated, "size")
-            if not isinstance(recv, cst.Name):
-                raise Unbindable("on a receiver that is not a plain name is not translated")
-            return ctx.call("mxnet.nd.zeros", arg(new_size), arg(cst.Attribute(value=recv, attr=cst.Name("dtype")), "dtype"))
         if m == "expand":
             new_size = sizes(updated, "size")
             if isinstance(new_size, cst.Tuple) and any(literal(e.value) == -1 for e in new_size.elements):
