@@ -46,12 +46,14 @@ All I/O happens in ``main`` and the few functions it calls; ``decode_source``,
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import stat
 import sys
 import traceback
 from dataclasses import dataclass
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, cast
+from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, cast
 
 from . import __version__
 from .api import Options, Translation, translate
@@ -67,6 +69,8 @@ from .base.diagnostics import Diagnostic, Severity
 from .base.source import SourceDecodeError, decode_source, detect_newline, encode_source
 from .files import Progress, atomic_write, iter_python_files, unified_diff, write_if_different
 from .notebook import NotebookSupportMissing, NotebookTranslation, is_notebook, notebook_diff, translate_notebook
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 from .report import CallCounts, FileReport, build_json_report, build_sarif, count_calls, format_summary
 
 __all__ = [
@@ -144,6 +148,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     target.add_argument(
         "--in-place", action="store_true", help="rewrite the files in place"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --in-place, also rewrite read-only files (they keep their "
+        "permission bits); without it they are refused (exit 2)",
     )
     parser.add_argument(
         "--diff",
@@ -280,6 +290,7 @@ class _Settings:
     verbose: bool = False
     diff: bool = False
     fail_on_fix: bool = False
+    force: bool = False  # --in-place rewrites read-only files too
 
 
 class _FileRun:
@@ -535,7 +546,14 @@ def _process(run: _FileRun, job: _Job) -> None:
             if changed:
                 assert job.source is not None
                 real = os.path.realpath(job.source)
-                atomic_write(real, out, os.stat(real).st_mode & 0o7777)
+                bits = os.stat(real).st_mode & 0o7777
+                if not run.settings.force and _read_only(real, bits):
+                    run.fail(
+                        f"{display}: error: read-only file, not rewritten "
+                        "(--force rewrites it)"
+                    )
+                    return
+                atomic_write(real, out, bits)
         else:  # "output"
             assert job.output is not None
             mode = None
@@ -557,6 +575,36 @@ def _process(run: _FileRun, job: _Job) -> None:
         run.unchanged += 1
         run.outcome = "unchanged"
         run.status(f"unchanged {display}", verbose_only=True)
+
+
+def _read_only(path: str, bits: int) -> bool:
+    """Whether ``--in-place`` must leave ``path`` alone: no write permission
+    for us, or no write bit at all (a root user may write anything, but a
+    0444 file says it is not to be changed, as black and ruff read it)."""
+    return not bits & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK)
+
+
+def _not_regular(path: str) -> Optional[Tuple[str, bool]]:
+    """Why ``path`` is not read as a source file, and whether that is an
+    error (a symlink loop) rather than a skip (a FIFO, a device, a socket);
+    None for a regular file, a directory, or one that reading will report."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop (too many levels of symbolic links)", True
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        kind = "a FIFO"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        kind = "a device"
+    elif stat.S_ISSOCK(mode):
+        kind = "a socket"
+    else:  # pragma: no cover - door files and the like
+        kind = "not a file"
+    return f"not a regular file ({kind})", False
 
 
 def _process_job(settings: _Settings, job: _Job) -> _FileRun:
@@ -633,7 +681,10 @@ def _collect(
     selection = selection or _Selection(root=os.getcwd())
     existing = []
     for path in paths:
-        if os.path.exists(path):
+        odd = _not_regular(path)
+        if odd is not None:  # named on the command line: always an error
+            run.fail(f"{path}: error: {odd[0]}; skipped", path=path)
+        elif os.path.exists(path):
             existing.append(path)
         else:
             run.fail(f"{path}: error: no such file or directory", path=path)
@@ -664,6 +715,13 @@ def _collect(
         else:
             files = [path] if selection.named(path) else []
         for file in files:
+            odd = _not_regular(file) if file != path else None
+            if odd is not None:  # found in a tree: a loop fails, a FIFO is skipped
+                if odd[1]:
+                    run.fail(f"{file}: error: {odd[0]}", path=file)
+                else:
+                    run.status(f"{file}: skipped: {odd[0]}")
+                continue
             key = os.path.realpath(file)
             if key in seen:
                 continue
@@ -691,15 +749,65 @@ def _results(settings: _Settings, jobs: Sequence[_Job], workers: int) -> Iterato
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        futures = [pool.submit(_process_job, settings, job) for job in jobs]
-        for job, future in zip(jobs, futures):
-            try:
-                yield future.result()
-            except BrokenProcessPool as exc:  # a worker died (e.g. killed)
-                run = _FileRun(settings, job.display)
-                run.fail(f"{job.display}: internal error: worker process died: {exc}", EXIT_INTERNAL)
-                yield run
+    # A worker that dies (a crash in native code, a kill) breaks the whole
+    # pool: every file it had not finished fails with BrokenProcessPool. The
+    # first of those is run again alone, in a process of its own, which tells
+    # whether it was the culprit; the others go to a new pool. Files finished
+    # before the break keep their results (with --in-place they are written).
+    queue = list(range(len(jobs)))
+    done: Dict[int, _FileRun] = {}
+    shown = 0
+    while queue:
+        retry: List[int] = []
+        with ProcessPoolExecutor(max_workers=min(workers, len(queue))) as pool:
+            futures = {i: pool.submit(_process_job, settings, jobs[i]) for i in queue}
+            for i in queue:
+                try:
+                    done[i] = futures[i].result()
+                except BrokenProcessPool:
+                    if retry:
+                        retry.append(i)
+                    else:
+                        done[i] = _isolated(settings, jobs[i])
+                        retry.append(-1)  # marks: one was isolated this round
+                while shown in done:
+                    yield done.pop(shown)
+                    shown += 1
+        queue = [i for i in retry if i >= 0]
+
+
+def _isolated(settings: _Settings, job: _Job) -> _FileRun:
+    """Process one file in a process of its own; report it if that dies."""
+    import multiprocessing
+
+    context = multiprocessing.get_context()
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(settings, job, send), daemon=True)
+    process.start()
+    send.close()
+    result: Optional[_FileRun] = None
+    try:
+        result = receive.recv()
+    except EOFError:
+        pass
+    finally:
+        receive.close()
+    process.join()
+    if isinstance(result, _FileRun):
+        return result
+    code = process.exitcode
+    how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+    run = _FileRun(settings, job.display)
+    run.fail(
+        f"{job.display}: internal error: the translator's process died on this file ({how})",
+        EXIT_INTERNAL,
+    )
+    return run
+
+
+def _child(settings: _Settings, job: _Job, send: "Connection") -> None:
+    send.send(_process_job(settings, job))
+    send.close()
 
 
 def _write_report(path: str, fmt: str, run: _Run) -> None:
@@ -754,6 +862,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return usage(
             "--check and --diff write nothing; they cannot be combined with -o or --in-place"
         )
+    if args.force and not args.in_place:
+        return usage("--force applies to --in-place")
     if use_stdin and args.in_place:
         return usage("--in-place cannot rewrite stdin")
     if args.format is not None and args.report is None:
@@ -796,6 +906,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         verbose=args.verbose,
         diff=args.diff,
         fail_on_fix=args.exit_non_zero_on_fix,
+        force=args.force,
     )
     run = _Run(settings)
     jobs: Optional[List[_Job]]

@@ -59,6 +59,16 @@ def _position(data: bytes, offset: int, encoding: str) -> Tuple[int, int]:
     return line, column
 
 
+def _ascii_compatible(encoding: str) -> bool:
+    """Whether ``encoding`` writes ASCII as ASCII (UTF-16/32 do not; rot13
+    and other text transforms are no byte codecs at all)."""
+    sample = "#-*- coding: x -*-\nimport a.b as c\n"
+    try:
+        return sample.encode(encoding) == sample.encode("ascii")
+    except (LookupError, UnicodeError):
+        return False
+
+
 def decode_source(data: bytes) -> Tuple[str, str, str, bool]:
     """Decode Python source bytes the way the interpreter does.
 
@@ -93,6 +103,13 @@ def decode_source(data: bytes) -> Tuple[str, str, str, bool]:
                 raise SourceDecodeError(name, "unknown encoding", line) from None
             raise SourceDecodeError(name, message, line) from None
 
+    if not _ascii_compatible(encoding):
+        # Python reads source through an ASCII-compatible codec only and
+        # rejects a file declaring another ("encoding problem: utf-16")
+        name, line = _find_cookie(data) or (encoding, 1)
+        raise SourceDecodeError(
+            name, "encoding problem: not ASCII-compatible, Python cannot read it", line
+        )
     bom = encoding == "utf-8-sig"
     if bom:
         encoding = "utf-8"
