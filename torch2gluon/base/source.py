@@ -103,6 +103,10 @@ def decode_source(data: bytes) -> Tuple[str, str, str, bool]:
                 raise SourceDecodeError(name, "unknown encoding", line) from None
             raise SourceDecodeError(name, message, line) from None
 
+    bom = encoding == "utf-8-sig"
+    if bom:
+        encoding = "utf-8"
+        data = data[len(codecs.BOM_UTF8) :]
     if not _ascii_compatible(encoding):
         # Python reads source through an ASCII-compatible codec only and
         # rejects a file declaring another ("encoding problem: utf-16")
@@ -110,10 +114,6 @@ def decode_source(data: bytes) -> Tuple[str, str, str, bool]:
         raise SourceDecodeError(
             name, "encoding problem: not ASCII-compatible, Python cannot read it", line
         )
-    bom = encoding == "utf-8-sig"
-    if bom:
-        encoding = "utf-8"
-        data = data[len(codecs.BOM_UTF8) :]
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
