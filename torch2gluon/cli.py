@@ -36,7 +36,9 @@ Exit codes (when several apply, the highest wins):
 A file with a syntax error (diagnostic T2G000), one that cannot be read or
 decoded, and one the translator crashed on (an exception, or diagnostic
 T2G999) counts as failed: its output is not written and the other files are
-still processed.
+still processed. ``--in-place`` refuses read-only files (exit 2) unless
+``--force``; FIFOs and devices are never opened; symlink loops are reported
+(README.md, "Command line", lists every hostile input).
 
 All I/O happens in ``main`` and the few functions it calls; ``decode_source``,
 ``encode_source``, ``unified_diff``, ``format_summary`` and
@@ -46,14 +48,12 @@ All I/O happens in ``main`` and the few functions it calls; ``decode_source``,
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import os
-import stat
 import sys
 import traceback
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, cast
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, cast
 
 from . import __version__
 from .api import Options, Translation, translate
@@ -67,10 +67,17 @@ from .config import (
 )
 from .base.diagnostics import Diagnostic, Severity
 from .base.source import SourceDecodeError, decode_source, detect_newline, encode_source
-from .files import Progress, atomic_write, iter_python_files, unified_diff, write_if_different
+from .files import (
+    Progress,
+    atomic_write,
+    in_workers,
+    iter_python_files,
+    not_regular,
+    read_only,
+    unified_diff,
+    write_if_different,
+)
 from .notebook import NotebookSupportMissing, NotebookTranslation, is_notebook, notebook_diff, translate_notebook
-if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
 from .report import CallCounts, FileReport, build_json_report, build_sarif, count_calls, format_summary
 
 __all__ = [
@@ -547,7 +554,7 @@ def _process(run: _FileRun, job: _Job) -> None:
                 assert job.source is not None
                 real = os.path.realpath(job.source)
                 bits = os.stat(real).st_mode & 0o7777
-                if not run.settings.force and _read_only(real, bits):
+                if not run.settings.force and read_only(real, bits):
                     run.fail(
                         f"{display}: error: read-only file, not rewritten "
                         "(--force rewrites it)"
@@ -575,36 +582,6 @@ def _process(run: _FileRun, job: _Job) -> None:
         run.unchanged += 1
         run.outcome = "unchanged"
         run.status(f"unchanged {display}", verbose_only=True)
-
-
-def _read_only(path: str, bits: int) -> bool:
-    """Whether ``--in-place`` must leave ``path`` alone: no write permission
-    for us, or no write bit at all (a root user may write anything, but a
-    0444 file says it is not to be changed, as black and ruff read it)."""
-    return not bits & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK)
-
-
-def _not_regular(path: str) -> Optional[Tuple[str, bool]]:
-    """Why ``path`` is not read as a source file, and whether that is an
-    error (a symlink loop) rather than a skip (a FIFO, a device, a socket);
-    None for a regular file, a directory, or one that reading will report."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "symlink loop (too many levels of symbolic links)", True
-        return None
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return None
-    if stat.S_ISFIFO(mode):
-        kind = "a FIFO"
-    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        kind = "a device"
-    elif stat.S_ISSOCK(mode):
-        kind = "a socket"
-    else:  # pragma: no cover - door files and the like
-        kind = "not a file"
-    return f"not a regular file ({kind})", False
 
 
 def _process_job(settings: _Settings, job: _Job) -> _FileRun:
@@ -681,7 +658,7 @@ def _collect(
     selection = selection or _Selection(root=os.getcwd())
     existing = []
     for path in paths:
-        odd = _not_regular(path)
+        odd = not_regular(path)
         if odd is not None:  # named on the command line: always an error
             run.fail(f"{path}: error: {odd[0]}; skipped", path=path)
         elif os.path.exists(path):
@@ -715,7 +692,7 @@ def _collect(
         else:
             files = [path] if selection.named(path) else []
         for file in files:
-            odd = _not_regular(file) if file != path else None
+            odd = not_regular(file) if file != path else None
             if odd is not None:  # found in a tree: a loop fails, a FIFO is skipped
                 if odd[1]:
                     run.fail(f"{file}: error: {odd[0]}", path=file)
@@ -741,73 +718,22 @@ def _collect(
 
 
 def _results(settings: _Settings, jobs: Sequence[_Job], workers: int) -> Iterator[_FileRun]:
-    """Each job's outcome, in the order of ``jobs``, from ``workers`` processes."""
+    """Each job's outcome, in the order of ``jobs``, from ``workers`` processes;
+    a file whose process dies is reported as an internal error (``files.in_workers``)."""
+
+    def died(job: _Job, how: str) -> _FileRun:
+        run = _FileRun(settings, job.display)
+        run.fail(
+            f"{job.display}: internal error: the translator's process died on this file ({how})",
+            EXIT_INTERNAL,
+        )
+        return run
+
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield _process_job(settings, job)
         return
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    # A worker that dies (a crash in native code, a kill) breaks the whole
-    # pool: every file it had not finished fails with BrokenProcessPool. The
-    # first of those is run again alone, in a process of its own, which tells
-    # whether it was the culprit; the others go to a new pool. Files finished
-    # before the break keep their results (with --in-place they are written).
-    queue = list(range(len(jobs)))
-    done: Dict[int, _FileRun] = {}
-    shown = 0
-    while queue:
-        retry: List[int] = []
-        with ProcessPoolExecutor(max_workers=min(workers, len(queue))) as pool:
-            futures = {i: pool.submit(_process_job, settings, jobs[i]) for i in queue}
-            for i in queue:
-                try:
-                    done[i] = futures[i].result()
-                except BrokenProcessPool:
-                    if retry:
-                        retry.append(i)
-                    else:
-                        done[i] = _isolated(settings, jobs[i])
-                        retry.append(-1)  # marks: one was isolated this round
-                while shown in done:
-                    yield done.pop(shown)
-                    shown += 1
-        queue = [i for i in retry if i >= 0]
-
-
-def _isolated(settings: _Settings, job: _Job) -> _FileRun:
-    """Process one file in a process of its own; report it if that dies."""
-    import multiprocessing
-
-    context = multiprocessing.get_context()
-    receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(settings, job, send), daemon=True)
-    process.start()
-    send.close()
-    result: Optional[_FileRun] = None
-    try:
-        result = receive.recv()
-    except EOFError:
-        pass
-    finally:
-        receive.close()
-    process.join()
-    if isinstance(result, _FileRun):
-        return result
-    code = process.exitcode
-    how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-    run = _FileRun(settings, job.display)
-    run.fail(
-        f"{job.display}: internal error: the translator's process died on this file ({how})",
-        EXIT_INTERNAL,
-    )
-    return run
-
-
-def _child(settings: _Settings, job: _Job, send: "Connection") -> None:
-    send.send(_process_job(settings, job))
-    send.close()
+    yield from in_workers(_process_job, settings, jobs, workers, died)
 
 
 def _write_report(path: str, fmt: str, run: _Run) -> None:
