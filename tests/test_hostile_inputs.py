@@ -303,3 +303,69 @@ def test_stdin_with_a_nul_byte(monkeypatch, capsys):
 
 def test_exit_codes_are_the_documented_ones():
     assert (EXIT_OK, EXIT_CHANGED, EXIT_ERROR, EXIT_INTERNAL) == (0, 1, 2, 123)
+
+
+# -- the command line killed while its workers run ----------------------------------
+
+
+def _children(pid: int) -> list:
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                kids.append(int(entry))
+    return kids
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_workers_exit_when_the_command_line_is_killed(tmp_path):
+    import time
+
+    tree = tmp_path / "src"
+    slow = TORCH_SRC + "y = x" + ".abs()" * 150 + "\n"  # a few seconds each
+    originals = {}
+    for i in range(4):
+        originals[i] = write(tree / f"k{i}.py", slow).read_bytes()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "torch2gluon", "--no-config", "--in-place", "-j", "2", "-q", str(tree)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    workers: list = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+            workers = _children(proc.pid)
+        assert len(workers) >= 2, "the workers did not start"
+        time.sleep(1.0)  # now translating
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 15
+        while any(_running(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        alive = [w for w in workers if _running(w)]
+    finally:
+        for w in workers:
+            if _running(w):
+                os.kill(w, signal.SIGKILL)
+    assert alive == [], "orphaned workers kept running"
+    for i, data in originals.items():  # each file original or completely translated
+        now = (tree / f"k{i}.py").read_bytes()
+        if now != data:
+            compile(now, f"k{i}.py", "exec")
+            assert b"import torch" not in now
+    assert [p.name for p in tree.iterdir() if p.name.endswith(".tmp")] == []

@@ -130,7 +130,11 @@ def in_workers(
     shown = 0
     while queue:
         retry: List[int] = []
-        with ProcessPoolExecutor(max_workers=min(workers, len(queue))) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(queue)),
+            initializer=watch_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             futures = {i: pool.submit(work, settings, jobs[i]) for i in queue}
             for i in queue:
                 try:
@@ -171,7 +175,33 @@ def _isolated(work: Callable[[S, J], R], settings: S, job: J, died: Callable[[J,
     return died(job, how)
 
 
+def watch_parent(parent: int) -> None:
+    """In a worker process: stop when ``parent`` (the command line) dies.
+
+    A thread polls the parent's pid; when the worker is orphaned it sends its
+    main thread SIGINT, so a write in progress removes its temporary file
+    (``atomic_write``), and exits two seconds later whatever happens.
+    """
+    import signal
+    import threading
+    import time
+
+    main = threading.main_thread().ident
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        with contextlib.suppress(OSError, ValueError):
+            if main is not None:
+                signal.pthread_kill(main, signal.SIGINT)
+        time.sleep(2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="torch2gluon-watch-parent", daemon=True).start()
+
+
 def _child(work: Callable[[S, J], R], settings: S, job: J, send: Connection) -> None:
+    watch_parent(os.getppid())
     send.send((work(settings, job),))
     send.close()
 
