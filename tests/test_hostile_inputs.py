@@ -369,3 +369,49 @@ def test_workers_exit_when_the_command_line_is_killed(tmp_path):
             compile(now, f"k{i}.py", "exec")
             assert b"import torch" not in now
     assert [p.name for p in tree.iterdir() if p.name.endswith(".tmp")] == []
+
+
+# -- empty files, form feeds and tabs, unreadable files, stdin -------------------------
+
+
+def test_empty_file_and_form_feeds_and_tabs(tmp_path, capsys):
+    empty = tmp_path / "empty.py"
+    empty.write_bytes(b"")
+    ff = tmp_path / "ff.py"
+    ff.write_bytes(b"import torch\n\x0c\nif True:\n\tx = torch.ones(2)\n")
+    assert main(["--no-config", "--in-place", str(empty), str(ff)]) == EXIT_OK
+    assert empty.read_bytes() == b""
+    assert ff.read_bytes().endswith(b"\n\x0c\nif True:\n\tx = nd.ones(2)\n")
+
+
+def test_an_unreadable_file_fails_alone(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    locked = write(tmp_path / "locked.py", TORCH_SRC)
+    ok = write(tmp_path / "ok.py", TORCH_SRC)
+    real_open = builtins.open
+
+    def fake_open(file, *args, **kwargs):  # tests may run as root, who reads 0000 files
+        if str(file) == str(locked):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    assert main(["--no-config", "--in-place", str(locked), str(ok)]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert f"{locked}: error: cannot read file: Permission denied" in err
+    assert locked.read_bytes() == TORCH_SRC.encode()
+    assert_translated(ok)
+
+
+def test_undecodable_stdin(monkeypatch, capsys):
+    import io
+
+    class Stdin:
+        buffer = io.BytesIO(b"import torch\nx = '\xff'\n")
+
+    monkeypatch.setattr(sys, "stdin", Stdin())
+    assert main(["--no-config", "-"]) == EXIT_ERROR
+    captured = capsys.readouterr()
+    assert "<stdin>:2:6: error: cannot decode file as utf-8: invalid start byte (0xff)" in captured.err
+    assert captured.out == ""
