@@ -36,7 +36,9 @@ Exit codes (when several apply, the highest wins):
 A file with a syntax error (diagnostic T2G000), one that cannot be read or
 decoded, and one the translator crashed on (an exception, or diagnostic
 T2G999) counts as failed: its output is not written and the other files are
-still processed.
+still processed. ``--in-place`` refuses read-only files (exit 2) unless
+``--force``; FIFOs and devices are never opened; symlink loops are reported
+(README.md, "Command line", lists every hostile input).
 
 All I/O happens in ``main`` and the few functions it calls; ``decode_source``,
 ``encode_source``, ``unified_diff``, ``format_summary`` and
@@ -65,7 +67,16 @@ from .config import (
 )
 from .base.diagnostics import Diagnostic, Severity
 from .base.source import SourceDecodeError, decode_source, detect_newline, encode_source
-from .files import Progress, atomic_write, iter_python_files, unified_diff, write_if_different
+from .files import (
+    Progress,
+    atomic_write,
+    in_workers,
+    iter_python_files,
+    not_regular,
+    read_only,
+    unified_diff,
+    write_if_different,
+)
 from .notebook import NotebookSupportMissing, NotebookTranslation, is_notebook, notebook_diff, translate_notebook
 from .report import CallCounts, FileReport, build_json_report, build_sarif, count_calls, format_summary
 
@@ -144,6 +155,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     target.add_argument(
         "--in-place", action="store_true", help="rewrite the files in place"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --in-place, also rewrite read-only files (they keep their "
+        "permission bits); without it they are refused (exit 2)",
     )
     parser.add_argument(
         "--diff",
@@ -280,6 +297,7 @@ class _Settings:
     verbose: bool = False
     diff: bool = False
     fail_on_fix: bool = False
+    force: bool = False  # --in-place rewrites read-only files too
 
 
 class _FileRun:
@@ -535,7 +553,14 @@ def _process(run: _FileRun, job: _Job) -> None:
             if changed:
                 assert job.source is not None
                 real = os.path.realpath(job.source)
-                atomic_write(real, out, os.stat(real).st_mode & 0o7777)
+                bits = os.stat(real).st_mode & 0o7777
+                if not run.settings.force and read_only(real, bits):
+                    run.fail(
+                        f"{display}: error: read-only file, not rewritten "
+                        "(--force rewrites it)"
+                    )
+                    return
+                atomic_write(real, out, bits)
         else:  # "output"
             assert job.output is not None
             mode = None
@@ -633,7 +658,10 @@ def _collect(
     selection = selection or _Selection(root=os.getcwd())
     existing = []
     for path in paths:
-        if os.path.exists(path):
+        odd = not_regular(path)
+        if odd is not None:  # named on the command line: always an error
+            run.fail(f"{path}: error: {odd[0]}; skipped", path=path)
+        elif os.path.exists(path):
             existing.append(path)
         else:
             run.fail(f"{path}: error: no such file or directory", path=path)
@@ -664,6 +692,13 @@ def _collect(
         else:
             files = [path] if selection.named(path) else []
         for file in files:
+            odd = not_regular(file) if file != path else None
+            if odd is not None:  # found in a tree: a loop fails, a FIFO is skipped
+                if odd[1]:
+                    run.fail(f"{file}: error: {odd[0]}", path=file)
+                else:
+                    run.status(f"{file}: skipped: {odd[0]}")
+                continue
             key = os.path.realpath(file)
             if key in seen:
                 continue
@@ -683,23 +718,22 @@ def _collect(
 
 
 def _results(settings: _Settings, jobs: Sequence[_Job], workers: int) -> Iterator[_FileRun]:
-    """Each job's outcome, in the order of ``jobs``, from ``workers`` processes."""
+    """Each job's outcome, in the order of ``jobs``, from ``workers`` processes;
+    a file whose process dies is reported as an internal error (``files.in_workers``)."""
+
+    def died(job: _Job, how: str) -> _FileRun:
+        run = _FileRun(settings, job.display)
+        run.fail(
+            f"{job.display}: internal error: the translator's process died on this file ({how})",
+            EXIT_INTERNAL,
+        )
+        return run
+
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield _process_job(settings, job)
         return
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        futures = [pool.submit(_process_job, settings, job) for job in jobs]
-        for job, future in zip(jobs, futures):
-            try:
-                yield future.result()
-            except BrokenProcessPool as exc:  # a worker died (e.g. killed)
-                run = _FileRun(settings, job.display)
-                run.fail(f"{job.display}: internal error: worker process died: {exc}", EXIT_INTERNAL)
-                yield run
+    yield from in_workers(_process_job, settings, jobs, workers, died)
 
 
 def _write_report(path: str, fmt: str, run: _Run) -> None:
@@ -754,6 +788,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return usage(
             "--check and --diff write nothing; they cannot be combined with -o or --in-place"
         )
+    if args.force and not args.in_place:
+        return usage("--force applies to --in-place")
     if use_stdin and args.in_place:
         return usage("--in-place cannot rewrite stdin")
     if args.format is not None and args.report is None:
@@ -796,6 +832,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         verbose=args.verbose,
         diff=args.diff,
         fail_on_fix=args.exit_non_zero_on_fix,
+        force=args.force,
     )
     run = _Run(settings)
     jobs: Optional[List[_Job]]

@@ -59,6 +59,16 @@ def _position(data: bytes, offset: int, encoding: str) -> Tuple[int, int]:
     return line, column
 
 
+def _ascii_compatible(encoding: str) -> bool:
+    """Whether ``encoding`` writes ASCII as ASCII (UTF-16/32 do not; rot13
+    and other text transforms are no byte codecs at all)."""
+    sample = "#-*- coding: x -*-\nimport a.b as c\n"
+    try:
+        return sample.encode(encoding) == sample.encode("ascii")
+    except (LookupError, UnicodeError):
+        return False
+
+
 def decode_source(data: bytes) -> Tuple[str, str, str, bool]:
     """Decode Python source bytes the way the interpreter does.
 
@@ -97,6 +107,13 @@ def decode_source(data: bytes) -> Tuple[str, str, str, bool]:
     if bom:
         encoding = "utf-8"
         data = data[len(codecs.BOM_UTF8) :]
+    if not _ascii_compatible(encoding):
+        # Python reads source through an ASCII-compatible codec only and
+        # rejects a file declaring another ("encoding problem: utf-16")
+        name, line = _find_cookie(data) or (encoding, 1)
+        raise SourceDecodeError(
+            name, "encoding problem: not ASCII-compatible, Python cannot read it", line
+        )
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:

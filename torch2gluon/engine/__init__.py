@@ -22,8 +22,8 @@ from ..base.syntax import children as _children
 from ..base.syntax import walk as _walk
 from ..base.options import Options, Translation
 from ..rewrite.context import Context
-from ..base.diagnostics import INTERNAL_ERROR, Diagnostic, Severity
-from ..base.parse_errors import syntax_error
+from ..base.diagnostics import INTERNAL_ERROR, SYNTAX_ERROR, Diagnostic, Severity
+from ..base.parse_errors import PARSE_FLAGS, syntax_error
 from ..rules import all_rules
 
 UNSUPPORTED = "T2G001"
@@ -35,6 +35,9 @@ def run(source: str, options: Options) -> Translation:
     # Fast path: a file that never says "torch" cannot import it.
     if "torch" not in source:
         return Translation(source=source, code=source)
+    too_deep = _too_deep(source)
+    if too_deep is not None:
+        return Translation(source=source, code=source, diagnostics=(too_deep,))
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as e:
@@ -55,6 +58,37 @@ def run(source: str, options: Options) -> Translation:
             end_column=1,
         )
         return Translation(source=source, code=source, diagnostics=(diag,))
+
+
+#: what CPython says of code nested deeper than it accepts
+_NESTING = re.compile(r"too many nested|too complex|too many statically nested|too many levels|recursion")
+
+
+def _too_deep(source: str) -> Optional[Diagnostic]:
+    """``T2G000`` for code nested deeper than CPython accepts, else None.
+
+    libcst's parser and the rules recurse on such code (1,500 nested
+    parentheses) until the stack overflows, so it is refused first, at the
+    position ``compile()`` gives. Other syntax errors are left to the parse.
+    """
+    try:
+        compile(source, "<unknown>", "exec", PARSE_FLAGS, dont_inherit=True)
+    except SyntaxError as exc:
+        if _NESTING.search(exc.msg or ""):
+            return syntax_error(source, (exc.msg or "too deeply nested", exc.lineno or 1, exc.offset or 1))
+    except (RecursionError, MemoryError) as exc:
+        return Diagnostic(
+            rule=SYNTAX_ERROR,
+            severity=Severity.ERROR,
+            message=f"cannot parse: nested too deeply for Python ({type(exc).__name__})",
+            line=1,
+            column=1,
+            end_line=1,
+            end_column=2,
+        )
+    except ValueError:  # pragma: no cover - null bytes before 3.11.?: the parse reports them
+        pass
+    return None
 
 
 def _translate_module(source: str, module: cst.Module, options: Options) -> Translation:
