@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import functools
-from typing import Dict, List, Optional, Set, Tuple, cast
+from typing import Dict, List, Optional, Set, Tuple, Union, cast
 
 import libcst as cst
 
@@ -259,14 +259,16 @@ class TensorApi(Rule):
             return None
         if not known and not _fits(op, original):
             return None  # `F.relu(x)` with F a parameter: not a tensor method's call
-        return self._translate(op, form, original, updated, f"{code_of(func)}")
+        return self._translate(op, form, original, updated, func)  # (its code is printed only for a report)
 
-    def _refuse(self, original: cst.Call, name: str, why: str) -> None:
+    def _refuse(self, original: cst.Call, name: object, why: str) -> None:
         """Report a call left as is (``name`` as the script spells it), and nothing else."""
         self.report(original, f"`{name}` {why}; left as is")
         self.ctx.explained.add(id(original.func))
 
-    def _translate(self, op: Op, form: Form, original: cst.Call, updated: cst.Call, shown: str):
+    def _translate(self, op: Op, form: Form, original: cst.Call, updated: cst.Call, name: Union[str, cst.CSTNode]):
+        # printing the receiver costs as much as the chain it ends: only done for a report
+        shown = _Shown(name)
         if op.custom is not None and form & op.custom_forms:
             return None  # that rule's code translates it (or reports it)
         if op.refuse:
@@ -435,6 +437,21 @@ class TensorApi(Rule):
         if torch_name in DTYPES:
             return cst.SimpleString(f'"{DTYPES[torch_name]}"')
         raise Unbindable(f"with a `{name}` that is not a torch dtype written out is not translated")
+
+
+class _Shown:
+    """A call's name as the script spells it, printed when a message needs it."""
+
+    def __init__(self, name: Union[str, cst.CSTNode]) -> None:
+        self.name = name
+
+    def __str__(self) -> str:
+        if not isinstance(self.name, str):
+            self.name = code_of(self.name)
+        return self.name
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 def _fits(op: Op, call: cst.Call) -> bool:
