@@ -7,6 +7,10 @@ import pytest
 
 from numeric_helpers import assert_same, check_translation, copy_params, exec_both, to_numpy
 
+import mxnet as mx  # noqa: E402
+
+from torch2gluon import Severity, translate  # noqa: E402
+
 TRAIN = '''
 import torch
 from torch import nn
@@ -233,3 +237,46 @@ def test_lambda_runs_on_the_image():
         _image(3, 4),
     )
     assert_same(t, m, what="lambda")
+
+
+def test_device_from_a_flag_and_the_gpu_check_is_translated():
+    # language_translation's idiom: a flag of the script's own and torch's check, in one test
+    src = (
+        "import argparse\nimport torch\nargs = argparse.Namespace(backend='gpu')\n"
+        "DEVICE = torch.device('cuda' if args.backend == 'gpu' and torch.cuda.is_available() else 'cpu')\n"
+        "x = torch.ones(2, 3).to(DEVICE)\ny = (x * 2).sum().item()\n"
+    )
+    r = translate(src)
+    assert not [d for d in r.diagnostics if d.severity is Severity.ERROR], r.diagnostics
+    assert "torch" not in r.code and "mx.context.num_gpus() > 0" in r.code
+    ns: dict = {}
+    exec(compile(r.code, "<translated>", "exec"), ns)
+    assert ns["y"] == 12.0 and ns["x"].context == mx.cpu()
+    # a test with other torch calls in it is still refused
+    other = src.replace("torch.cuda.is_available()", "torch.cuda.device_count() > 1")
+    assert any(d.rule == "T2G801" for d in translate(other).diagnostics)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "        self.enc = self.enc.to(torch.device('cpu'))\n",  # a model's part moved (pytorch/examples rpc/rnn)
+        "        self.head = nn.Linear(2, 2).to(dev)\n",  # a layer moved where it is made
+    ],
+)
+def test_moving_a_model_s_part_is_refused_not_passed_through(line):
+    # a Gluon block has no `.to`: passed through, the translation would crash
+    src = (
+        "import torch\nfrom torch import nn\nclass E(nn.Module):\n    def __init__(self, dev):\n"
+        "        super().__init__()\n        self.enc = nn.Linear(2, 2)\n" + line
+        + "    def forward(self, x):\n        return self.enc(x)\n"
+    )
+    r = translate(src)
+    errors = [d for d in r.diagnostics if d.rule == "T2G801" and d.severity is Severity.ERROR]
+    assert len(errors) == 1 and errors[0].line == 7, r.diagnostics
+
+
+def test_a_model_moved_to_an_unknown_device_is_refused():
+    src = "import torch\nfrom torch import nn\nnet = nn.Linear(2, 2)\nnet = net.to(pick_device())\n"
+    r = translate(src)
+    assert [d.line for d in r.diagnostics if d.severity is Severity.ERROR] == [4]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, cast
 
 import libcst as cst
 
@@ -83,7 +83,19 @@ def device_of(ctx: Context, node: cst.BaseExpression) -> Optional[cst.BaseExpres
             # `torch.cuda.is_available()` part is translated where it is set)
             new_test = test
         else:
-            return None
+            # `"cuda" if args.gpu and torch.cuda.is_available() else "cpu"`: the checks
+            # become MXNet's, and nothing else of torch may be in the test
+            checks = {
+                id(n) for n in walk(test)
+                if isinstance(n, cst.Call) and ctx.call_name(n) in AVAILABLE and not n.args
+            }
+            inside = {id(c) for n in walk(test) if id(n) in checks for c in walk(n) if c is not n}
+            if not checks or any(
+                isinstance(n, (cst.Name, cst.Attribute)) and ctx.torch_name(n) and id(n) not in inside
+                for n in walk(test)
+            ):
+                return None
+            new_test = cast(cst.BaseExpression, test.visit(_Checks(ctx, checks)))
         body, orelse = device_of(ctx, node.body), device_of(ctx, node.orelse)
         if body is None or orelse is None:
             return None
@@ -154,3 +166,16 @@ def move_call(ctx: Context, call: cst.BaseExpression):
     if dev is None:
         return None
     return call.func.value, dev
+
+
+class _Checks(cst.CSTTransformer):
+    """``torch.cuda.is_available()`` (the calls listed) as MXNet's GPU check."""
+
+    def __init__(self, ctx, ids) -> None:
+        super().__init__()
+        self.ctx, self.ids = ctx, ids
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        if id(original) in self.ids:
+            return has_gpu(self.ctx).with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        return updated

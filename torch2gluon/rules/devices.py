@@ -7,6 +7,7 @@ from typing import Optional, Set, Union, cast
 import libcst as cst
 
 
+from ..analysis.kinds import Kind
 from ..rewrite.context import Context
 from ..base.syntax import arg
 from ._base import Example, Rule, bind
@@ -212,6 +213,12 @@ class Devices(Rule):
         small = cast(Union[cst.Expr, cst.Assign], original.body[0])  # as visit_SimpleStatementLine found it
         moved = move_call(self.ctx, small.value)
         if moved is None:
+            if isinstance(small.value, cst.Call) and isinstance(small.value.func, cst.Attribute):
+                self.keep(
+                    small.value,
+                    f".{small.value.func.attr.value}",
+                    "of a model, with a device that is not a literal, `torch.device(...)` or a name bound to one",
+                )
             return None
         recv, dev = moved
         params = cst.Call(func=cst.Attribute(value=recv, attr=cst.Name("collect_params")))
@@ -280,6 +287,16 @@ class Devices(Rule):
         recv_o = original.func.value
         m = original.func.attr.value
         if not self.ctx.is_tensor(recv_o):
+            if (
+                self.ctx.kind(recv_o) is Kind.MODULE and id(original.func) not in self.ctx.handled
+                and m == "to" and original.args and not is_model_name(self.ctx, recv_o)
+            ):
+                # a Gluon block has no `.to`: `net.to(dev)` as a statement of its own is
+                # `reset_ctx`; a layer moved where it is made (`self.fc = nn.Linear(..).to(dev)`)
+                # or a model's part (`self.enc = self.enc.to(dev)`) is not translated
+                self.keep(original, f".{m}", "of a model is only translated as a statement `net.to(device)` or "
+                          "`net = net.to(device)` (Gluon: `net.collect_params().reset_ctx(ctx)`)")
+                return None
             if is_model_name(self.ctx, recv_o) or (isinstance(recv_o, cst.Name) and recv_o.value == "self"):
                 return None  # T2G801's statements, T2G002 and T2G211 report the rest
             if self.ctx.value(recv_o).known:

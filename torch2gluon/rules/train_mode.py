@@ -22,6 +22,8 @@ _MODE_LAYERS = (
 _DEFERRED = (cst.Lambda, cst.GeneratorExp)
 
 TRAIN, EVAL, UNKNOWN = "train", "eval", "unknown"
+# MXNet's own mode blocks: code inside them is Gluon's already, in the mode they state
+_GLUON_MODES = ("mxnet.autograd.record", "mxnet.autograd.train_mode", "mxnet.autograd.pause", "mxnet.autograd.predict_mode")
 
 
 class TrainModeCalls(Rule):
@@ -116,8 +118,8 @@ class TrainModeCalls(Rule):
                 loops = loops + (id(n),)
             if isinstance(n, _DEFERRED):
                 deferred = n
-            if isinstance(n, cst.With) and self._gluon_training(n):
-                continue  # Gluon's training mode already (a second pass over a translation)
+            if isinstance(n, cst.With) and self._gluon_mode(n):
+                continue  # a mode Gluon's code states (a second pass over a translation)
             if isinstance(n, (cst.Module, cst.IndentedBlock)):
                 body = list(n.body)
                 for i, s in enumerate(body):
@@ -137,10 +139,10 @@ class TrainModeCalls(Rule):
         for call, scope, loops, stmt, deferred in calls:
             self._decide(call, scope, loops, stmt, deferred)
 
-    def _gluon_training(self, node: cst.With) -> bool:
+    def _gluon_mode(self, node: cst.With) -> bool:
         return any(
             isinstance(item.item, cst.Call)
-            and self.ctx.imported_name(item.item.func) in ("mxnet.autograd.record", "mxnet.autograd.train_mode")
+            and self.ctx.imported_name(item.item.func) in _GLUON_MODES
             for item in node.items
         )
 
