@@ -114,3 +114,23 @@ def test_indexing_with_integer_tensors_translates_and_matches():
     t, m, code = _both("f[i.abs() % 3]")
     assert t.shape == m.shape and "T2G107" not in code
     np.testing.assert_allclose(m, t, err_msg=code)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        "a = torch.tensor([True, False, True, False])\nb = torch.tensor([True, True, False, False])\nresult = a & b\n",
+        "a = torch.tensor([True, False, True, False])\nresult = ~a\n",
+        "a = torch.tensor([True, False, True, False])\nb = torch.tensor([True, True, False, False])\na |= b\nresult = a\n",
+        "a = torch.tensor([True, False])\nb = f[0, :2] > 0\nresult = b ^ a\n",
+        "n = i.clone()\nn //= 2\nresult = n\n",
+        "n = i & 7\nn ^= j\nresult = n\n",
+    ],
+)
+def test_masks_made_as_bool_tensors_and_augmented_assignments(lines):
+    src = PRELUDE + lines
+    both = exec_both(src, torch_env=dict(ENV), mx_env=dict(ENV))
+    (t,), (m,) = both.values(["result"])
+    t, m = np.asarray(t), np.asarray(m)
+    assert t.shape == m.shape, both.translation.code
+    np.testing.assert_array_equal(m.astype(t.dtype), t, err_msg=both.translation.code)

@@ -120,7 +120,7 @@ def binary(left: Value, op: Union[cst.BaseBinaryOp, cst.BaseAugOp], right: Value
     return UNKNOWN
 
 
-def _with_number(left: Value, lnode: cst.BaseExpression, right: Value, rnode: cst.BaseExpression) -> Optional[DType]:
+def with_number(left: Value, lnode: cst.BaseExpression, right: Value, rnode: cst.BaseExpression) -> Optional[DType]:
     """The dtype class of ``tensor op number`` where the number is written out: torch
     promotes to the number's class where it is higher (``int_tensor + 2.5`` is float,
     ``bool_tensor & 1`` is int64), else keeps the tensor's."""
@@ -304,7 +304,7 @@ class Expressions:
             right = self._eval(node.right, env)
             out = binary(left, node.operator, right)
             if out.is_tensor() and out.dtype is None and not isinstance(node.operator, _TRUE_DIVISION):
-                out = replace(out, dtype=_with_number(left, node.left, right, node.right))
+                out = replace(out, dtype=with_number(left, node.left, right, node.right))
             return out
         if isinstance(node, cst.UnaryOperation):
             operand = self._eval(node.expression, env)

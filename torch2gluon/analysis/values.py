@@ -41,7 +41,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from ..base.syntax import children
-from .expressions import Catalog, Expressions, binary
+from .expressions import Catalog, Expressions, binary, with_number
 from .kinds import NONE, UNKNOWN, Kind, Value, join
 
 IMPORTED = Value(Kind.IMPORTED)
@@ -382,7 +382,10 @@ class Analysis(Expressions):
         elif isinstance(small, cst.AugAssign):
             left = self._eval(small.target, env)
             right = self._eval(small.value, env)
-            self._bind(small.target, binary(left, small.operator, right), env, evaluate=False)
+            out = binary(left, small.operator, right)
+            if out.is_tensor() and out.dtype is None and not isinstance(small.operator, cst.DivideAssign):
+                out = replace(out, dtype=with_number(left, small.target, right, small.value))
+            self._bind(small.target, out, env, evaluate=False)
         elif isinstance(small, cst.Expr):
             self._eval(small.value, env)
         elif isinstance(small, cst.Return):

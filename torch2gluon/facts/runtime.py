@@ -55,12 +55,20 @@ def _t2g_long(x):
 ''',
 )
 
-# two masks in a logical op: MXNet's masks are 0/1 arrays of their comparison's dtype
-MASK_HELPER = (
-    "_t2g_mask_like",
+# torch's logical ops on masks: MXNet's nd ops refuse bool arrays and arrays of two dtypes
+LOGICAL_HELPER = (
+    "_t2g_logical",
     '''
-def _t2g_mask_like(mask, like):
-    """A 0/1 mask in the dtype of the mask it meets (MXNet's logical ops need one dtype)."""
-    return mask if mask.dtype == like.dtype else mask.astype(like.dtype)
+def _t2g_logical(op, a, b=None):
+    """torch's &, |, ^ (and ~ without b) of masks: MXNet's logical ops take 0/1 arrays of one
+    dtype (comparisons give their inputs' dtype; bool arrays are read as uint8)."""
+    def plain(m, like=None):
+        if not isinstance(m, ND.NDArray):
+            return m
+        if m.dtype.__name__ == "bool_":
+            m = m.astype("uint8")
+        return m if like is None or m.dtype == like.dtype else m.astype(like.dtype)
+    a = plain(a)
+    return op(a) if b is None else op(a, plain(b, a if isinstance(a, ND.NDArray) else None))
 ''',
 )

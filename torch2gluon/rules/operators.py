@@ -8,11 +8,12 @@ import libcst as cst
 
 from ..analysis.kinds import DType, Value
 from ..base.syntax import arg, code_of, literal, paren
-from ..facts.runtime import MASK_HELPER
+from ..facts.runtime import LOGICAL_HELPER
 from ._base import Example, Rule
 
 _LOGICAL = {cst.BitAnd: "logical_and", cst.BitOr: "logical_or", cst.BitXor: "logical_xor"}
 _BITWISE = {cst.BitAnd: "bitwise_and", cst.BitOr: "bitwise_or", cst.BitXor: "bitwise_xor"}
+_AUGMENTED = {cst.BitAndAssign: cst.BitAnd, cst.BitOrAssign: cst.BitOr, cst.BitXorAssign: cst.BitXor, cst.FloorDivideAssign: cst.FloorDivide}
 
 
 class TensorOperators(Rule):
@@ -51,9 +52,30 @@ class TensorOperators(Rule):
     summary = "bit and logical operators, floor division on tensors -> nd.logical_*, np.bitwise_*, floor"
     examples = (
         Example(
-            "import torch\nx = torch.randn(4)\npos = x > 0\nmask = pos & (x < 1)\nkeep = ~mask\nq = x // 0.5\n",
-            "from mxnet import nd\n\nx = nd.random.normal(shape=4)\npos = x > 0\n"
-            "mask = nd.logical_and(pos, (x < 1).astype(pos.dtype))\nkeep = nd.logical_not(mask)\nq = nd.floor(x / 0.5)\n",
+            'import torch\nx = torch.randn(4)\npos = x > 0\nmask = pos & (x < 1)\nkeep = ~mask\nq = x // 0.5\n',
+            (
+                'from mxnet import nd\n'
+                '\n'
+                '\n'
+                'def _t2g_logical(op, a, b=None):\n'
+                '    """torch\'s &, |, ^ (and ~ without b) of masks: MXNet\'s logical ops take 0/1 arrays of one\n'
+                '    dtype (comparisons give their inputs\' dtype; bool arrays are read as uint8)."""\n'
+                '    def plain(m, like=None):\n'
+                '        if not isinstance(m, nd.NDArray):\n'
+                '            return m\n'
+                '        if m.dtype.__name__ == "bool_":\n'
+                '            m = m.astype("uint8")\n'
+                '        return m if like is None or m.dtype == like.dtype else m.astype(like.dtype)\n'
+                '    a = plain(a)\n'
+                '    return op(a) if b is None else op(a, plain(b, a if isinstance(a, nd.NDArray) else None))\n'
+                '\n'
+                '\n'
+                'x = nd.random.normal(shape=4)\n'
+                'pos = x > 0\n'
+                'mask = _t2g_logical(nd.logical_and, pos, (x < 1))\n'
+                'keep = _t2g_logical(nd.logical_not, mask)\n'
+                'q = nd.floor(x / 0.5)\n'
+            ),
             id="masks and floor division",
         ),
         Example(
@@ -71,10 +93,26 @@ class TensorOperators(Rule):
         lv, rv = self.ctx.value(original.left), self.ctx.value(original.right)
         if not (lv.is_tensor() or rv.is_tensor()):
             return None
-        left, right = updated.left, updated.right
         if op is cst.Modulo:
             return self._modulo(original, updated, lv, rv)
-        cls = self._class(original, lv, original.left, rv, original.right)
+        return self._binary(original, op, (original.left, updated.left, lv), (original.right, updated.right, rv), updated)
+
+    def leave_AugAssign(self, original: cst.AugAssign, updated: cst.AugAssign):
+        """``mask |= other``, ``n //= 2``: the same op, assigned (MXNet has no in-place form of it)."""
+        op = _AUGMENTED.get(type(original.operator))
+        if op is None:
+            return None
+        lv, rv = self.ctx.value(original.target), self.ctx.value(original.value)
+        if not lv.is_tensor():
+            return None
+        out = self._binary(original, op, (original.target, updated.target, lv), (original.value, updated.value, rv), None)
+        if out is None:
+            return None
+        return cst.Assign(targets=[cst.AssignTarget(target=updated.target)], value=out)
+
+    def _binary(self, original, op, l_info, r_info, updated: Optional[cst.BinaryOperation]):
+        (l_o, left, lv), (r_o, right, rv) = l_info, r_info
+        cls = self._class(original, op, lv, l_o, rv, r_o)
         if cls is None:
             return None
         if op is cst.FloorDivide:
@@ -89,20 +127,9 @@ class TensorOperators(Rule):
                 left=diff.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]),
                 operator=cst.Divide(),
                 right=paren(right),
-            ).with_changes(lpar=updated.lpar, rpar=updated.rpar)
+            ).with_changes(**({"lpar": updated.lpar, "rpar": updated.rpar} if updated is not None else {}))
         if cls is DType.BOOL:
-            if lv.is_tensor() and rv.is_tensor():
-                # two masks: MXNet's are 0/1 arrays of their comparison's dtype, and its
-                # logical ops need one dtype (an integer mask with a float one raises)
-                if isinstance(left, (cst.Name, cst.Attribute)):
-                    right = cst.Call(
-                        func=cst.Attribute(value=paren(right), attr=cst.Name("astype")),
-                        args=[arg(cst.Attribute(value=left, attr=cst.Name("dtype")))],
-                    )
-                else:
-                    self.ctx.helper(*MASK_HELPER)
-                    right = cst.Call(func=cst.Name("_t2g_mask_like"), args=[arg(right), arg(left)])
-            return self.ctx.call(f"mxnet.nd.{_LOGICAL[op]}", arg(left), arg(right))
+            return self._logical(_LOGICAL[op], left, right)
         if cls is DType.FLOAT:
             return self._refuse(original, "bit operations on floating-point tensors (torch refuses them)")
         return self._numpy(_BITWISE[op], left, right, lv, rv)
@@ -114,7 +141,7 @@ class TensorOperators(Rule):
         if not v.is_tensor():
             return None
         if v.dtype is DType.BOOL:
-            return self.ctx.call("mxnet.nd.logical_not", arg(updated.expression))
+            return self._logical("logical_not", updated.expression, None)
         if v.dtype is DType.INT:
             return self._numpy("bitwise_not", updated.expression, None, v, None)
         why = "on a floating-point tensor (torch refuses it)" if v.dtype is DType.FLOAT else (
@@ -145,7 +172,7 @@ class TensorOperators(Rule):
             return None
         return None
 
-    def _class(self, node, lv: Value, left, rv: Value, right) -> Optional[DType]:
+    def _class(self, node, op, lv: Value, left, rv: Value, right) -> Optional[DType]:
         """The one dtype class of the operands (numbers count as what they are), else a report."""
         classes = set()
         for v, n in ((lv, left), (rv, right)):
@@ -166,7 +193,7 @@ class TensorOperators(Rule):
                 else:
                     self._refuse(node, f"with `{code_of(n)}`, which is neither a tensor nor a number written out")
                     return None
-        if classes == {DType.INT, DType.FLOAT} and isinstance(node.operator, cst.FloorDivide):
+        if classes == {DType.INT, DType.FLOAT} and op is cst.FloorDivide:
             return DType.FLOAT if any(v.is_tensor() and v.dtype is DType.FLOAT for v in (lv, rv)) else self._mixed(node)
         if len(classes) != 1:
             return self._mixed(node)
@@ -176,6 +203,12 @@ class TensorOperators(Rule):
         """Reported: the operands' classes differ (and the answer is None)."""
         self._refuse(node, "with operands of different dtype classes (torch promotes them; MXNet refuses)")
         return None
+
+    def _logical(self, fn: str, left, right) -> cst.BaseExpression:
+        """``_t2g_logical(nd.logical_and, a, b)``: masks as MXNet's logical ops take them."""
+        self.ctx.helper(*LOGICAL_HELPER)
+        args = [arg(self.ctx.ref(f"mxnet.nd.{fn}")), arg(left)] + ([arg(right)] if right is not None else [])
+        return cst.Call(func=cst.Name("_t2g_logical"), args=args)
 
     def _numpy(self, fn: str, left, right, lv: Value, rv: Optional[Value]) -> cst.BaseExpression:
         """MXNet's NumPy bitwise op on views of the arrays, back as an NDArray."""
@@ -198,6 +231,6 @@ class TensorOperators(Rule):
                 return updated.with_changes(**{side: cast})
         return None
 
-    def _refuse(self, node: Union[cst.BinaryOperation, cst.UnaryOperation], why: str) -> None:
+    def _refuse(self, node: Union[cst.BinaryOperation, cst.UnaryOperation, cst.AugAssign], why: str) -> None:
         self.report(node, f"`{code_of(node)}` {why}; left as is")
         return None
