@@ -134,3 +134,10 @@ def test_masks_made_as_bool_tensors_and_augmented_assignments(lines):
     t, m = np.asarray(t), np.asarray(m)
     assert t.shape == m.shape, both.translation.code
     np.testing.assert_array_equal(m.astype(t.dtype), t, err_msg=both.translation.code)
+
+
+def test_where_with_a_name_bound_to_a_number_is_refused():
+    # nd.where needs arrays for both branches: a float kept in a variable is a number too
+    src = "import torch\nx = torch.randn(3)\nfill = 10.0\nresult = torch.where(x > 0, x, fill)\n"
+    errors = [d for d in translate(src).diagnostics if d.severity is Severity.ERROR]
+    assert len(errors) == 1 and errors[0].line == 4 and "Python number" in errors[0].message

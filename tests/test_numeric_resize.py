@@ -86,3 +86,11 @@ def test_flagged(call, why):
     errors = [d for d in r.diagnostics if d.severity is Severity.ERROR]
     assert [d.rule for d in errors] == ["T2G706"] and why in errors[0].message, r.diagnostics
     assert call in r.code
+
+
+@pytest.mark.parametrize("shape", ["2, 3", "4", "2, 3, 5"])
+def test_pad_of_a_tensor_of_another_rank_is_refused(shape):
+    # MXNet's pad raises on anything but 4-D and 5-D inputs: refused where the rank is known
+    src = f"import torch\nimport torch.nn.functional as F\nx = torch.randn({shape})\ny = F.pad(x, (1, 1), value=-99)\n"
+    errors = [d for d in translate(src).diagnostics if d.severity is Severity.ERROR]
+    assert len(errors) == 1 and errors[0].line == 4 and "4-D and 5-D" in errors[0].message, errors

@@ -667,6 +667,7 @@ class FunctionalResize(Rule):
         name = self.ctx.call_name(original)
         if name not in (F + "pad", F + "interpolate"):
             return None
+        self._original = original
         try:
             if name == F + "pad":
                 return self._pad(updated)
@@ -679,6 +680,7 @@ class FunctionalResize(Rule):
         b = bind(updated, ["input", "pad", "mode", "value"])
         if "input" not in b or "pad" not in b:
             raise Unbindable("needs `input` and `pad`")
+        self._input_node = bind(self._original, ["input", "pad", "mode", "value"]).get("input")
         mode = literal(b["mode"]) if "mode" in b else "constant"
         if mode not in _PAD_MODES:
             raise Unbindable(f"with mode {code_of(b['mode'])} is not translated (MXNet pads constant, edge, reflect)")
@@ -694,6 +696,9 @@ class FunctionalResize(Rule):
                 raise Unbindable("with a negative pad (a crop) is not translated")
         pairs = [values[i:i + 2] for i in range(0, len(values), 2)][::-1]
         ndim = 5 if len(values) == 6 else 4
+        given = self.ctx.value(self._input_node).ndim if self._input_node is not None else None
+        if given is not None and given not in (4, 5):
+            raise Unbindable(f"of a {given}-D tensor is not translated (MXNet's pad takes 4-D and 5-D inputs only)")
         width = [cst.Integer("0")] * (2 * (ndim - len(pairs))) + [v for p in pairs for v in p]
         args = [
             arg(b["input"]),

@@ -19,7 +19,7 @@ from ..rewrite.context import Context
 from ..base.syntax import arg
 from ..base.diagnostics import Severity
 from ._base import Example, NotLiteral, Rule, Unbindable, bind, code_of, literal, paren
-from ..analysis.kinds import DType
+from ..analysis.kinds import DType, Kind
 from ..facts.catalog import literal_dtype
 from ..facts.dtypes import CAST_METHODS, DTYPES
 from ..facts.ops_create import LEGACY_CONSTRUCTORS
@@ -790,7 +790,8 @@ class TensorFunctions(_Split, Rule):
             b = bind(updated, ["condition", "input", "other"])
             if len(b) != 3:
                 raise Unbindable("with one argument (nonzero indices) is not translated")
-            if is_number(b["input"]) or is_number(b["other"]):
+            b_o = bind(original, ["condition", "input", "other"])
+            if is_number(b["input"]) or is_number(b["other"]) or any(ctx.kind(b_o[k]) is Kind.NUMBER for k in ("input", "other")):
                 raise Unbindable("with a Python number for a branch is not translated (nd.where needs arrays)")
             return ctx.call("mxnet.nd.where", arg(b["condition"]), arg(b["input"]), arg(b["other"]))
         if name == "torch.clamp":
