@@ -416,3 +416,13 @@ def test_a_second_pass_leaves_our_own_output_alone():
     again = translate(once.code)
     assert again.code == once.code
     assert not [d for d in again.diagnostics if d.severity is Severity.ERROR]
+
+
+def test_a_layer_built_in_place_is_a_model_for_its_methods_and_parameters():
+    # nn.Conv2d(4, 5, 3).double() and nn.Linear(4, 4).weight: Gluon blocks have no double(),
+    # and a layer's parameters exist only after initialize() (the peer suite's crashes)
+    from torch2gluon import Severity, translate
+
+    src = "import torch\nimport torch.nn as nn\nmodel = nn.Conv2d(4, 5, 3).double()\nw = nn.Linear(4, 4).weight.abs()\n"
+    errors = [d for d in translate(src).diagnostics if d.severity is Severity.ERROR]
+    assert [(d.rule, d.line) for d in errors] == [("T2G002", 3), ("T2G002", 4)], errors

@@ -85,6 +85,16 @@ class TorchObjectMethods(Rule):
             kind = _KINDS.get(self.ctx.kind(value))
         elif is_submodule(self.ctx, value):
             kind = "model"  # model.features: a Gluon block too
+        elif (
+            isinstance(value, cst.Call) and self.ctx.kind(value) is Kind.MODULE and self.ctx.call_name(value) is not None
+            and original.attr.value not in ("to", "cuda", "cpu")  # moves: T2G801's (nn.Sequential(...).to(dev))
+        ):
+            kind = "model"  # nn.Conv2d(4, 5, 3).double(): a method of the layer just built
+            if original.attr.value in ("weight", "bias"):
+                # its parameters before any initialize(): Gluon has not made them yet
+                self.report(original, f"`{code_of(original)}` reads a parameter of a layer built in place, which "
+                            "Gluon creates only in `initialize()`: assign the layer to a name and initialize it first")
+                return None
         else:
             return None
         if kind not in _SAME_MEANING or original.attr.value in _SAME_MEANING[kind]:
