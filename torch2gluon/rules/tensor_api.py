@@ -485,8 +485,8 @@ def _bind(call: cst.Call, params: Tuple[str, ...], op: Op) -> Dict[str, cst.Base
             i += 1
         else:
             key = a.keyword.value
-            if key == "self" and "input" in params:
-                key = "input"
+            if key in ("self", "tensor") and "input" in params and key not in params:
+                key = "input"  # (torch.split names its tensor `tensor`)
             if key not in params and key not in dict(op.refused_params):
                 raise Unbindable(f"with the argument `{key}` is not translated")
             if key in bound:
