@@ -66,7 +66,7 @@ PIECES = [
     "torch.split(dim=1, split_size_or_sections=2, tensor=a)", "a.split(2, 1)", "a.split([2, 1], dim=1)", "torch.split(v, 2)",
     "torch.split(a, 4, dim=2)", "torch.tensor_split(a, 3, dim=2)", "a.tensor_split([1, 2], dim=1)", "torch.tensor_split(v, 2)",
     "torch.tensor_split(v, (1, -2))", "torch.unbind(a, dim=1)", "a.unbind(-1)", "torch.unbind(a)",
-    "torch.narrow(a, 2, 1, 2)", "a.narrow(-1, -2, 2)", "torch.narrow(v, 0, 0, 5)",
+    "torch.narrow(a, 2, 1, 2)", "a.narrow(-1, -2, 2)", "torch.narrow(v, 0, 0, 5)", "a.narrow(1, torch.tensor(-2), 2)",
 ]
 
 
@@ -81,7 +81,7 @@ DIMS = [
     "torch.flip(a, [0, -1])", "a.flip(1, 2)", "torch.fliplr(a)", "a.flipud()", "torch.roll(a, 1)", "a.roll(-5, 2)",
     "torch.roll(a, (1, -1), (0, 2))", "torch.roll(a, shifts=7, dims=-1)",
     "torch.repeat_interleave(a, 2)", "a.repeat_interleave(2, dim=-1)", "torch.repeat_interleave(a, torch.tensor([1, 0, 3]), dim=1)",
-    "torch.tile(a, (2,))", "a.tile(2, 1, 1, 2)", "torch.movedim(a, 0, -1)", "a.moveaxis((0, 1), (2, 0))",
+    "torch.tile(a, (2,))", "a.tile(2, 1, 1, 2)", "a[0, 0].tile(2)", "torch.tile(a[0], dims=(3, 3, 2, 2))", "torch.movedim(a, 0, -1)", "a.moveaxis((0, 1), (2, 0))",
     "torch.swapaxes(a, 0, 2)", "a.swapdims(-1, 0)", "torch.transpose(a, 1, -1)", "torch.permute(a, (2, 0, 1))",
     "torch.permute(a, (-1, -3, -2))", "torch.squeeze(a[:, :1], 1)", "torch.squeeze(a, 1)", "torch.squeeze(a[:1, :, :1])",
     "torch.squeeze(a[:1], -3)", "torch.unsqueeze(a, -1)", "torch.unsqueeze(a, 1)", "a.unflatten(-1, (2, 2))",
@@ -97,7 +97,7 @@ def test_dims(expr, dtype):
 
 
 STACKS = [
-    "torch.hstack([a, a])", "torch.hstack((v, v))", "torch.vstack([a[0], a[1]])", "torch.vstack((v, v))", "torch.row_stack((v, v))",
+    "torch.hstack([a, a])", "torch.vstack(tensors=(a[0], a[1]))", "torch.hstack((v, v))", "torch.vstack([a[0], a[1]])", "torch.vstack((v, v))", "torch.row_stack((v, v))",
     "torch.dstack([a[0], a[1]])", "torch.dstack((v, v))", "torch.dstack([a, a])", "torch.column_stack((v, v))",
     "torch.column_stack([a[0], a[1]])",
 ]
@@ -113,7 +113,7 @@ PRODUCTS = [
     "a.bmm(a.transpose(1, 2))", "a[0].mm(a[1].t())", "a.matmul(a.transpose(1, 2))", "a[0].matmul(a.transpose(1, 2))",
     "a.matmul(a[0].t())", "a.unsqueeze(0).matmul(a.unsqueeze(1).transpose(2, 3))", "v[:4].matmul(a.transpose(1, 2))", "a.matmul(v[:4])",
     "torch.mv(a[0], v[:4])", "a[1].mv(v[:4])", "torch.outer(v, v)", "v.ger(v[:3])", "torch.kron(a[0], a[1])", "torch.kron(a, v)",
-    "torch.einsum('bij,bkj->bik', a, a)", "torch.einsum('ij,jk', [a[0], a[1].t()])", "torch.einsum('bij->bji', a)",
+    "torch.einsum('bij,bkj->bik', a, a)", "torch.einsum('ij,jk', [a[0], a[1].t()])", "torch.einsum('bij->bji', a)", "torch.einsum('ii->i', a[0, :, :3])",
     "torch.einsum('...j,...j->...', a, a)", "torch.cross(a[:, :, :3], a[:, :, 1:], dim=2)", "torch.linalg.cross(a[:, :, :3], a[:, :, 1:])",
     "torch.cross(a[:, :, :3], a[:1, :, 1:])", "a[:, :, :3].cross(a[:, :, 1:])",
 ]
@@ -124,7 +124,7 @@ def test_products(expr):
     _run(expr, a=A3, v=V5)
 
 
-@pytest.mark.parametrize("expr", ["a[0].matmul(a[0, 0])", "torch.dot(v, v)", "v.dot(v)", "torch.einsum('i,i', v, v)", "torch.trace(a[0])"])
+@pytest.mark.parametrize("expr", ["a[0].matmul(a[0, 0])", "torch.dot(v, v)", "v.dot(tensor=v)", "torch.dot(input=v, tensor=v)", "torch.einsum('i,i', v, v)", "torch.trace(a[0])"])
 def test_zero_d_products(expr):
     _run(expr, zero_d=True, a=A3, v=V5)
 
@@ -150,7 +150,7 @@ def test_trace_of_integers_is_int64():
 
 @pytest.mark.parametrize(
     "expr",
-    ["torch.det(s)", "s.det()", "torch.linalg.det(b)", "torch.inverse(s)", "b.inverse()", "torch.linalg.inv(b)", "torch.linalg.det(s.double())"],
+    ["torch.det(s)", "s.det()", "torch.linalg.det(b)", "torch.linalg.det(A=s)", "torch.inverse(s)", "b.inverse()", "torch.linalg.inv(b)", "torch.linalg.det(s.double())"],
 )
 def test_matrices(expr):
     _run(expr, zero_d=True, s=SQ, b=BSQ)
@@ -177,12 +177,12 @@ def test_squeeze_keeps_a_dim_that_is_not_one():
 @pytest.mark.parametrize(
     "expr",
     [
-        "torch.split(a, [0, 4], dim=2)", "a.tensor_split(5, dim=1)", "torch.narrow(a, 0, 1, 0)", "torch.diag(a[0], 5)",
+        "torch.split(a, s, dim=2)", "a.tensor_split(5, dim=1)", "torch.narrow(a, 0, 1, n)", "torch.diag(a[0], 5)",
         "torch.repeat_interleave(a, torch.tensor([0, 0]), dim=0)",
     ],
 )
 def test_empty_results_raise(expr):
-    src = f"import torch\na = torch.from_numpy(A_)\nresult = {expr}\n"
+    src = f"import torch\na = torch.from_numpy(A_)\ns = [0, 4]\nn = 0\nresult = {expr}\n"
     import torch
 
     ns = {"A_": A3.copy()}
@@ -201,6 +201,10 @@ def test_empty_results_raise(expr):
     [
         ("import torch\na = torch.ones(2, 3)\nb = a.chunk(2, out=a)\n", "out"),
         ("import torch\na = torch.ones(2, 3)\nb = torch.roll(a, *s)\n", "`*`"),
+        ("import torch\na = torch.ones(2, 3)\nb = torch.split(a, [0, 2], 0)\n", "`split_size_or_sections` holding `0`"),
+        ("import torch\na = torch.ones(2, 3)\nb = a.split(split_size=(1, 0, 1))\n", "empty tensor"),
+        ("import torch\na = torch.ones(2, 3)\nb = torch.narrow(a, 0, 1, 0)\n", "`length=0`"),
+        ("import torch\na = torch.ones(2, 3)\nb = a.repeat_interleave(0)\n", "empty tensor"),
     ],
 )
 def test_refused(src, words):

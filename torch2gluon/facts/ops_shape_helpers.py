@@ -136,6 +136,9 @@ def _t2g_tensor_split(x, indices_or_sections, dim=0):
             begin += n // k + (1 if i < n % k else 0)
             cuts.append(begin)
         cuts = cuts[:-1]
+    elif hasattr(indices_or_sections, "asnumpy"):
+        raise ValueError("torch.tensor_split with a tensor is not translated: its 0-d tensor (sections) "
+                         "and a 1-element one (indices) are alike in MXNet")
     else:
         cuts = [int(i) for i in indices_or_sections]
     bounds, begin = [], 0
@@ -166,7 +169,7 @@ def _t2g_narrow(x, dim, start, length):
     """torch.narrow: length entries from start (negative: from the end) along dim."""
     (axis,) = _t2g_axes(dim, x.ndim)
     n = x.shape[axis]
-    start, length = int(start), int(length)
+    start, length = [int(v.asscalar()) if hasattr(v, "asscalar") else int(v) for v in (start, length)]
     if start < 0:
         start += n
     if not 0 <= start <= n or length < 0 or start + length > n:
@@ -288,6 +291,26 @@ def _t2g_reshape(x, *shape):
     if 0 in shape:
         raise ValueError("torch.reshape gives an empty tensor here, which MXNet's NDArray does not have")
     return x.reshape(tuple(shape)) if shape else x.reshape((1,))
+''',
+)
+
+TILE: Helper = (
+    "_t2g_tile",
+    '''
+def _t2g_tile(x, dims):
+    """torch.tile: x repeated dims times along each dim (dims padded with 1s in front, or x's shape);
+    one concat per dim (nd.tile fails with "Too many reduction axes" beyond a few dims)."""
+    dims = (dims,) if isinstance(dims, int) else tuple(int(d) for d in dims)
+    if len(dims) < x.ndim:
+        dims = (1,) * (x.ndim - len(dims)) + dims
+    elif len(dims) > x.ndim:
+        x = x.reshape((1,) * (len(dims) - x.ndim) + x.shape)
+    if any(d <= 0 for d in dims):
+        raise ValueError("torch.tile gives an empty tensor here, which MXNet's NDArray does not have")
+    for axis, d in enumerate(dims):
+        if d > 1:
+            x = ND.concat(*([x] * d), dim=axis)
+    return x
 ''',
 )
 
