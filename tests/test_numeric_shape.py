@@ -211,3 +211,12 @@ def test_refused(src, words):
     r = translate(src)
     errors = [d for d in r.diagnostics if d.severity is Severity.ERROR]
     assert errors and any(words in d.message for d in errors), r.diagnostics
+
+
+# -- the methods of the other rule (T2G102) where nd's op differs ------------------------------
+
+
+@pytest.mark.parametrize("expr", ["a.squeeze(0)", "a[:, :1].squeeze(1)", "a.squeeze(dim=-1)", "a.permute(0, -1, 1)", "a.permute(dims=(-1, 0, 1))"])
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_methods_of_t2g102(expr, dtype):
+    _run(expr, a=A3.astype(dtype))
