@@ -493,8 +493,8 @@ def _bind(call: cst.Call, params: Tuple[str, ...], op: Op) -> Dict[str, cst.Base
             i += 1
         else:
             key = a.keyword.value
-            if key in ("self", "tensor", "tensors", "A") and "input" in params and key not in params:
-                key = "input"  # (torch.split names its tensor `tensor`, hstack its `tensors`, linalg.det `A`)
+            if key in ("self", "tensor", "tensors") and "input" in params and key not in params:
+                key = "input"  # (torch.split names its tensor `tensor`, hstack its `tensors`)
             if key not in params and key not in dict(op.refused_params):
                 raise Unbindable(f"with the argument `{key}` is not translated")
             if key in bound:
