@@ -106,9 +106,11 @@ def _first_name(op: Op) -> str:
 
     try:
         fn = functools.reduce(getattr, op.name.split("."), torch)
-        return next(iter(inspect.signature(fn).parameters))
+        first = next(iter(inspect.signature(fn).parameters.values()))
     except (AttributeError, ValueError, TypeError, StopIteration):
         return "input"
+    # (torch.unique is `unique(*args, **kwargs)`: its keyword is input)
+    return "input" if first.kind in (first.VAR_POSITIONAL, first.VAR_KEYWORD) else first.name
 
 
 def _snippet(op: Op, form: Form, label: str, args: str, dtype: str, known: bool) -> Tuple[str, Dict[str, np.ndarray]]:
