@@ -391,11 +391,11 @@ def test_a_marker_on_the_statement_after_inserted_helpers_stays_there():
 
 
 def test_a_second_pass_keeps_the_markers_of_a_statement_it_names_differently():
-    # the first pass rewrites view() around the refused expand_as: the second
+    # the first pass rewrites view() around the refused cauchy_: the second
     # pass's message names reshape(), and the statement has its T2G104 already
     source = (
         "import torch\ndef acc(pred, target):\n"
-        "    correct = pred.eq(target.view(1, -1).expand_as(pred))\n    return correct\n"
+        "    correct = pred.eq(target.view(1, -1).cauchy_())\n    return correct\n"
     )
     once = translate(source).code
     assert once.count("T2G104") == 1

@@ -12,6 +12,7 @@ have the same values, shape and dtype.
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 import os
 import re
@@ -96,6 +97,22 @@ def _cases():
                             )
 
 
+def _first_name(op: Op) -> str:
+    """The name of a torch function's tensor parameter: ``input``, or what a function
+    written in Python calls it (torch.split's ``tensor``)."""
+    import inspect
+
+    import torch
+
+    try:
+        fn = functools.reduce(getattr, op.name.split("."), torch)
+        first = next(iter(inspect.signature(fn).parameters.values()))
+    except (AttributeError, ValueError, TypeError, StopIteration):
+        return "input"
+    # (torch.unique is `unique(*args, **kwargs)`: its keyword is input)
+    return "input" if first.kind in (first.VAR_POSITIONAL, first.VAR_KEYWORD) else first.name
+
+
 def _snippet(op: Op, form: Form, label: str, args: str, dtype: str, known: bool) -> Tuple[str, Dict[str, np.ndarray]]:
     lines = ["import torch"]
     inputs: Dict[str, np.ndarray] = {}
@@ -108,7 +125,7 @@ def _snippet(op: Op, form: Form, label: str, args: str, dtype: str, known: bool)
         lines.append(f"{name} = {expr}")
     sep = ", " if args else ""
     if form is Form.FUNCTION:
-        first = "input=x" if label.startswith("keywords") else "x"
+        first = f"{_first_name(op)}=x" if label.startswith("keywords") else "x"
         lines.append(f"result = torch.{op.name}({first}{sep}{args})")
     elif form is Form.METHOD:
         lines.append(f"result = x.{op.name}({args})")

@@ -120,7 +120,8 @@ class Op:
     helpers: Tuple[Tuple[str, str], ...] = ()
     #: parameters that are refused when given (e.g. ``out``), with the reason
     refused_params: Tuple[Tuple[str, str], ...] = (("out", "writes into a given tensor"),)
-    #: literal argument values that are refused (``"sorted=False"``, as in ``alternatives``), with the reason
+    #: literal argument values that are refused (``"sorted=False"``, as in ``alternatives``; ``"sizes~0"``:
+    #: a tuple/list written out holding 0), with the reason
     refused_values: Tuple[Tuple[str, str], ...] = ()
     #: names of the same op (torch.absolute for torch.abs)
     aliases: Tuple[str, ...] = ()

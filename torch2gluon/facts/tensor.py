@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Dict
 
 from .ops import Op, Result
+from .ops_shape import RESHAPING as SHAPE_RESHAPING, ZERO_D
 from .ops_table import REGISTRY
 from .tensor_names import TENSOR_ONLY
 
@@ -28,11 +29,11 @@ TENSOR_FUNCTIONS = frozenset(FUNCTIONS)
 REDUCTIONS = frozenset(
     "sum mean prod std var max min argmax argmin amax amin all any norm logsumexp median nansum count_nonzero "
     "aminmax var_mean std_mean special.logsumexp functional.norm kthvalue mode".split()
-)
+) | ZERO_D
 #: ops whose result has another rank than their input (what it is depends on the arguments)
 RESHAPING = frozenset(
     "view view_as reshape flatten squeeze unsqueeze expand expand_as repeat new_zeros mm bmm matmul cat concat "
     "stack where t permute transpose size tolist numpy item dim numel ndimension nelement unique functional.unique".split()
-)
+) | SHAPE_RESHAPING
 #: keywords only torch's tensor methods take (numpy says axis/keepdims)
 TORCH_KEYWORDS = frozenset({"dim", "keepdim"})

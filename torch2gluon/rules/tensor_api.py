@@ -317,7 +317,8 @@ class TensorApi(Rule):
                 raise Unbindable(f"with `{name}=` is not translated ({why})")
         for need, why in op.refused_values:
             if _given(need, bound_o):
-                raise Unbindable(f"with `{need}` is not translated ({why})")
+                shown = "` holding `".join(need.split("~", 1))
+                raise Unbindable(f"with `{shown}` is not translated ({why})")
         for p in op.params:
             if p.default is REQUIRED and p.name not in bound_o:
                 raise Unbindable(f"needs `{p.name}`")
@@ -467,6 +468,13 @@ def _fits(op: Op, call: cst.Call) -> bool:
 def _given(need: str, bound: Dict[str, cst.BaseExpression]) -> bool:
     """``"dim"``: the call gives dim; ``"rounding_mode=floor"``, ``"p=2"``, ``"stable=True"``:
     it gives that literal value (a string, or the number/bool/None the text spells)."""
+    if "~" in need:  # "sizes~0": the call gives sizes as a tuple/list written out with that item
+        name, _, item = need.partition("~")
+        node = bound.get(name)
+        want = ast.literal_eval(item)
+        return isinstance(node, (cst.Tuple, cst.List)) and any(
+            isinstance(e, cst.Element) and literal(e.value) == want for e in node.elements
+        )
     name, _, value = need.partition("=")
     if name not in bound:
         return False
@@ -502,8 +510,8 @@ def _bind(call: cst.Call, params: Tuple[str, ...], op: Op) -> Dict[str, cst.Base
             i += 1
         else:
             key = a.keyword.value
-            if key == "self" and "input" in params:
-                key = "input"
+            if key in ("self", "tensor", "tensors") and "input" in params and key not in params:
+                key = "input"  # (torch.split names its tensor `tensor`, hstack its `tensors`)
             if key not in params and key not in dict(op.refused_params):
                 raise Unbindable(f"with the argument `{key}` is not translated")
             if key in bound:

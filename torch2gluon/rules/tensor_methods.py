@@ -23,6 +23,7 @@ from ..analysis.kinds import DType, Kind
 from ..facts.catalog import literal_dtype
 from ..facts.dtypes import CAST_METHODS, DTYPES
 from ..facts.ops_create import LEGACY_CONSTRUCTORS
+from ..facts.ops_shape_helpers import AXES, SQUEEZE, TRANSPOSE
 from ..facts.tensor import METHODS, TENSOR_RESULT
 from ..rewrite.build import astype, meth, minus_one
 from ..rewrite.templates import inline
@@ -322,9 +323,14 @@ class TensorMethods(_Split, Rule):
     ## Fix safety
     Values match. Full reductions (``x.sum()``) have shape (1,) in MXNet where
     torch's is (); ``squeeze(d)`` on an axis that is not 1 is a no-op in torch
-    and an error in MXNet.
+    and an error in ``nd.squeeze``: outside a class it goes through the
+    ``_t2g_squeeze`` helper, which keeps torch's meaning (inside one, a
+    forward that may be hybridized has no shapes to read, and it stays
+    ``squeeze(axis=d)``); ``permute`` with negative dims likewise (outside a
+    class) through ``_t2g_transpose``.
     """
 
+    _in_class = 0  # inside a class body (a model's forward may be hybridized: no shapes there)
     code = "T2G102"
     name = "tensor-methods"
     summary = "tensor.view(...) -> reshape((...))"
@@ -383,6 +389,14 @@ class TensorMethods(_Split, Rule):
             call = node.body[0].value
             if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value in ("fill_", "zero_"):
                 self.ctx.handled.add(id(call))  # rewritten as `x[:] = v` when the statement is left
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        # (there squeeze(d) and permute stay nd's)
+        self._in_class += 1
+
+    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
+        self._in_class -= 1
+        return updated
 
     def visit_For(self, node: cst.For) -> None:
         it = node.iter
@@ -546,8 +560,19 @@ class TensorMethods(_Split, Rule):
             raise Unbindable("without a dtype (torch's type name) has no MXNet twin")
         if m == "permute":
             if len(args) == 1 and args[0].keyword is not None and args[0].keyword.value == "dims":
-                return meth(recv, "transpose", arg(args[0].value))
-            return meth(recv, "transpose", arg(sizes(updated, "dims")))
+                dims = args[0].value
+            else:
+                dims = sizes(updated, "dims")
+            if self._in_class or isinstance(dims, (cst.Tuple, cst.List)) and all(
+                isinstance(literal(e.value), int) and literal(e.value) >= 0 for e in dims.elements
+            ):
+                return meth(recv, "transpose", arg(dims))
+            # negative dims (nd.transpose refuses them), or dims not written out
+            for name, code in (AXES, TRANSPOSE):
+                ctx.helper(name, code)
+            ndim = cst.Attribute(value=paren(recv), attr=cst.Name("ndim"))
+            axes = cst.Call(func=cst.Name("_t2g_axes"), args=[arg(dims), arg(ndim)])
+            return cst.Call(func=cst.Name("_t2g_transpose"), args=[arg(recv), arg(axes)])
         if m == "contiguous" and not args:
             return recv
         if m == "t" and not args:
@@ -624,7 +649,12 @@ class TensorMethods(_Split, Rule):
             return meth(recv, m, arg(b["dim"], "axis"))
         if m == "squeeze":
             b = bind(updated, ["dim"])
-            return meth(recv, "squeeze", *([arg(b["dim"], "axis")] if "dim" in b else []))
+            if "dim" not in b or self._in_class:
+                return meth(recv, "squeeze", *([arg(b["dim"], "axis")] if "dim" in b else []))
+            # nd.squeeze(axis=d) raises where dim d is not 1; torch leaves the tensor as it is
+            for name, code in (AXES, SQUEEZE):
+                ctx.helper(name, code)
+            return cst.Call(func=cst.Name("_t2g_squeeze"), args=[arg(recv), arg(b["dim"])])
         if m == "flatten":
             b = bind(updated, ["start_dim", "end_dim"])
             start, end = literal(b.get("start_dim", cst.Integer("0"))), literal(b.get("end_dim", minus_one()))
