@@ -141,3 +141,12 @@ def test_where_with_a_name_bound_to_a_number_is_refused():
     src = "import torch\nx = torch.randn(3)\nfill = 10.0\nresult = torch.where(x > 0, x, fill)\n"
     errors = [d for d in translate(src).diagnostics if d.severity is Severity.ERROR]
     assert len(errors) == 1 and errors[0].line == 4 and "Python number" in errors[0].message
+
+
+def test_assigning_a_tensor_s_data_is_refused_not_broken():
+    # `x.data = t` became `x.detach() = t`, which does not parse (found by the peer suite)
+    src = "import torch\nx = torch.ones(4)\nx.data = torch.zeros(4)\nresult = x.data\n"
+    r = translate(src)
+    errors = [d for d in r.diagnostics if d.severity is Severity.ERROR]
+    assert [d.line for d in errors] == [3] and "assigning" in errors[0].message
+    compile(r.code, "<translated>", "exec")

@@ -178,6 +178,10 @@ class TensorApi(Rule):
             new = _ATTRIBUTES[attr]
             if new is None:
                 return None
+            if id(original) in self._targets:
+                # `x.data = t` swaps the storage (its shape may change): no MXNet assignment does that
+                self.report(original, f"assigning `{code_of(original)}` is not translated; left as is")
+                return None
             if new == "detach":
                 return cst.Call(func=cst.Attribute(value=paren(updated.value), attr=cst.Name("detach")))
             return updated.with_changes(attr=cst.Name(new))
