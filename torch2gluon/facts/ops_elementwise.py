@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Tuple
 
 from .ops import Form, Inputs, Op, P, Result
+from .ops_index_helpers import NUMPY
 
 F = Form.ALL
 ALPHA = P("alpha", 1)
@@ -146,8 +147,13 @@ OPS: Tuple[Op, ...] = (
         (P("other"),),
         F,
         Result.FLOAT,
+        "_t2g_np(\"arctan2\", FLOAT(X), FLOAT(other))",
         aliases=("arctan2",),
-        refuse="MXNet 1.9's NDArray has no two-argument arctangent (arctan(y / x) loses the quadrant)",
+        helpers=(NUMPY,),
+        checks=("other", "other=other"),
+        operands=(("other", "torch.tensor([[1.0, -1.0, 0.0, -2.0]])"),),
+        dtypes=("float32", "int64"),
+        note="MXNet's NumPy arctan2 (nd has none; arctan(y / x) would lose the quadrant)",
     ),
     Op(
         "maximum",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from . import ops_custom, ops_elementwise, ops_reduce
+from . import ops_custom, ops_elementwise, ops_index, ops_reduce
 from .ops import Registry
 
 REGISTRY = Registry()
 REGISTRY.add(ops_custom.OPS)
 REGISTRY.add(ops_elementwise.OPS)
 REGISTRY.add(ops_reduce.OPS)
+REGISTRY.add(ops_index.OPS)
