@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Tuple
 
 from .ops import Form, Inputs, Op, P, Result
-from .ops_index_helpers import NUMPY
+from .ops_index_helpers import BINARY, BSHAPE, NUMPY, OPERANDS
 
 F = Form.ALL
 ALPHA = P("alpha", 1)
@@ -121,15 +121,17 @@ OPS: Tuple[Op, ...] = (
         (P("other"), P("rounding_mode", None, literal=True, keyword_only=True)),
         F,
         Result.FLOAT,
-        "FLOAT(X) / other",
+        "FLOAT(X) / FLOAT(other)",
         aliases=("divide", "true_divide"),
         alternatives=(
-            (frozenset({"rounding_mode=floor"}), "ND.floor(FLOAT(X) / other)"),
-            (frozenset({"rounding_mode=trunc"}), "ND.trunc(FLOAT(X) / other)"),
+            (frozenset({"rounding_mode=floor"}), '_t2g_binary("floor_divide", X, other)'),
+            (frozenset({"rounding_mode=trunc"}), '_t2g_binary("trunc_divide", X, other)'),
         ),
-        checks=("other", "2", "other, rounding_mode='floor'", "other, rounding_mode='trunc'"),
-        operands=(("other", "torch.full((3, 4), 0.75)"),),
-        note="with an integer rounding mode the result is float, not int (refused for int inputs)",
+        helpers=(OPERANDS, BSHAPE, BINARY),
+        checks=("other", "2", "other, rounding_mode='floor'", "other, rounding_mode='trunc'", "ints", "ints, rounding_mode='floor'"),
+        operands=(("other", "torch.full((3, 4), 0.75)"), ("ints", "torch.tensor([[3, -3, 2, -4]])")),
+        dtypes=("float32", "int64"),
+        note="operands promoted as torch does (integers divide to float32); with a rounding mode integers stay integers",
     ),
     Op(
         "pow",

@@ -25,20 +25,22 @@ Helper = Tuple[str, str]
 OPERANDS: Helper = (
     "_t2g_operands",
     '''
-def _t2g_operands(*values):
+def _t2g_operands(*values, ctx=None):
     """values (arrays or Python numbers) as NDArrays of torch's promoted dtype, on the first
-    array's context (numbers become shape-(1,) arrays: use them with broadcast_* ops)."""
+    array's context or ctx (numbers become shape-(1,) arrays: use them with broadcast_* ops)."""
     import numpy
     arrays = [v for v in values if isinstance(v, ND.NDArray)]
     rank = lambda d: 0 if numpy.dtype(d) == numpy.bool_ else (2 if numpy.issubdtype(numpy.dtype(d), numpy.floating) else 1)
-    top = max(rank(a.dtype) for a in arrays)
-    dtype = numpy.result_type(*[a.dtype for a in arrays if rank(a.dtype) == top])
+    top, dtype = -1, None
+    if arrays:
+        top = sorted(rank(a.dtype) for a in arrays)[-1]  # (not max: scripts rebind min and max)
+        dtype = numpy.result_type(*[a.dtype for a in arrays if rank(a.dtype) == top])
+        ctx = arrays[0].context
     for v in values:
         if not isinstance(v, ND.NDArray):
             r = 0 if isinstance(v, bool) else (2 if isinstance(v, float) else 1)
             if r > top:
-                top, dtype = r, numpy.dtype("float32" if r == 2 else "int64")
-    ctx = arrays[0].context
+                top, dtype = r, numpy.dtype(("bool", "int64", "float32")[r])
     return [v.astype(dtype) if isinstance(v, ND.NDArray) else ND.full((1,), v, ctx=ctx, dtype=dtype) for v in values]
 ''',
 )
@@ -48,7 +50,7 @@ BSHAPE: Helper = (
     '''
 def _t2g_bshape(*shapes):
     """The broadcast shape of several shapes (numpy's rules)."""
-    n = max(len(s) for s in shapes)
+    n = sorted(len(s) for s in shapes)[-1]  # (not max: scripts rebind min and max)
     out = []
     for i in range(n):
         sizes = {s[len(s) - n + i] for s in shapes if len(s) - n + i >= 0} - {1}
@@ -245,7 +247,7 @@ WHERE: Helper = (
     '''
 def _t2g_where(condition, x, y):
     """torch.where(condition, x, y): broadcast, numbers as torch promotes them."""
-    x, y = _t2g_operands(x, y)
+    x, y = _t2g_operands(x, y, ctx=condition.context)
     shape = _t2g_bshape(condition.shape, x.shape, y.shape)
     cond = (condition.astype("float32") != 0).broadcast_to(shape)
     return ND.where(cond, x.broadcast_to(shape), y.broadcast_to(shape))
@@ -256,7 +258,8 @@ BINARY: Helper = (
     "_t2g_binary",
     '''
 def _t2g_binary(kind, x, y):
-    """torch's remainder/fmod/floor_divide/bitwise ops of two arrays or numbers (at least one array)."""
+    """torch's remainder/fmod/floor_divide/true_divide/trunc_divide/bitwise ops of two arrays or
+    numbers (at least one array), promoted as torch does (true division of integers: float32)."""
     x, y = _t2g_operands(x, y)
     if kind == "remainder":
         return ND.broadcast_mod(x, y)
@@ -275,6 +278,14 @@ def _t2g_binary(kind, x, y):
             quotient = ND.where(div - floor > 0.5, floor + 1, floor)
             return ND.where(y == 0, x / y, quotient)
         return ND.broadcast_div(ND.broadcast_sub(x, mod), y)
+    if kind == "true_divide":
+        if not x.dtype.__name__.startswith("float"):
+            x, y = x.astype("float32"), y.astype("float32")
+        return ND.broadcast_div(x, y)
+    if kind == "trunc_divide":
+        if x.dtype.__name__.startswith("float"):
+            return ND.trunc(ND.broadcast_div(x, y))
+        return ND.broadcast_div(ND.broadcast_sub(x, ND.broadcast_mul(ND.sign(x), ND.broadcast_mod(ND.abs(x), ND.abs(y)))), y)
     numpy_x, numpy_y = x.as_np_ndarray(), y.as_np_ndarray()
     return getattr(MX.np, kind)(numpy_x, numpy_y).as_nd_ndarray()
 ''',

@@ -20,6 +20,7 @@ from ..base.syntax import arg
 from ..base.diagnostics import Severity
 from ._base import Example, NotLiteral, Rule, Unbindable, bind, code_of, literal, paren
 from ..analysis.kinds import DType
+from ..facts import ops_index_helpers as H
 from ..facts.catalog import literal_dtype
 from ..facts.dtypes import CAST_METHODS, DTYPES
 from ..facts.tensor import METHODS, TENSOR_RESULT
@@ -560,10 +561,10 @@ class TensorMethods(_Split, Rule):
             b = bind(updated, ["dim", "keepdim", "dtype"])
             if "dtype" in b:
                 raise Unbindable("with `dtype=` is not translated yet")
-            out = meth(recv, m, *axis_args(b))
             if m == "sum" and ctx.is_bool_tensor(recv_o):
-                out = astype(out, "int64")  # torch sums booleans as int64
-            elif m == "mean" and ctx.is_bool_tensor(recv_o):
+                return meth(astype(recv, "int64"), m, *axis_args(b))  # torch sums booleans as int64 (MXNet's sum of bool is a bool)
+            out = meth(recv, m, *axis_args(b))
+            if m == "mean" and ctx.is_bool_tensor(recv_o):
                 raise Unbindable("of a boolean tensor is an error in torch")
             return out
         if m in ("std", "var"):
@@ -753,11 +754,14 @@ class TensorFunctions(_Split, Rule):
             return matmul(ctx, b["input"], b["other"])
         if name == "torch.where":
             b = bind(updated, ["condition", "input", "other"])
+            if set(b) == {"condition"}:  # torch.nonzero(condition, as_tuple=True)
+                ctx.helper(*H.NONZERO)
+                return cst.Call(func=cst.Name("_t2g_nonzero"), args=[arg(b["condition"]), arg(cst.Name("True"), "as_tuple")])
             if len(b) != 3:
-                raise Unbindable("with one argument (nonzero indices) is not translated")
-            if is_number(b["input"]) or is_number(b["other"]):
-                raise Unbindable("with a Python number for a branch is not translated (nd.where needs arrays)")
-            return ctx.call("mxnet.nd.where", arg(b["condition"]), arg(b["input"]), arg(b["other"]))
+                raise Unbindable("needs a condition and both branches (or the condition alone)")
+            for helper in (H.OPERANDS, H.BSHAPE, H.WHERE):  # broadcast, numbers promoted as torch does
+                ctx.helper(*helper)
+            return cst.Call(func=cst.Name("_t2g_where"), args=[arg(b["condition"]), arg(b["input"]), arg(b["other"])])
         if name == "torch.clamp":
             b = bind(updated, ["input", "min", "max"])
             return clamp(ctx, b["input"], b.get("min"), b.get("max"))
@@ -765,10 +769,10 @@ class TensorFunctions(_Split, Rule):
             b = bind(updated, ["input", "dim", "keepdim", "dtype"])
             if "dtype" in b:
                 raise Unbindable("argument `dtype` is not translated")
-            out = ctx.call(_REDUCE[name], arg(b["input"]), *axis_args(b))
             if name == "torch.sum" and ctx.is_bool_tensor(bind(original, ["input", "dim", "keepdim", "dtype"])["input"]):
-                out = astype(out, "int64")
-            return out
+                # torch sums booleans as int64 (MXNet's sum of bool is a bool): cast first
+                return ctx.call(_REDUCE[name], arg(astype(b["input"], "int64")), *axis_args(b))
+            return ctx.call(_REDUCE[name], arg(b["input"]), *axis_args(b))
         if name in ("torch.std", "torch.var"):
             first = updated.args[0] if updated.args and updated.args[0].keyword is None else None
             if first is None:
