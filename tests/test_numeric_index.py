@@ -111,6 +111,9 @@ def _run(expr: str, setup: str = ""):
     "torch.atan2(x, f)", "torch.atan2(torch.tensor([1.0, 1.0, -1.0, -1.0]), torch.tensor([1.0, -1.0, 1.0, -1.0]))",
     "torch.arctan2(i, d)", "torch.clip(x, f, 2.0 * f.abs())", "x.clip(max=f)", "torch.clip(i, -2, 3)", "torch.clip(i, -0.5, 0.5)",
     "torch.addcmul(x, f, x, value=-2)", "x.addcdiv(x, f)", "torch.sgn(i)", "x.sgn()",
+    # comparisons give bool, compared in the promoted dtype, broadcast
+    "x.eq(f)", "torch.ne(i, 7)", "torch.gt(x, 0.5)", "i.le(x)", "x.greater(f)", "torch.less_equal(i, d)",
+    "torch.not_equal(n, n)", "x.less(2)", "torch.greater_equal(b, 0.5)", "x.eq(f).sum()", "torch.lt(x, f).float().mean()",
 ])
 def test_against_torch(expr):
     _run(expr)
@@ -123,7 +126,7 @@ def test_against_torch(expr):
     "r.index_add_(1, torch.tensor([0, 0]), torch.ones(3, 2))", "r.put_(torch.tensor([0, -1]), torch.tensor([8.0, 9.0]))",
     "r.put_(torch.tensor([0, 0]), torch.tensor([8.0, 9.0]), accumulate=True)", "r.masked_scatter_(b, torch.arange(12.0))",
     "r.fmod_(-2)", "r.remainder_(f)", "r.floor_divide_(f)", "r.xlogy_(f.abs())", "r.lerp_(f, 0.5)", "r.addcmul_(f, f)",
-    "r.round_()", "r.sgn_()",
+    "r.round_()", "r.sgn_()", "r.eq_(f)", "r.gt_(1.0)", "r.less_equal_(f)", "r.not_equal_(x)",
 ])
 def test_in_place(stmt):
     src = PRELUDE + f"r = x.abs() + 0.5\n{stmt}\nresult = r\n"
@@ -133,9 +136,9 @@ def test_in_place(stmt):
 
 
 def test_in_place_int_bitwise():
-    src = PRELUDE + "r = i.clone()\nr.bitwise_and_(d)\nq = i.clone()\nq.bitwise_not_()\n"
+    src = PRELUDE + "r = i.clone()\nr.bitwise_and_(d)\nq = i.clone()\nq.bitwise_not_()\ne = i.clone()\ne.ge_(x)\n"
     both = exec_both(src, **ENV)
-    t, m = both.values(["r", "q"])
+    t, m = both.values(["r", "q", "e"])
     for a, c in zip(t, m):
         _same(a, c, both.translation.code)
 

@@ -81,6 +81,33 @@ def _is(name: str) -> Op:
     return Op(name, (), B, Result.BOOL, f"_t2g_np({name!r}, X)", helpers=(H.NUMPY,), dtypes=TRUTHS)
 
 
+def _compare(name: str, kind: str, forms: Form) -> Op:
+    inplace = forms is INPLACE
+    return Op(
+        name,
+        (P("other"),),
+        forms,
+        Result.SAME if inplace else Result.BOOL,
+        f"_t2g_compare({kind!r}, X, other, like=X)" if inplace else f"_t2g_compare({kind!r}, X, other)",
+        helpers=(*OPERAND_HELPERS, H.COMPARE),
+        checks=("other", "0.5", "other=other"),
+        operands=(("other", "torch.tensor([[0.5, -1.0, 2.0, 0.0]])"),),
+        dtypes=NUMBERS if inplace else TRUTHS,
+        note="compared in the promoted dtype, broadcast" + ("; 1/0 in the tensor's dtype, as torch's in-place form" if inplace else ""),
+    )
+
+
+# (torch's short name, its long name, MXNet's broadcast_* op)
+_COMPARISONS = (
+    ("eq", "equal", "equal"),
+    ("ne", "not_equal", "not_equal"),
+    ("gt", "greater", "greater"),
+    ("lt", "less", "lesser"),
+    ("ge", "greater_equal", "greater_equal"),
+    ("le", "less_equal", "lesser_equal"),
+)
+
+
 def _clamp(name: str, forms: Form, aliases: Tuple[str, ...] = ()) -> Op:
     return Op(
         name,
@@ -350,6 +377,11 @@ OPS: Tuple[Op, ...] = (
         dtypes=NUMBERS,
         note="MXNet's random stream, not torch's",
     ),
+    # -- comparisons: torch's other names (eq, gt... are T2G102/T2G103's) and the in-place forms
+    # (torch.equal is not elementwise: one Python bool for the whole tensors)
+    *(_compare(long, kind, B) for _, long, kind in _COMPARISONS if long != "equal"),
+    *(_compare(short, kind, INPLACE) for short, _, kind in _COMPARISONS),
+    *(_compare(long, kind, INPLACE) for _, long, kind in _COMPARISONS if long != "equal"),
     # -- elementwise math ---------------------------------------------------------------
     Op("sgn", (), A, Result.SAME, "ND.sign(X)", dtypes=NUMBERS, note="real tensors (for them sgn is sign)"),
     _division("fmod", "fmod"),

@@ -359,3 +359,15 @@ def _t2g_np(name, *arrays):
     return getattr(MX.np, name)(*[a.as_np_ndarray() for a in arrays]).as_nd_ndarray()
 ''',
 )
+
+COMPARE: Helper = (
+    "_t2g_compare",
+    '''
+def _t2g_compare(kind, x, y, like=None):
+    """torch's comparison (``kind``: equal, greater...) in the promoted dtype, broadcast: bool,
+    or 1/0 in like's dtype (the in-place forms write into like)."""
+    x, y = _t2g_operands(x, y)
+    out = getattr(ND, "broadcast_" + kind)(x, y)
+    return out.astype("bool" if like is None else like.dtype)
+''',
+)

@@ -533,10 +533,10 @@ class TensorMethods(_Split, Rule):
         if m in COMPARE_METHODS:
             b = bind(updated, ["other"])
             other_o = bind(original, ["other"])["other"]
-            if is_number(other_o):
-                return compare(recv, COMPARE_METHODS[m], b["other"], False)
+            if is_number(other_o):  # (torch's comparisons give bool, MXNet's 0/1 numbers)
+                return astype(compare(recv, COMPARE_METHODS[m], b["other"], False), "bool")
             if ctx.is_tensor(other_o):
-                return compare(recv, COMPARE_METHODS[m], b["other"], True)
+                return astype(compare(recv, COMPARE_METHODS[m], b["other"], True), "bool")
             raise Unbindable("with an argument not known to be a tensor or a number is not translated (MXNet needs equal dtypes)")
         # -- methods numpy shares: only on evident tensors or with torch keywords
         if not (evident or torch_kw):
@@ -662,7 +662,7 @@ class TensorFunctions(_Split, Rule):
     right operand has at most two axes and ``nd.batch_dot`` otherwise (decided
     at run time), ``torch.std``/``torch.var`` (and the methods) -> sums of
     squared deviations over ``n - correction``, ``torch.mm`` -> ``nd.dot``, ``torch.bmm`` ->
-    ``nd.batch_dot``, ``torch.where(c, a, b)`` -> ``nd.where``,
+    ``nd.batch_dot``, ``torch.where(c, a, b)`` -> ``nd.where`` (broadcast, numbers promoted),
     ``clamp``, ``sum/mean/argmax/argmin(x, dim,
     keepdim)``, ``max/min(x)`` and ``max/min(a, b)`` (``nd.maximum``),
     ``v, i = torch.max(x, d)`` (two statements), ``torch.eq/ne/gt/lt/ge/le``.
@@ -798,9 +798,9 @@ class TensorFunctions(_Split, Rule):
         if name in _CMP_FUNCS:
             b = bind(updated, ["input", "other"])
             b_o = bind(original, ["input", "other"])
-            if is_number(b_o["other"]):
-                return compare(b["input"], _CMP_FUNCS[name], b["other"], False)
+            if is_number(b_o["other"]):  # (torch's comparisons give bool, MXNet's 0/1 numbers)
+                return astype(compare(b["input"], _CMP_FUNCS[name], b["other"], False), "bool")
             if ctx.is_tensor(b_o["other"]):
-                return compare(b["input"], _CMP_FUNCS[name], b["other"], True)
+                return astype(compare(b["input"], _CMP_FUNCS[name], b["other"], True), "bool")
             raise Unbindable("with an argument not known to be a tensor or a number is not translated (MXNet needs equal dtypes)")
         return None
