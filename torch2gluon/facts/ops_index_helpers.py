@@ -258,7 +258,7 @@ BINARY: Helper = (
     "_t2g_binary",
     '''
 def _t2g_binary(kind, x, y):
-    """torch's remainder/fmod/floor_divide/true_divide/trunc_divide/bitwise ops of two arrays or
+    """torch's remainder/fmod/floor_divide/true_divide/trunc_divide/power/bitwise ops of two arrays or
     numbers (at least one array), promoted as torch does (true division of integers: float32)."""
     x, y = _t2g_operands(x, y)
     if kind == "remainder":
@@ -278,6 +278,8 @@ def _t2g_binary(kind, x, y):
             quotient = ND.where(div - floor > 0.5, floor + 1, floor)
             return ND.where(y == 0, x / y, quotient)
         return ND.broadcast_div(ND.broadcast_sub(x, mod), y)
+    if kind == "power":
+        return ND.broadcast_power(x, y)
     if kind == "true_divide":
         if not x.dtype.__name__.startswith("float"):
             x, y = x.astype("float32"), y.astype("float32")

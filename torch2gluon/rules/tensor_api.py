@@ -60,7 +60,7 @@ class TensorApi(Rule):
     a method of that name), and an in-place ``x.<op>_(...)`` statement are
     looked up in the facts table (``torch2gluon/facts/ops_*.py``): an entry
     with a template is translated (``x.log1p()`` -> ``nd.log1p(x)``,
-    ``x.div(2)`` -> ``x / 2``); an entry of
+    ``x.sign()`` -> ``nd.sign(x)``); an entry of
     another rule is left to it (``view``, ``sum``, ``max``...). Attributes:
     ``x.data`` -> ``x.detach()``, ``x.device`` -> ``x.context``.
 
@@ -89,8 +89,8 @@ class TensorApi(Rule):
     summary = "torch tensor functions/methods -> mxnet.nd from the facts table; unknown tensor methods are reported"
     examples = (
         Example(
-            "import torch\nx = torch.ones(2, 3)\ny = x.log1p()\nz = torch.expm1(x)\nw = x.div(2)\n",
-            'from mxnet import nd\n\nx = nd.ones((2, 3))\ny = nd.log1p(x)\nz = nd.expm1(x)\nw = x / 2\n',
+            "import torch\nx = torch.ones(2, 3)\ny = x.log1p()\nz = torch.expm1(x)\nw = x.log2()\n",
+            'from mxnet import nd\n\nx = nd.ones((2, 3))\ny = nd.log1p(x)\nz = nd.expm1(x)\nw = nd.log2(x)\n',
             id="templates from the facts table",
         ),
         Example(
