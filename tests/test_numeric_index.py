@@ -224,3 +224,18 @@ def test_comparison_result_is_summed_as_int64():
     """A boolean result summed: torch counts in int64 (MXNet's sum of a bool array is a bool)."""
     _run("torch.logical_and(x > 0, b).sum()")
     _run("torch.isfinite(n).sum(0)")
+
+
+def test_in_place_result_assigned():
+    """`y = x.op_(...)`: x changes and y is x; on a fresh tensor y is the result."""
+    src = PRELUDE + (
+        "r = x.clone()\n"
+        "y = r.mul_(2)\n"
+        "z = torch.zeros(3, 5).scatter_(1, torch.tensor([[0], [1], [4]]), 2.5)\n"
+        "q = torch.ones(3, 4).index_fill_(1, torch.tensor([0, 2]), -1.0)\n"
+    )
+    both = exec_both(src, **ENV)
+    t, m = both.values(["r", "y", "z", "q"])
+    for a, c in zip(t, m):
+        _same(a, c, both.translation.code)
+    assert both.mx_ns["y"] is both.mx_ns["r"]
