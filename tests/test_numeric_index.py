@@ -90,8 +90,8 @@ def _run(expr: str, setup: str = ""):
     "torch.nonzero(i)", "torch.nonzero(b, as_tuple=True)", "x.nonzero()", "torch.argwhere(torch.tensor([0, 3, 0, 1]))",
     "torch.nonzero(torch.tensor([0.0, 2.0]), as_tuple=True)",
     "torch.where(b)", "torch.where(x > 0, x, 0.0)", "torch.where(b, 1.0, 0.0)", "torch.where(b, 1, 0)",
-    "torch.where(x > 0, i, 0.5)", "torch.where(b, i, -1)", "torch.where(torch.tensor([True, False, True, False]), x, torch.zeros(3, 1))",
-    "torch.where(b, x, i)", "x.where(b, -x)", "i.where(x > 0, 2.5)",
+    "torch.where(x > 0, i, 0.5)", "torch.where(b, i, -1)",
+"torch.where(x.gt(0), x, -x)", "torch.where(b, i, i * 2)", "x.where(b, -x)", "i.where(x > 0, 2.5)",
     # fmod follows the dividend, remainder the divisor; floor_divide rounds down
     "torch.fmod(i, d)", "torch.remainder(i, d)", "torch.fmod(x, f)", "torch.remainder(x, f)", "x.fmod(-2)", "x.remainder(-2)",
     "i.fmod(2.5)", "torch.remainder(i, -4)", "torch.floor_divide(i, d)", "torch.floor_divide(x, f)", "i.floor_divide(-2)",

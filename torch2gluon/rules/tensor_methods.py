@@ -662,7 +662,7 @@ class TensorFunctions(_Split, Rule):
     right operand has at most two axes and ``nd.batch_dot`` otherwise (decided
     at run time), ``torch.std``/``torch.var`` (and the methods) -> sums of
     squared deviations over ``n - correction``, ``torch.mm`` -> ``nd.dot``, ``torch.bmm`` ->
-    ``nd.batch_dot``, ``torch.where(c, a, b)`` -> ``nd.where`` (broadcast, numbers promoted),
+    ``nd.batch_dot``, ``torch.where(c, a, b)`` -> ``nd.where`` (a Python number for a branch: a helper),
     ``clamp``, ``sum/mean/argmax/argmin(x, dim,
     keepdim)``, ``max/min(x)`` and ``max/min(a, b)`` (``nd.maximum``),
     ``v, i = torch.max(x, d)`` (two statements), ``torch.eq/ne/gt/lt/ge/le``.
@@ -759,7 +759,11 @@ class TensorFunctions(_Split, Rule):
                 return cst.Call(func=cst.Name("_t2g_nonzero"), args=[arg(b["condition"]), arg(cst.Name("True"), "as_tuple")])
             if len(b) != 3:
                 raise Unbindable("needs a condition and both branches (or the condition alone)")
-            for helper in (H.OPERANDS, H.BSHAPE, H.WHERE):  # broadcast, numbers promoted as torch does
+            if not is_number(b["input"]) and not is_number(b["other"]):  # (nd.where: a HybridBlock can take it)
+                # (nd.where has no boolean condition: float32 0/1 serves any branch dtype)
+                cond = astype(b["condition"], "float32")
+                return ctx.call("mxnet.nd.where", arg(cond), arg(b["input"]), arg(b["other"]))
+            for helper in (H.OPERANDS, H.BSHAPE, H.WHERE):  # numbers promoted as torch does, broadcast
                 ctx.helper(*helper)
             return cst.Call(func=cst.Name("_t2g_where"), args=[arg(b["condition"]), arg(b["input"]), arg(b["other"])])
         if name == "torch.clamp":
