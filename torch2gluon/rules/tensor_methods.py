@@ -759,11 +759,12 @@ class TensorFunctions(_Split, Rule):
                 return cst.Call(func=cst.Name("_t2g_nonzero"), args=[arg(b["condition"]), arg(cst.Name("True"), "as_tuple")])
             if len(b) != 3:
                 raise Unbindable("needs a condition and both branches (or the condition alone)")
-            if not is_number(b["input"]) and not is_number(b["other"]):  # (nd.where: a HybridBlock can take it)
+            b_o = bind(original, ["condition", "input", "other"])
+            if ctx.is_tensor(b_o["input"]) and ctx.is_tensor(b_o["other"]):  # (nd.where: a HybridBlock can take it)
                 # (nd.where has no boolean condition: float32 0/1 serves any branch dtype)
                 cond = astype(b["condition"], "float32")
                 return ctx.call("mxnet.nd.where", arg(cond), arg(b["input"]), arg(b["other"]))
-            for helper in (H.OPERANDS, H.BSHAPE, H.WHERE):  # numbers promoted as torch does, broadcast
+            for helper in (H.OPERANDS, H.BSHAPE, H.WHERE):  # a number (or not known to be a tensor): promoted as torch does
                 ctx.helper(*helper)
             return cst.Call(func=cst.Name("_t2g_where"), args=[arg(b["condition"]), arg(b["input"]), arg(b["other"])])
         if name == "torch.clamp":
