@@ -361,8 +361,8 @@ class TensorMethods(_Split, Rule):
             "        correct += pred.eq(y.view_as(pred)).sum().item()\n"
             "        correct += (out.argmax(1) == y).sum().item()\n    return correct\n",
             'from mxnet import gluon\n\nloader = gluon.data.DataLoader(data, batch_size=2)\ndef acc(net):\n    correct = 0\n    for x, y in loader:\n        out = net(x)\n        pred = out.argmax(axis=1, keepdims=True).astype("int64")\n'
-            '        correct += (\n            (pred.astype("float64") == y.reshape_like(pred).astype("float64"))\n            .sum()\n            .astype("int64")\n            .asscalar()\n            .item()\n        )\n'
-            '        correct += (\n            (out.argmax(1).astype("float64") == y.astype("float64"))\n            .sum()\n            .astype("int64")\n            .asscalar()\n            .item()\n        )\n    return correct\n',
+            '        correct += (\n            (pred.astype("float64") == y.reshape_like(pred).astype("float64"))\n            .astype("int64")\n            .sum()\n            .asscalar()\n            .item()\n        )\n'
+            '        correct += (\n            (out.argmax(1).astype("float64") == y.astype("float64"))\n            .astype("int64")\n            .sum()\n            .asscalar()\n            .item()\n        )\n    return correct\n',
             id="accuracy idioms",
         ),
     )
@@ -562,6 +562,9 @@ class TensorMethods(_Split, Rule):
             if "dtype" in b:
                 raise Unbindable("with `dtype=` is not translated yet")
             if m == "sum" and ctx.is_bool_tensor(recv_o):
+                if (isinstance(recv, cst.Call) and isinstance(recv.func, cst.Attribute) and recv.func.attr.value == "astype"
+                        and len(recv.args) == 1 and literal(recv.args[0].value) == "bool"):
+                    recv = recv.func.value  # (a comparison's 0/1 cast to bool: counted as it is)
                 return meth(astype(recv, "int64"), m, *axis_args(b))  # torch sums booleans as int64 (MXNet's sum of bool is a bool)
             out = meth(recv, m, *axis_args(b))
             if m == "mean" and ctx.is_bool_tensor(recv_o):
