@@ -136,11 +136,12 @@ def test_masks_made_as_bool_tensors_and_augmented_assignments(lines):
     np.testing.assert_array_equal(m.astype(t.dtype), t, err_msg=both.translation.code)
 
 
-def test_where_with_a_name_bound_to_a_number_is_refused():
+def test_where_with_a_name_bound_to_a_number_matches_torch():
     # nd.where needs arrays for both branches: a float kept in a variable is a number too
-    src = "import torch\nx = torch.randn(3)\nfill = 10.0\nresult = torch.where(x > 0, x, fill)\n"
-    errors = [d for d in translate(src).diagnostics if d.severity is Severity.ERROR]
-    assert len(errors) == 1 and errors[0].line == 4 and "Python number" in errors[0].message
+    src = PRELUDE + "fill = 10.0\nresult = torch.where(f > 0, f, fill)\n"
+    both = exec_both(src, torch_env=dict(ENV), mx_env=dict(ENV))
+    (t,), (m,) = both.values(["result"])
+    np.testing.assert_allclose(np.asarray(m), np.asarray(t), err_msg=both.translation.code)
 
 
 def test_assigning_a_tensor_s_data_is_refused_not_broken():

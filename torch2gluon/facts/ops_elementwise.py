@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Tuple
 
 from .ops import Form, Inputs, Op, P, Result
+from .ops_index_helpers import BINARY, BSHAPE, NUMPY, OPERANDS
 
 F = Form.ALL
 ALPHA = P("alpha", 1)
@@ -123,12 +124,17 @@ OPS: Tuple[Op, ...] = (
         "FLOAT(X) / FLOAT(other)",
         aliases=("divide", "true_divide"),
         alternatives=(
-            (frozenset({"rounding_mode=floor"}), "ND.floor(FLOAT(X) / FLOAT(other))"),
-            (frozenset({"rounding_mode=trunc"}), "ND.trunc(FLOAT(X) / FLOAT(other))"),
+            (frozenset({"rounding_mode=floor"}), '_t2g_binary("floor_divide", X, other)'),
+            (frozenset({"rounding_mode=trunc"}), '_t2g_binary("trunc_divide", X, other)'),
         ),
-        checks=("other", "2", "other, rounding_mode='floor'", "other, rounding_mode='trunc'", "x"),
-        operands=(("other", "torch.full((3, 4), 0.75)"),),
-        note="with an integer rounding mode the result is float, not int (refused for int inputs)",
+        helpers=(OPERANDS, BSHAPE, BINARY),
+        checks=("other", "2", "other, rounding_mode='floor'", "other, rounding_mode='trunc'", "ints", "ints, rounding_mode='floor'"),
+        operands=(
+            ("other", "torch.full((3, 4), 0.75)"),
+            ("ints", "torch.tensor([[3, -3, 2, -4]])"),
+        ),
+        dtypes=("float32", "int64"),
+        note="integers divide to float32; with a rounding mode integers stay integers (MXNet refuses operands of two float widths)",
     ),
     Op(
         "pow",
@@ -146,8 +152,13 @@ OPS: Tuple[Op, ...] = (
         (P("other"),),
         F,
         Result.FLOAT,
+        "_t2g_np(\"arctan2\", FLOAT(X), FLOAT(other))",
         aliases=("arctan2",),
-        refuse="MXNet 1.9's NDArray has no two-argument arctangent (arctan(y / x) loses the quadrant)",
+        helpers=(NUMPY,),
+        checks=("other", "other=other"),
+        operands=(("other", "torch.tensor([[1.0, -1.0, 0.0, -2.0]])"),),
+        dtypes=("float32", "int64"),
+        note="MXNet's NumPy arctan2 (nd has none; arctan(y / x) would lose the quadrant)",
     ),
     Op(
         "maximum",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import ops_create, ops_custom, ops_elementwise, ops_reduce, ops_shape
+from . import ops_create, ops_custom, ops_elementwise, ops_index, ops_reduce, ops_shape
 from .ops import Registry
 
 REGISTRY = Registry()
@@ -11,3 +11,4 @@ REGISTRY.add(ops_elementwise.OPS)
 REGISTRY.add(ops_reduce.OPS)
 REGISTRY.add(ops_create.OPS)
 REGISTRY.add(ops_shape.OPS)
+REGISTRY.add(ops_index.OPS)

@@ -60,7 +60,7 @@ class TensorApi(Rule):
     a method of that name), and an in-place ``x.<op>_(...)`` statement are
     looked up in the facts table (``torch2gluon/facts/ops_*.py``): an entry
     with a template is translated (``x.log1p()`` -> ``nd.log1p(x)``,
-    ``x.div(y, rounding_mode="floor")`` -> ``nd.floor(x / y)``); an entry of
+    ``x.sign()`` -> ``nd.sign(x)``); an entry of
     another rule is left to it (``view``, ``sum``, ``max``...). Attributes:
     ``x.data`` -> ``x.detach()``, ``x.device`` -> ``x.context``.
 
@@ -89,8 +89,8 @@ class TensorApi(Rule):
     summary = "torch tensor functions/methods -> mxnet.nd from the facts table; unknown tensor methods are reported"
     examples = (
         Example(
-            "import torch\nx = torch.ones(2, 3)\ny = x.log1p()\nz = torch.expm1(x)\nw = x.div(2, rounding_mode='floor')\n",
-            'from mxnet import nd\n\nx = nd.ones((2, 3))\ny = nd.log1p(x)\nz = nd.expm1(x)\nw = nd.floor(x / 2)\n',
+            "import torch\nx = torch.ones(2, 3)\ny = x.log1p()\nz = torch.expm1(x)\nw = x.log2()\n",
+            'from mxnet import nd\n\nx = nd.ones((2, 3))\ny = nd.log1p(x)\nz = nd.expm1(x)\nw = nd.log2(x)\n',
             id="templates from the facts table",
         ),
         Example(
@@ -148,6 +148,12 @@ class TensorApi(Rule):
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         if len(node.body) == 1 and isinstance(node.body[0], cst.Expr) and isinstance(node.body[0].value, cst.Call):
             self._statement_calls.add(id(node.body[0].value))
+        # `y = x.op_(...)`: x changes and y is x (or, x a fresh tensor, y is the result)
+        body = node.body[0] if len(node.body) == 1 else None
+        if isinstance(body, cst.Assign) and len(body.targets) == 1 and isinstance(body.value, cst.Call):
+            func = body.value.func
+            if isinstance(func, cst.Attribute) and (_plain(func.value) or isinstance(func.value, cst.Call)):
+                self._statement_calls.add(id(body.value))
 
     def visit_Call(self, node: cst.Call) -> None:
         self._callees.add(id(node.func))
@@ -299,14 +305,20 @@ class TensorApi(Rule):
         return expr
 
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
-        if len(original.body) != 1 or not isinstance(original.body[0], cst.Expr):
+        if len(original.body) != 1 or not isinstance(original.body[0], (cst.Expr, cst.Assign)):
             return None
         planned = self._inplace.pop(id(original.body[0].value), None)
         if planned is None:
             return None
         x, value = planned
+        assign = updated.body[0]
+        if isinstance(assign, cst.Assign) and isinstance(x, cst.Call):  # a fresh tensor changed in place: the result
+            return updated.with_changes(body=[assign.with_changes(value=value)])
         target = cst.Subscript(value=paren(x), slice=[cst.SubscriptElement(slice=cst.Slice(lower=None, upper=None))])
-        return updated.with_changes(body=[cst.Assign(targets=[cst.AssignTarget(target=target)], value=value)])
+        line = updated.with_changes(body=[cst.Assign(targets=[cst.AssignTarget(target=target)], value=value)])
+        if isinstance(assign, cst.Assign):  # `y = x.op_(...)`: x changes, y is x
+            return cst.FlattenSentinel([line, updated.with_changes(body=[assign.with_changes(value=x)], leading_lines=[])])
+        return line
 
     # -- arguments ---------------------------------------------------------------------
     def _bind(self, op: Op, form: Form, original: cst.Call, updated: cst.Call):
@@ -530,6 +542,13 @@ def _bind(call: cst.Call, params: Tuple[str, ...], op: Op) -> Dict[str, cst.Base
         else:
             bound[varargs] = cst.Tuple(elements=[cst.Element(value=v) for v in rest])
     return bound
+
+
+def _plain(node: cst.BaseExpression) -> bool:
+    """A name or a chain of attributes of one (``x``, ``self.buf``): safe to read twice."""
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return isinstance(node, cst.Name)
 
 
 def _names(node: cst.CSTNode) -> List[cst.Name]:

@@ -19,7 +19,8 @@ from ..rewrite.context import Context
 from ..base.syntax import arg
 from ..base.diagnostics import Severity
 from ._base import Example, NotLiteral, Rule, Unbindable, bind, code_of, literal, paren
-from ..analysis.kinds import DType, Kind
+from ..analysis.kinds import DType
+from ..facts import ops_index_helpers as H
 from ..facts.catalog import literal_dtype
 from ..facts.dtypes import CAST_METHODS, DTYPES
 from ..facts.ops_create import LEGACY_CONSTRUCTORS
@@ -371,8 +372,8 @@ class TensorMethods(_Split, Rule):
             "        correct += pred.eq(y.view_as(pred)).sum().item()\n"
             "        correct += (out.argmax(1) == y).sum().item()\n    return correct\n",
             'from mxnet import gluon\n\nloader = gluon.data.DataLoader(data, batch_size=2)\ndef acc(net):\n    correct = 0\n    for x, y in loader:\n        out = net(x)\n        pred = out.argmax(axis=1, keepdims=True).astype("int64")\n'
-            '        correct += (\n            (pred.astype("float64") == y.reshape_like(pred).astype("float64"))\n            .sum()\n            .astype("int64")\n            .asscalar()\n            .item()\n        )\n'
-            '        correct += (\n            (out.argmax(1).astype("float64") == y.astype("float64"))\n            .sum()\n            .astype("int64")\n            .asscalar()\n            .item()\n        )\n    return correct\n',
+            '        correct += (\n            (pred.astype("float64") == y.reshape_like(pred).astype("float64"))\n            .astype("int64")\n            .sum()\n            .asscalar()\n            .item()\n        )\n'
+            '        correct += (\n            (out.argmax(1).astype("float64") == y.astype("float64"))\n            .astype("int64")\n            .sum()\n            .asscalar()\n            .item()\n        )\n    return correct\n',
             id="accuracy idioms",
         ),
     )
@@ -592,10 +593,10 @@ class TensorMethods(_Split, Rule):
         if m in COMPARE_METHODS:
             b = bind(updated, ["other"])
             other_o = bind(original, ["other"])["other"]
-            if is_number(other_o):
-                return compare(recv, COMPARE_METHODS[m], b["other"], False)
+            if is_number(other_o):  # (torch's comparisons give bool, MXNet's 0/1 numbers)
+                return astype(compare(recv, COMPARE_METHODS[m], b["other"], False), "bool")
             if ctx.is_tensor(other_o):
-                return compare(recv, COMPARE_METHODS[m], b["other"], True)
+                return astype(compare(recv, COMPARE_METHODS[m], b["other"], True), "bool")
             raise Unbindable("with an argument not known to be a tensor or a number is not translated (MXNet needs equal dtypes)")
         # -- methods numpy shares: only on evident tensors or with torch keywords
         if not (evident or torch_kw):
@@ -620,10 +621,13 @@ class TensorMethods(_Split, Rule):
             b = bind(updated, ["dim", "keepdim", "dtype"])
             if "dtype" in b:
                 raise Unbindable("with `dtype=` is not translated yet")
-            out = meth(recv, m, *axis_args(b))
             if m == "sum" and ctx.is_bool_tensor(recv_o):
-                out = astype(out, "int64")  # torch sums booleans as int64
-            elif m == "mean" and ctx.is_bool_tensor(recv_o):
+                if (isinstance(recv, cst.Call) and isinstance(recv.func, cst.Attribute) and recv.func.attr.value == "astype"
+                        and len(recv.args) == 1 and literal(recv.args[0].value) == "bool"):
+                    recv = recv.func.value  # (a comparison's 0/1 cast to bool: counted as it is)
+                return meth(astype(recv, "int64"), m, *axis_args(b))  # torch sums booleans as int64 (MXNet's sum of bool is a bool)
+            out = meth(recv, m, *axis_args(b))
+            if m == "mean" and ctx.is_bool_tensor(recv_o):
                 raise Unbindable("of a boolean tensor is an error in torch")
             return out
         if m in ("std", "var"):
@@ -726,7 +730,7 @@ class TensorFunctions(_Split, Rule):
     right operand has at most two axes and ``nd.batch_dot`` otherwise (decided
     at run time), ``torch.std``/``torch.var`` (and the methods) -> sums of
     squared deviations over ``n - correction``, ``torch.mm`` -> ``nd.dot``, ``torch.bmm`` ->
-    ``nd.batch_dot``, ``torch.where(c, a, b)`` -> ``nd.where``,
+    ``nd.batch_dot``, ``torch.where(c, a, b)`` -> ``nd.where`` (a Python number for a branch: a helper),
     ``clamp``, ``sum/mean/argmax/argmin(x, dim,
     keepdim)``, ``max/min(x)`` and ``max/min(a, b)`` (``nd.maximum``),
     ``v, i = torch.max(x, d)`` (two statements), ``torch.eq/ne/gt/lt/ge/le``.
@@ -818,12 +822,19 @@ class TensorFunctions(_Split, Rule):
             return matmul(ctx, b["input"], b["other"])
         if name == "torch.where":
             b = bind(updated, ["condition", "input", "other"])
+            if set(b) == {"condition"}:  # torch.nonzero(condition, as_tuple=True)
+                ctx.helper(*H.NONZERO)
+                return cst.Call(func=cst.Name("_t2g_nonzero"), args=[arg(b["condition"]), arg(cst.Name("True"), "as_tuple")])
             if len(b) != 3:
-                raise Unbindable("with one argument (nonzero indices) is not translated")
+                raise Unbindable("needs a condition and both branches (or the condition alone)")
             b_o = bind(original, ["condition", "input", "other"])
-            if is_number(b["input"]) or is_number(b["other"]) or any(ctx.kind(b_o[k]) is Kind.NUMBER for k in ("input", "other")):
-                raise Unbindable("with a Python number for a branch is not translated (nd.where needs arrays)")
-            return ctx.call("mxnet.nd.where", arg(b["condition"]), arg(b["input"]), arg(b["other"]))
+            if ctx.is_tensor(b_o["input"]) and ctx.is_tensor(b_o["other"]):  # (nd.where: a HybridBlock can take it)
+                # (nd.where has no boolean condition: float32 0/1 serves any branch dtype)
+                cond = astype(b["condition"], "float32")
+                return ctx.call("mxnet.nd.where", arg(cond), arg(b["input"]), arg(b["other"]))
+            for helper in (H.OPERANDS, H.BSHAPE, H.WHERE):  # a number (or not known to be a tensor): promoted as torch does
+                ctx.helper(*helper)
+            return cst.Call(func=cst.Name("_t2g_where"), args=[arg(b["condition"]), arg(b["input"]), arg(b["other"])])
         if name == "torch.clamp":
             b = bind(updated, ["input", "min", "max"])
             return clamp(ctx, b["input"], b.get("min"), b.get("max"))
@@ -831,10 +842,10 @@ class TensorFunctions(_Split, Rule):
             b = bind(updated, ["input", "dim", "keepdim", "dtype"])
             if "dtype" in b:
                 raise Unbindable("argument `dtype` is not translated")
-            out = ctx.call(_REDUCE[name], arg(b["input"]), *axis_args(b))
             if name == "torch.sum" and ctx.is_bool_tensor(bind(original, ["input", "dim", "keepdim", "dtype"])["input"]):
-                out = astype(out, "int64")
-            return out
+                # torch sums booleans as int64 (MXNet's sum of bool is a bool): cast first
+                return ctx.call(_REDUCE[name], arg(astype(b["input"], "int64")), *axis_args(b))
+            return ctx.call(_REDUCE[name], arg(b["input"]), *axis_args(b))
         if name in ("torch.std", "torch.var"):
             first = updated.args[0] if updated.args and updated.args[0].keyword is None else None
             if first is None:
@@ -860,9 +871,9 @@ class TensorFunctions(_Split, Rule):
         if name in _CMP_FUNCS:
             b = bind(updated, ["input", "other"])
             b_o = bind(original, ["input", "other"])
-            if is_number(b_o["other"]):
-                return compare(b["input"], _CMP_FUNCS[name], b["other"], False)
+            if is_number(b_o["other"]):  # (torch's comparisons give bool, MXNet's 0/1 numbers)
+                return astype(compare(b["input"], _CMP_FUNCS[name], b["other"], False), "bool")
             if ctx.is_tensor(b_o["other"]):
-                return compare(b["input"], _CMP_FUNCS[name], b["other"], True)
+                return astype(compare(b["input"], _CMP_FUNCS[name], b["other"], True), "bool")
             raise Unbindable("with an argument not known to be a tensor or a number is not translated (MXNet needs equal dtypes)")
         return None
