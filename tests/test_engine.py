@@ -426,3 +426,28 @@ def test_a_layer_built_in_place_is_a_model_for_its_methods_and_parameters():
     src = "import torch\nimport torch.nn as nn\nmodel = nn.Conv2d(4, 5, 3).double()\nw = nn.Linear(4, 4).weight.abs()\n"
     errors = [d for d in translate(src).diagnostics if d.severity is Severity.ERROR]
     assert [(d.rule, d.line) for d in errors] == [("T2G002", 3), ("T2G002", 4)], errors
+
+
+def test_a_second_pass_leaves_the_translation_s_helpers_alone():
+    # pytorch/examples word_language_model: a second pass read `_t2g_axes`'s body as torch
+    # code (`dims = (dims,)` went), and helpers it needed again were defined twice
+    from torch2gluon import translate
+
+    src = (
+        "import torch\nx = torch.ones(2, 3, 4)\ny = x.permute(2, 0, 1)\nz = x.movedim(0, -1)\n"
+        "a = torch.arange(6)\nb = a.float() / a\nq = torch.special.zeta(x, 2.0)\n"  # (left: torch stays)
+    )
+    first = translate(src).code
+    assert "def _t2g_" in first
+    again = translate(first)
+    assert again.code == first
+    names = [line.split("(")[0] for line in first.splitlines() if line.startswith("def _t2g_")]
+    assert len(names) == len(set(names))
+
+
+def test_wrapping_a_name_in_a_tuple_is_not_a_self_assignment():
+    # `dims = (dims,)` was dropped as if it were `X = X` (what Variable removal leaves)
+    from torch2gluon import translate
+
+    src = "import torch\ndef f(dims, x):\n    if isinstance(dims, int):\n        dims = (dims,)\n    return torch.flip(x, dims)\n"
+    assert "dims = (dims,)" in translate(src).code

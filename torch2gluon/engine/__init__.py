@@ -105,6 +105,11 @@ def _translate_module(source: str, module: cst.Module, options: Options) -> Tran
 
     rules = [cls(ctx) for cls in all_rules() if cls.code not in options.disable]
     engine = _Engine(ctx, rules)
+    # a translation's own runtime helpers (a second pass): no rule reads or rewrites them
+    for stmt in module.body:
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value.startswith(HELPER_PREFIX):
+            ctx.defined_helpers.add(stmt.name.value)
+            engine.helper_defs.add(id(stmt))
     if SUPPRESS_TEXT in source:
         engine.suppressed = suppressions(module, ctx)
     out = module.visit(engine)
@@ -250,6 +255,10 @@ def suppressions(module: cst.Module, ctx: Context) -> Dict[int, Optional[frozens
     return found
 
 
+# the names of the runtime helpers a translation defines (facts/runtime.py and the ops helpers)
+HELPER_PREFIX = "_t2g_"
+
+
 def _is_suppressed(suppressed: Dict[int, Optional[frozenset]], line: int, rule: str) -> bool:
     if line not in suppressed:
         return False
@@ -271,6 +280,7 @@ class _Engine(cst.CSTTransformer):
         self.inner_refs: Set[int] = set()  # torch.nn inside torch.nn.Linear
         self.ambiguous: Set[int] = set()  # may be torch, may be a local value
         self.unchanged: Set[int] = set()
+        self.helper_defs: Set[int] = set()  # top-level `def _t2g_...` of a translation read again
         self.in_import = 0
         self.stmt_depth = 0
         # line -> rule ids (or ALL_RULES) switched off by a suppression comment
@@ -287,6 +297,8 @@ class _Engine(cst.CSTTransformer):
                         table.setdefault(node_type, []).append((rule, getattr(rule, attr)))
 
     def on_visit(self, node: cst.CSTNode) -> bool:
+        if id(node) in self.helper_defs:
+            return False  # on_leave hands it back as it is
         self.marks.append(self.ctx.changes)
         t = type(node)
         if isinstance(node, _STATEMENT_TYPES):
@@ -300,6 +312,11 @@ class _Engine(cst.CSTTransformer):
         return True
 
     def on_leave(self, original: cst.CSTNode, updated: cst.CSTNode):
+        if id(original) in self.helper_defs:
+            self.unchanged.add(id(original))
+            self._remember(original, original)
+            self.ctx.top_of[id(original)] = original
+            return original
         ctx = self.ctx
         mark = self.marks.pop()
         t = type(original)

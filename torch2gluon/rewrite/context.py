@@ -72,6 +72,8 @@ class Context:
         # after the imports by the engine: e.g. an MXNet optimizer with torch's
         # update rule where MXNet has none
         self.helpers: Dict[str, Statement] = {}
+        # helpers the source defines already (a second pass over a translation): kept as they are
+        self.defined_helpers: Set[str] = set()
         # Gradient code other rules wrote that the training-loop rule (T2G501)
         # makes exact at that point (backward of the batch mean, step(1)), or
         # reports: id(translated clipping node) -> original call (T2G502), and
@@ -238,7 +240,7 @@ class Context:
         In the template, ``MX`` stands for the ``mxnet`` module and ``ND`` for
         ``mxnet.nd``; their imports are recorded as for any generated name.
         """
-        if name in self.helpers:
+        if name in self.helpers or name in self.defined_helpers:
             return
         ctx = self
 

@@ -41,6 +41,9 @@ def _kwargs(call: cst.Call) -> Set[str]:
     return {a.keyword.value for a in call.args if a.keyword is not None}
 
 
+# methods this rule translates only when called without arguments
+_WITHOUT_ARGUMENTS = frozenset({"numel", "dim", "contiguous", "t", "numpy", "item", "tolist", "clone"})
+
 # reductions whose MXNet spelling (axis=, keepdims=) a second pass leaves as it is
 _REDUCING = ("sum", "mean", "prod", "max", "min", "argmax", "argmin")
 
@@ -678,6 +681,10 @@ class TensorMethods(_Split, Rule):
             return meth(recv, "tile", arg(sizes(updated, "repeats"), "reps"))
         if m in ("sum", "mean") or torch_kw and (m not in METHODS or METHODS[m].custom == self.code):
             raise Unbindable("with `dim=`/`keepdim=` is not translated")  # (the facts table's ops are T2G104's)
+        if evident and m in _WITHOUT_ARGUMENTS:
+            # translated above only without arguments: on a known tensor, refused (closed
+            # world), not passed through (`x.numpy(force=True)` has no MXNet twin)
+            raise Unbindable("with arguments is not translated")
         return None
 
     def _asnumpy(self, recv_o, recv) -> cst.Call:

@@ -60,7 +60,10 @@ def is_self_assignment(stmt: cst.BaseStatement) -> bool:
             return [cast(cst.Name, e.value).value for e in node.elements]
         return None
 
-    left, right = names(small.targets[0].target), names(small.value)
+    target, value = small.targets[0].target, small.value
+    if isinstance(target, cst.Tuple) != isinstance(value, cst.Tuple):
+        return False  # `dims = (dims,)` makes a tuple: not a no-op
+    left, right = names(target), names(value)
     return left is not None and left == right
 
 
