@@ -458,3 +458,4 @@ def test_wrapping_a_name_in_a_tuple_is_not_a_self_assignment():
     assert not is_self_assignment(stmt("dims = (dims,)\n"))
     assert not is_self_assignment(stmt("a, b = (a, b),\n"))
     assert is_self_assignment(stmt("X, y = X, y\n")) and is_self_assignment(stmt("x = x\n"))
+

@@ -124,6 +124,9 @@ class TensorApi(Rule):
         # taken as floating-point: the layers compute in float (and a helper call
         # would keep the class from becoming a HybridBlock)
         self._in_module = 0
+        # inside a class that derives from a Gluon block already (a second pass over a
+        # translation), a method NDArray has too is MXNet's (`x.swapaxes(1, 2)`)
+        self._in_gluon = 0
         self._module_classes: Set[str] = set()
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -135,13 +138,20 @@ class TensorApi(Rule):
             (self.ctx.imported_name(b.value) or "").startswith(GLUON_BLOCKS) for b in node.bases
         )
 
+    def _is_gluon_class(self, node: cst.ClassDef) -> bool:
+        return any((self.ctx.imported_name(b.value) or "").startswith(GLUON_BLOCKS) for b in node.bases)
+
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         if self._is_module_class(node):
             self._in_module += 1
+        if self._is_gluon_class(node):
+            self._in_gluon += 1
 
     def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> None:
         if self._is_module_class(original):
             self._in_module -= 1
+        if self._is_gluon_class(original):
+            self._in_gluon -= 1
         return None
 
     # -- where calls stand -------------------------------------------------------
@@ -253,7 +263,7 @@ class TensorApi(Rule):
         receiver = self.ctx.value(func.value)
         if receiver.kind is Kind.PARAMETER:
             return None  # a parameter's value: T2G214 (and its closed world)
-        if method in TENSOR_ATTRIBUTES or (method in MXNET_ARRAY_NAMES and method not in TENSOR_NAMES):
+        if method in TENSOR_ATTRIBUTES or (method in MXNET_ARRAY_NAMES and (method not in TENSOR_NAMES or self._in_gluon)):
             return None  # `p.grad()`, `x.asscalar()`: not torch's calls (MXNet's, in a second pass)
         known = receiver.kind is Kind.TENSOR
         if not known and (method not in TENSOR_ONLY or receiver.known):
