@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Tuple
 
+from .ops_index_helpers import GRID
+
 Helper = Tuple[str, str]
 
 TAKE_ALONG: Helper = (
@@ -32,15 +34,7 @@ TAKE_ALONG: Helper = (
     '''
 def _t2g_take_along(x, index, axis):
     """x's entries at index along axis (numpy's take_along_axis), differentiable in x."""
-    axis = axis % index.ndim
-    grids = []
-    for a, n in enumerate(index.shape):
-        if a == axis:
-            grids.append(index.astype("int64"))
-        else:
-            shape = [n if b == a else 1 for b in range(index.ndim)]
-            grids.append(ND.arange(n, ctx=index.context, dtype="int64").reshape(shape).broadcast_to(index.shape))
-    return ND.gather_nd(x, ND.stack(*grids))
+    return ND.gather_nd(x, _t2g_grid(index, axis % index.ndim))
 ''',
 )
 
@@ -369,5 +363,5 @@ def _t2g_unique(x, sorted=True, return_inverse=False, return_counts=False, dim=N
 ''',
 )
 
-SORTING = (TAKE_ALONG, SORT_KEY, SORT)
+SORTING = (GRID, TAKE_ALONG, SORT_KEY, SORT)
 EXTREMES = (EXTREME_FUNCTION, AMAX)

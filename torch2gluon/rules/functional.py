@@ -667,20 +667,18 @@ class FunctionalResize(Rule):
         name = self.ctx.call_name(original)
         if name not in (F + "pad", F + "interpolate"):
             return None
-        self._original = original
         try:
             if name == F + "pad":
-                return self._pad(updated)
+                return self._pad(original, updated)
             return self._interpolate(updated)
         except Unbindable as e:
             self.keep(original, name, str(e))
             return None
 
-    def _pad(self, updated: cst.Call) -> cst.BaseExpression:
+    def _pad(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         b = bind(updated, ["input", "pad", "mode", "value"])
         if "input" not in b or "pad" not in b:
             raise Unbindable("needs `input` and `pad`")
-        self._input_node = bind(self._original, ["input", "pad", "mode", "value"]).get("input")
         mode = literal(b["mode"]) if "mode" in b else "constant"
         if mode not in _PAD_MODES:
             raise Unbindable(f"with mode {code_of(b['mode'])} is not translated (MXNet pads constant, edge, reflect)")
@@ -696,7 +694,7 @@ class FunctionalResize(Rule):
                 raise Unbindable("with a negative pad (a crop) is not translated")
         pairs = [values[i:i + 2] for i in range(0, len(values), 2)][::-1]
         ndim = 5 if len(values) == 6 else 4
-        given = self.ctx.value(self._input_node).ndim if self._input_node is not None else None
+        given = self.ctx.value(bind(original, ["input", "pad", "mode", "value"]).get("input")).ndim
         if given is not None and given not in (4, 5):
             raise Unbindable(f"of a {given}-D tensor is not translated (MXNet's pad takes 4-D and 5-D inputs only)")
         width = [cst.Integer("0")] * (2 * (ndim - len(pairs))) + [v for p in pairs for v in p]
