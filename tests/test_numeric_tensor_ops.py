@@ -74,6 +74,8 @@ CASES = [
     ("x.t()", True), ("x.repeat(2, 1)", True), ("x.repeat((1, 2))", True), ("x.unsqueeze(0).repeat(2, 1, 1)", True),
     ("torch.ones(2, 1).expand(2, 3)", True), ("torch.ones(2, 1).expand((2, 3))", True),
     ("torch.ones(1, 3).expand(size=(4, 3))", True),
+    ("x.unsqueeze(1).broadcast_to((2, 4, 3))", True), ("lab.type_as(x)", True), ("x.type_as(other=lab)", True),
+    ("(lab.type_as(x) / 2).sum()", True), ("x.broadcast_to(size=(5, 2, 3))", True),
     # dtypes and copies
     ("x.float()", True), ("x.double()", True), ("x.long()", True), ("x.half()", True),
     ("x.to(torch.float64)", True), ("x.to(dtype=torch.int64)", True), ("x.type(torch.int32)", True),
@@ -189,6 +191,7 @@ def test_statements(src, names):
         ("r = torch.matmul(x, y.t(), out=z)\n", "T2G103"),
         ("r = torch.max(x, 1)\n", "T2G103"),
         ("r = torch.ones(2, 1).expand(-1, 3)\n", "T2G102"),
+        ("r = torch.ones(2, 1).broadcast_to((-1, 3))\n", "T2G102"),
         ("r = (x > 0).mean()\n", "T2G102"),
         ("r = x.eq(other)\n", "T2G102"),
         ("r = x.view(0, 6)\n", "T2G102"),

@@ -295,6 +295,9 @@ class Analysis(Expressions):
                 v = keywords[param]
             else:
                 v = UNKNOWN  # left to its default
+            if v.kind is Kind.PARAMETER:
+                # a layer's parameter passed on is its value: the call site reads it with `.data()`
+                v = v.with_kind(Kind.TENSOR)
             found = v if found is None else join(found, v)
         return found or UNKNOWN
 

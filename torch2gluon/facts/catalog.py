@@ -418,6 +418,9 @@ class _Catalog:
                 cast = self._cast_target(call)
                 if cast is not None:
                     return tensor(cast)
+            if name == "type_as":  # the other tensor's dtype
+                other = value_of(call.args[0].value) if call.args else None
+                return tensor(other.dtype if other is not None and other.is_tensor() else None)
             return tensor(src_dtype)
         if result is Result.FLOAT:
             return tensor(DType.FLOAT)

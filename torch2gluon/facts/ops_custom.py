@@ -34,8 +34,8 @@ OPS: Tuple[Op, ...] = (
         "T2G102",
         M,
         Result.SAME,
-        "view view_as reshape unsqueeze permute contiguous t expand fill_ zero_ clone detach "
-        "squeeze transpose repeat to type cpu cuda",
+        "view view_as reshape unsqueeze permute contiguous t expand broadcast_to fill_ zero_ clone detach "
+        "squeeze transpose repeat to type type_as cpu cuda",
     ),
     *_custom("T2G102", M, Result.FLOAT, "float double half"),
     *_custom("T2G102", M, Result.INT, "long int"),

@@ -32,7 +32,7 @@ REDUCTIONS = frozenset(
 ) | ZERO_D
 #: ops whose result has another rank than their input (what it is depends on the arguments)
 RESHAPING = frozenset(
-    "view view_as reshape flatten squeeze unsqueeze expand expand_as repeat new_zeros mm bmm matmul cat concat "
+    "view view_as reshape flatten squeeze unsqueeze expand broadcast_to expand_as repeat new_zeros mm bmm matmul cat concat "
     "stack where t permute transpose size tolist numpy item dim numel ndimension nelement unique functional.unique".split()
 ) | SHAPE_RESHAPING
 #: keywords only torch's tensor methods take (numpy says axis/keepdims)

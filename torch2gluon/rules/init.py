@@ -365,7 +365,9 @@ class InitCalls(Rule):
             try:
                 new = self._fold(call, fn, out)
             except NotExact as e:
-                self.report(call, f"`{name}` {e}; left as is")
+                # reported where the source has it (the body here is the updated one)
+                source = self._init_call(self.ctx.original(stmt))
+                self.report(source[0] if source is not None else call, f"`{name}` {e}; left as is")
                 self.ctx.explained.add(id(call.func))
                 out.append(stmt)
                 continue

@@ -11,7 +11,7 @@ Names numpy shares with torch (``sum``, ``max``, ``tolist``, ``item``,
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set, cast
+from typing import Dict, List, Optional, Sequence, Set, cast
 
 import libcst as cst
 
@@ -281,6 +281,17 @@ class _Split(Rule):
         if id(original) not in self.ctx.handled:
             self.keep(original, name, "with a dim returns (values, indices) in torch and values only in MXNet; "
                       "write `v, i = x.max(dim=d)` (translated to two calls)")
+
+
+def _same_in_mxnet(m: str, args: Sequence[cst.Arg]) -> bool:
+    """Forms an NDArray has with torch's meaning, left as written (or another rule's)."""
+    if m in ("to", "cpu", "cuda", "backward", "fill_", "zero_"):
+        return True  # devices are T2G801's, `backward` T2G501's, a statement's fill_/zero_ the statement pass's
+    if m in ("detach", "squeeze", "clone"):
+        return not args
+    if m in ("reshape", "transpose", "broadcast_to"):  # one shape tuple: MXNet's spelling (a second pass)
+        return len(args) == 1 and args[0].keyword is None and not args[0].star
+    return False
 
 
 class TensorMethods(_Split, Rule):
@@ -562,6 +573,10 @@ class TensorMethods(_Split, Rule):
             return None  # `.to(device)`: T2G801's
         if m == "type" and evident:
             raise Unbindable("without a dtype (torch's type name) has no MXNet twin")
+        if m == "type_as" and len(args) == 1 and not args[0].star and (args[0].keyword is None or args[0].keyword.value == "other"):
+            if not ctx.is_tensor(cast(cst.Arg, original.args[0]).value):
+                raise Unbindable("with an argument not known to be a tensor is not translated")
+            return meth(recv, "astype", arg(cst.Attribute(value=paren(args[0].value), attr=cst.Name("dtype"))))
         if m == "permute":
             if len(args) == 1 and args[0].keyword is not None and args[0].keyword.value == "dims":
                 dims = args[0].value
@@ -583,7 +598,8 @@ class TensorMethods(_Split, Rule):
             return cst.Attribute(value=paren(recv), attr=cst.Name("T"))
         if m == "numpy" and not args:
             return self._asnumpy(recv_o, recv)
-        if m == "expand":
+        if m == "expand" or (m == "broadcast_to" and len(args) == 1 and not args[0].star):
+            # MXNet's broadcast_to adds leading dims as torch's does; -1 (keep) it lacks
             new_size = sizes(updated, "size")
             if isinstance(new_size, cst.Tuple) and any(literal(e.value) == -1 for e in new_size.elements):
                 raise Unbindable("with -1 (keep this size) has no broadcast_to twin")
@@ -685,6 +701,9 @@ class TensorMethods(_Split, Rule):
             # translated above only without arguments: on a known tensor, refused (closed
             # world), not passed through (`x.numpy(force=True)` has no MXNet twin)
             raise Unbindable("with arguments is not translated")
+        if evident and m in METHODS and METHODS[m].custom == self.code and not _same_in_mxnet(m, args):
+            # the forms above are the verified ones; any other on a known tensor is refused (closed world)
+            raise Unbindable("in this form is not translated")
         return None
 
     def _asnumpy(self, recv_o, recv) -> cst.Call:
@@ -698,7 +717,7 @@ class TensorMethods(_Split, Rule):
         args = updated.args
         if m == "reshape" and len(args) == 1 and args[0].keyword is not None and args[0].keyword.value == "shape":
             args = [args[0].with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT)]
-        if not args or any(a.keyword is not None for a in args):
+        if not args or any(a.keyword is not None or a.star == "**" for a in args):
             self.report(original, f"`.{m}` without sizes, or with keywords, is not translated; left as is")
             return None
         for a in args:

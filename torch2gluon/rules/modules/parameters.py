@@ -201,7 +201,7 @@ class ParameterAttribute(ClassRule):
         if key in self._bad:
             self.report(original, self._bad.pop(key) + "; left as is")
             return None
-        if key in self._rewrite:
+        if key in self._rewrite and key not in self.ctx.handled:  # not an nn.init call's argument (T2G230's)
             return cst.Call(func=cst.Attribute(value=updated, attr=cst.Name("data")))
         return None
 

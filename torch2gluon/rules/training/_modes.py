@@ -116,6 +116,10 @@ class ModeSwitches(Rule):
             items=[cst.WithItem(item=self.ctx.call("mxnet.autograd.pause"))],
             body=cst.IndentedBlock(body=body),
         )
+        if body and isinstance(body[0], (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            # the wrapper stands for the statements it holds: the formatter enters it,
+            # so their markers stay on them
+            self.ctx.origin[id(wrapped)] = (wrapped, self.ctx.original(body[0]))
         self.report(
             original,
             f"`@{shown}` became `with autograd.pause():` around the body (MXNet's pause is no decorator)",
