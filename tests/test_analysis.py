@@ -12,6 +12,7 @@ import textwrap
 from typing import List
 
 import libcst as cst
+import numpy as np
 import pytest
 from libcst.metadata import MetadataWrapper, ScopeProvider
 
@@ -538,3 +539,83 @@ def test_what_a_value_is_does_not_depend_on_the_rules_that_run(disabled):
     source = NET + "net = Net()\nparams = list(net.features.parameters())\nfirst = net.features[0]\n"
     out = translate(source, options=Options(disable=disabled))
     assert not [d for d in out.diagnostics if d.rule == "T2G002" and "net.features`" in d.message]
+
+
+# -- where torch defines an API and where it documents it ---------------------------------
+
+def _private_paths():
+    """Every (module path, name) the alias table maps, enumerated from torch itself."""
+    import importlib
+    import pkgutil
+
+    import torch
+
+    mods = ["torch.nn.modules", "torch.nn.parameter", "torch.functional", "torch._tensor"]
+    mods += [f"torch.nn.modules.{m.name}" for m in pkgutil.iter_modules(torch.nn.modules.__path__)]
+    mods += [f"torch.optim.{m.name}" for m in pkgutil.iter_modules(torch.optim.__path__)]
+    mods += [f"torch.utils.data.{m}" for m in ("dataloader", "dataset", "sampler", "distributed", "_utils.collate")]
+    for path in mods:
+        module = importlib.import_module(path)
+        for name in dir(module):
+            if not name.startswith("_"):
+                yield path, name, getattr(module, name)
+
+
+def test_a_private_path_is_renamed_only_to_the_same_object():
+    import importlib
+
+    from torch2gluon.analysis.names import public_name
+
+    renamed = 0
+    for path, name, obj in _private_paths():
+        public = public_name(f"{path}.{name}")
+        if public == f"{path}.{name}":
+            continue
+        owner, _, last = public.rpartition(".")
+        if not hasattr(importlib.import_module(owner), last):
+            # renamed to nothing torch has: unknown under both names, so only for what is not the
+            # module's public API (`torch.nn.modules.linear.Tensor`, an import); lr_scheduler's
+            # StepLR, say, must keep its own name
+            module = importlib.import_module(path)
+            assert name not in getattr(module, "__all__", ()), f"{path}.{name} renamed to {public}, which is not torch's"
+            continue
+        assert getattr(importlib.import_module(owner), last) is obj, f"{path}.{name} is not {public}"
+        renamed += 1
+    assert renamed > 200  # the table covers torch.nn's layers, the optimizers and the data classes
+
+
+@pytest.mark.parametrize(
+    "source, public",
+    [
+        ("from torch.nn.modules.linear import Linear\nreveal(Linear)\n", "torch.nn.Linear"),
+        ("import torch.nn.modules as M\nreveal(M.Conv2d)\n", "torch.nn.Conv2d"),
+        ("from torch.functional import split\nreveal(split)\n", "torch.split"),
+        ("reveal(torch.functional.einsum)\n", "torch.einsum"),
+        ("from torch.utils.data.dataloader import default_collate\nreveal(default_collate)\n",
+         "torch.utils.data.default_collate"),
+        ("from torch.optim.adam import Adam\nreveal(Adam)\n", "torch.optim.Adam"),
+        ("from torch.optim.lr_scheduler import StepLR\nreveal(StepLR)\n", "torch.optim.lr_scheduler.StepLR"),
+        ("from torch.nn.modules.utils import _pair\nreveal(_pair)\n", "torch.nn.modules.utils._pair"),
+    ],
+)
+def test_names_through_the_defining_module_resolve_to_the_documented_one(source, public):
+    module = cst.parse_module(HEADER + source)
+    scopes = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider)
+    roots = {b.name.split(".")[0] for b in imports.find_torch_imports(scopes)}
+    names = Names(scopes, roots)
+    call = module.body[-1].body[0].value
+    assert names.torch_name(call.args[0].value) == public
+
+
+def test_a_layer_imported_from_its_defining_module_translates_like_the_documented_one():
+    from numeric_helpers import exec_both
+
+    source = (
+        "import torch\nfrom torch.nn.modules.linear import Linear\nfrom torch.functional import split\n"
+        "torch.manual_seed(0)\nlayer = Linear(4, 3)\nx = torch.arange(8.0).reshape(2, 4)\n"
+        "a, b = split(x, 2, dim=1)\nresult = (a * b).sum(dim=1)\nn = layer.weight.shape[0]\n"
+    )
+    both = exec_both(source)
+    (t_r, t_n), (m_r, m_n) = both.values(["result", "n"])
+    np.testing.assert_allclose(np.asarray(t_r), np.asarray(m_r), rtol=1e-6)
+    assert t_n == m_n == 3

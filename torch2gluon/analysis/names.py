@@ -9,12 +9,40 @@ translated.
 
 from __future__ import annotations
 
+import re
 from typing import Dict, Mapping, Optional, Set, Tuple
 
 import libcst as cst
 from libcst.metadata import QualifiedNameSource, Scope
 
 TORCH_ROOTS = ("torch", "torchvision")
+
+
+#: Where torch defines an API (a private module path) and where it is documented:
+#: ``torch.nn.modules.linear.Linear`` is ``torch.nn.Linear``, ``torch.functional.split``
+#: is ``torch.split``. The same object under both names (tests/test_analysis.py checks
+#: it against torch), so the facts need only the public one.
+_ALIASES = (
+    (re.compile(r"torch\.nn\.modules(?:\.(?!lazy\.)[a-z][a-z0-9_]*)?\.([A-Z]\w*)"), "torch.nn"),  # (lazy's mixin is its own)
+    (re.compile(r"torch\.nn\.parameter\.((?:Uninitialized)?(?:Parameter|Buffer))"), "torch.nn"),
+    (re.compile(r"torch\.optim\.(?:adadelta|adafactor|adagrad|adam|adamax|adamw|asgd|lbfgs|nadam|optimizer|radam"
+                r"|rmsprop|rprop|sgd|sparse_adam)\.([A-Z]\w*)"), "torch.optim"),  # (not lr_scheduler: public)
+    (re.compile(r"torch\.functional\.([a-z]\w*)"), "torch"),
+    (re.compile(r"torch\._tensor\.(Tensor)"), "torch"),
+    (re.compile(r"torch\.utils\.data\.(?:dataloader|dataset|sampler|distributed|_utils\.collate)\.([A-Za-z]\w*)"),
+     "torch.utils.data"),
+)
+
+
+def public_name(name: str) -> str:
+    """The documented name of a torch API written through the module that defines it."""
+    if name.count(".") < 2:
+        return name
+    for pattern, public in _ALIASES:
+        m = pattern.fullmatch(name)
+        if m is not None:
+            return f"{public}.{m.group(1)}"
+    return name
 
 
 def is_torch_name(name: str) -> bool:
@@ -73,7 +101,7 @@ class Names:
             found_names = []
             for q in scope.get_qualified_names_for(node):
                 if q.source is QualifiedNameSource.IMPORT and is_torch_name(q.name):
-                    found_names.append(q.name)
+                    found_names.append(public_name(q.name))
                 else:
                     others = True
             # Two torch imports may bind the name (a try/except fallback

@@ -37,3 +37,12 @@ RESHAPING = frozenset(
 ) | SHAPE_RESHAPING
 #: keywords only torch's tensor methods take (numpy says axis/keepdims)
 TORCH_KEYWORDS = frozenset({"dim", "keepdim"})
+
+
+# T2G102's methods on a known tensor that no verified form took are refused, except these:
+#: another rule's (devices: T2G801, ``backward``: T2G501, a statement's ``fill_``/``zero_``)
+OTHER_RULES_METHODS = frozenset("to cpu cuda backward fill_ zero_".split())
+#: an NDArray's own method with torch's meaning, without arguments
+SAME_WITHOUT_ARGUMENTS = frozenset("detach squeeze clone".split())
+#: ... and with one positional shape (MXNet's spelling, as a first pass wrote it)
+SAME_WITH_ONE_SHAPE = frozenset("reshape transpose broadcast_to".split())

@@ -366,7 +366,7 @@ class InitCalls(Rule):
                 new = self._fold(call, fn, out)
             except NotExact as e:
                 # reported where the source has it (the body here is the updated one)
-                source = self._init_call(self.ctx.original(stmt))
+                source = self._init_call(cast(cst.BaseStatement, self.ctx.original(stmt)))
                 self.report(source[0] if source is not None else call, f"`{name}` {e}; left as is")
                 self.ctx.explained.add(id(call.func))
                 out.append(stmt)

@@ -11,7 +11,7 @@ Names numpy shares with torch (``sum``, ``max``, ``tolist``, ``item``,
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Set, cast
+from typing import Dict, List, Optional, Set, cast
 
 import libcst as cst
 
@@ -25,7 +25,7 @@ from ..facts.catalog import literal_dtype
 from ..facts.dtypes import CAST_METHODS, DTYPES
 from ..facts.ops_create import LEGACY_CONSTRUCTORS
 from ..facts.ops_shape_helpers import AXES, SQUEEZE, TRANSPOSE
-from ..facts.tensor import METHODS, TENSOR_RESULT
+from ..facts.tensor import METHODS, OTHER_RULES_METHODS, SAME_WITH_ONE_SHAPE, SAME_WITHOUT_ARGUMENTS, TENSOR_RESULT
 from ..rewrite.build import astype, meth, minus_one
 from ..rewrite.templates import inline
 
@@ -281,17 +281,6 @@ class _Split(Rule):
         if id(original) not in self.ctx.handled:
             self.keep(original, name, "with a dim returns (values, indices) in torch and values only in MXNet; "
                       "write `v, i = x.max(dim=d)` (translated to two calls)")
-
-
-def _same_in_mxnet(m: str, args: Sequence[cst.Arg]) -> bool:
-    """Forms an NDArray has with torch's meaning, left as written (or another rule's)."""
-    if m in ("to", "cpu", "cuda", "backward", "fill_", "zero_"):
-        return True  # devices are T2G801's, `backward` T2G501's, a statement's fill_/zero_ the statement pass's
-    if m in ("detach", "squeeze", "clone"):
-        return not args
-    if m in ("reshape", "transpose", "broadcast_to"):  # one shape tuple: MXNet's spelling (a second pass)
-        return len(args) == 1 and args[0].keyword is None and not args[0].star
-    return False
 
 
 class TensorMethods(_Split, Rule):
@@ -701,7 +690,10 @@ class TensorMethods(_Split, Rule):
             # translated above only without arguments: on a known tensor, refused (closed
             # world), not passed through (`x.numpy(force=True)` has no MXNet twin)
             raise Unbindable("with arguments is not translated")
-        if evident and m in METHODS and METHODS[m].custom == self.code and not _same_in_mxnet(m, args):
+        one_shape = len(args) == 1 and args[0].keyword is None and not args[0].star
+        if evident and m in METHODS and METHODS[m].custom == self.code and not (
+            m in OTHER_RULES_METHODS or (m in SAME_WITHOUT_ARGUMENTS and not args) or (m in SAME_WITH_ONE_SHAPE and one_shape)
+        ):
             # the forms above are the verified ones; any other on a known tensor is refused (closed world)
             raise Unbindable("in this form is not translated")
         return None

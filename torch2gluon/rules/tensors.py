@@ -56,7 +56,6 @@ _NAMES = frozenset({
 })
 _FLOATS = ("float16", "float32", "float64")
 # the tensor types an annotation may name (`x: torch.Tensor`): MXNet's NDArray
-_TENSOR_TYPES = frozenset({*_LEGACY, "torch.ShortTensor"})
 # dtype=float / int / bool: torch's float64, int64, bool
 _PYTHON_DTYPES = {"float": "float64", "int": "int64", "bool": "bool"}
 _MEMORY_FORMATS = ("torch.preserve_format", "torch.contiguous_format")
@@ -233,21 +232,6 @@ class TensorCreation(Rule):
             self.ctx.helper(*GRAD_HELPER)
             call = cst.Call(func=cst.Name("_t2g_grad"), args=[arg(call), arg(grad)])
         return call
-
-    # -- annotations: `x: torch.Tensor` ----------------------------------------------------
-    _annotations = 0
-
-    def visit_Annotation(self, node: cst.Annotation) -> None:
-        self._annotations += 1
-
-    def leave_Annotation(self, original: cst.Annotation, updated: cst.Annotation) -> cst.Annotation:
-        self._annotations -= 1
-        return updated
-
-    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
-        if self._annotations and self.ctx.torch_name(original) in _TENSOR_TYPES:
-            return self.ctx.ref("mxnet.nd.NDArray")
-        return updated
 
     # -- the calls ---------------------------------------------------------------------
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> Optional[cst.BaseExpression]:
