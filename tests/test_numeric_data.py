@@ -271,9 +271,40 @@ batches = [b[0] for b in loaders({use_cuda})]
         assert_same(t.numpy(), m.asnumpy(), what="batch")
 
 
+@pytest.mark.parametrize("accel", [False, True])
+def test_loader_options_from_a_conditional_dict_and_speed_only_keys(accel):
+    """pytorch/examples' `kwargs = {...} if accel else {}` next to a batch size, and a dict
+    that may hold `persistent_workers` (speed only: left out at run time)."""
+    X = np.arange(14, dtype=np.float32).reshape(7, 2)
+    src = HEADER + f"""
+def loaders(accel):
+    kwargs = {{'num_workers': 1, 'pin_memory': True}} if accel else {{}}
+    fast = {{'batch_size': 2}}
+    if accel:
+        fast.update({{'num_workers': 1, 'persistent_workers': True, 'shuffle': False}})
+    a = DataLoader(TensorDataset(X, X), batch_size=3, shuffle=False, **kwargs)
+    b = DataLoader(TensorDataset(X, X), **fast)
+    return a, b
+
+a, b = loaders({accel})
+batches_a = [x[0] for x in a]
+batches_b = [x[0] for x in b]
+"""
+    both = exec_both(src, inputs={"X": X})
+    assert not [d for d in both.translation.diagnostics if d.severity is Severity.ERROR], both.translation.code
+    assert "_t2g_loader_kwargs(fast)" in both.translation.code and "**kwargs" in both.translation.code
+    for name, sizes in (("batches_a", [3, 3, 1]), ("batches_b", [2, 2, 2, 1])):
+        t, m = both.torch_ns[name], both.mx_ns[name]
+        assert [x.shape[0] for x in t] == [x.shape[0] for x in m] == sizes
+        for tx, mx_ in zip(t, m):
+            assert_same(tx.numpy(), mx_.asnumpy(), what=name)
+
+
 @pytest.mark.parametrize(
     "build, why",
     [
+        ("kw = {'batch_size': 2} if c else {'shuffle': True}\n", "batch_size"),
+        ("kw = {'batch_size': 2} if c else {'batch_size': 3, 'timeout': 1}\n", "'timeout'"),
         ("kw = {'batch_size': 2}\nkw['drop_last'] = True\n", "'drop_last'"),
         ("kw = {'batch_size': 2}\nkw.update({'sampler': s})\n", "'sampler'"),
         ("kw = {'shuffle': True}\n", "batch_size"),

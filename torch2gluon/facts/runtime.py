@@ -72,3 +72,13 @@ def _t2g_logical(op, a, b=None):
     return op(a) if b is None else op(a, plain(b, a if isinstance(a, ND.NDArray) else None))
 ''',
 )
+
+# DataLoader(ds, **kwargs) where kwargs may hold options that change only speed
+LOADER_KWARGS_HELPER = (
+    "_t2g_loader_kwargs",
+    '''
+def _t2g_loader_kwargs(kwargs):
+    """torch DataLoader options without those that change only speed (Gluon's DataLoader lacks them)."""
+    return {k: v for k, v in kwargs.items() if k not in ("prefetch_factor", "persistent_workers", "pin_memory_device", "in_order")}
+''',
+)

@@ -11,6 +11,7 @@ from ..base.syntax import walk
 from ..base.syntax import arg
 from ..base.diagnostics import Severity
 from ..analysis.kinds import Kind
+from ..facts.runtime import LOADER_KWARGS_HELPER
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
 
 _DATASETS = {
@@ -120,11 +121,12 @@ class Data(Rule):
     kept, ``prefetch_factor``/``persistent_workers``/``pin_memory_device``/
     ``in_order`` (speed only) are dropped with a note. ``DataLoader(ds,
     **kwargs)`` keeps the ``**kwargs`` when the dict is built in the same
-    function from dict literals (``kwargs = {...}``, ``kwargs.update({...})``,
-    ``kwargs["k"] = v``) and every key it may hold is one Gluon's DataLoader
-    takes with the same meaning (``batch_size``, ``shuffle``, ``num_workers``,
-    ``pin_memory``), ``batch_size`` always among them; otherwise it is
-    flagged. ``TensorDataset(x, y, ...)`` ->
+    function from dict literals (``kwargs = {...}``, ``{...} if c else {...}``,
+    ``kwargs.update({...})``, ``kwargs["k"] = v``) and every key it may hold
+    is one Gluon's DataLoader takes with the same meaning (``batch_size``,
+    ``shuffle``, ``num_workers``, ``pin_memory``) or one that changes only
+    speed (left out at run time by a small helper, with a note),
+    ``batch_size`` always among them; otherwise it is flagged. ``TensorDataset(x, y, ...)`` ->
     ``gluon.data.ArrayDataset(x, y, ...)``; ``Subset(ds, idx)`` ->
     ``gluon.data.SimpleDataset(idx).transform(ds.__getitem__)`` (lazy, like
     ``Subset``); ``random_split(ds, lengths)`` -> a list of such subsets, cut
@@ -496,6 +498,17 @@ class Data(Rule):
         maybe: Set[str] = set()
 
         def literal_keys(node: cst.BaseExpression) -> Set[str]:
+            return branch_keys(node)[1]
+
+        def branch_keys(node: cst.BaseExpression) -> Tuple[Set[str], Set[str]]:
+            """(keys every branch has, keys some branch has) of `{...} if c else {...}`."""
+            if isinstance(node, cst.IfExp):
+                a, b = branch_keys(node.body), branch_keys(node.orelse)
+                return a[0] & b[0], a[1] | b[1]
+            keys = dict_keys(node)
+            return keys, keys
+
+        def dict_keys(node: cst.BaseExpression) -> Set[str]:
             if isinstance(node, cst.Dict):
                 keys = set()
                 for e in node.elements:
@@ -512,9 +525,9 @@ class Data(Rule):
             if isinstance(node, cst.Assign):
                 for t in node.targets:
                     if isinstance(t.target, cst.Name) and t.target.value == name:
-                        keys = literal_keys(node.value)
-                        always = keys if always is None else always & keys
-                        maybe |= keys
+                        has, may = branch_keys(node.value)
+                        always = has if always is None else always & has
+                        maybe |= may
                     elif isinstance(t.target, cst.Subscript) and isinstance(t.target.value, cst.Name) and t.target.value.value == name:
                         k = literal(t.target.slice[0].slice.value) if isinstance(t.target.slice[0].slice, cst.Index) else None
                         if not isinstance(k, str):
@@ -699,7 +712,7 @@ class Data(Rule):
             if len(spread) != 1 or not isinstance(spread[0].value, cst.Name) or any(a.star == "*" for a in updated.args):
                 raise Unbindable("`**` arguments cannot be matched statically")
             always, maybe = self._dict_keys(spread[0].value.value)
-            other = sorted(maybe - set(_SAME_IN_GLUON))
+            other = sorted(maybe - set(_SAME_IN_GLUON) - set(_LOADER_SPEED_ONLY))
             if other:
                 raise Unbindable(f"`**{spread[0].value.value}` may hold {', '.join(map(repr, other))}, which is not passed on as it is")
             rest = updated.with_changes(args=[a for a in updated.args if a.star != "**"])
@@ -708,6 +721,16 @@ class Data(Rule):
                 raise Unbindable("`**` arguments next to other options are not translated")
             if "batch_size" not in b and "batch_size" not in always:
                 raise Unbindable(f"`**{spread[0].value.value}` may lack `batch_size` (torch's default 1; Gluon needs it)")
+            speed = sorted(maybe & set(_LOADER_SPEED_ONLY))
+            if speed:
+                self.report(
+                    original,
+                    f"`**{spread[0].value.value}` may hold " + ", ".join(f"`{k}`" for k in speed)
+                    + ", which change speed, not the batches; left out at run time (Gluon's DataLoader lacks them)",
+                    severity=Severity.INFO,
+                )
+                self.ctx.helper(*LOADER_KWARGS_HELPER)
+                spread = [spread[0].with_changes(value=cst.Call(func=cst.Name("_t2g_loader_kwargs"), args=[arg(spread[0].value)]))]
             return self.ctx.call("mxnet.gluon.data.DataLoader", *rest.args, spread[0])
         b = bind(updated, _LOADER_PARAMS)
         # a sampler the analysis knows (torch's DistributedSampler, which
