@@ -369,7 +369,6 @@ REGRESSIONS = [
         # went above the first statement and a second pass added another one
         "import torch\nimport torch.nn as nn\nw = torch.empty(3, 4)\nnn.init.xavier_uniform_(w)\nx = 1\n",
         id="init-report-position-at-module-level",
-        marks=pytest.mark.xfail(strict=True, reason="T2G230 reported at 1:1"),
     ),
 ]
 
@@ -377,3 +376,9 @@ REGRESSIONS = [
 @pytest.mark.parametrize("source", REGRESSIONS)
 def test_regression(source):
     check(source)
+
+
+def test_an_nn_init_refusal_is_reported_on_its_own_line():
+    source = REGRESSIONS[0].values[0]
+    [diag] = translate(source).errors
+    assert (diag.rule, diag.line, diag.column) == ("T2G230", 4, 1)

@@ -366,8 +366,13 @@ class InitCalls(Rule):
                 new = self._fold(call, fn, out)
             except NotExact as e:
                 # reported where the source has it (the body here is the updated one)
-                source = self._init_call(self.ctx.original(stmt))
-                self.report(source[0] if source is not None else call, f"`{name}` {e}; left as is")
+                orig = self.ctx.original(stmt)
+                source = self._init_call(orig)
+                node = source[0] if source is not None else call
+                top = self.ctx.top_of.get(id(orig))
+                if top is not None:  # not the last top-level statement's positions
+                    self.ctx.top_of.setdefault(id(node), top)
+                self.report(node, f"`{name}` {e}; left as is")
                 self.ctx.explained.add(id(call.func))
                 out.append(stmt)
                 continue
