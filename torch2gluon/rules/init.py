@@ -367,11 +367,9 @@ class InitCalls(Rule):
             except NotExact as e:
                 # reported where the source has it (the body here is the updated one)
                 orig = self.ctx.original(stmt)
-                source = self._init_call(orig)
+                source = self._init_call(orig)  # type: ignore[arg-type]
                 node = source[0] if source is not None else call
-                top = self.ctx.top_of.get(id(orig))
-                if top is not None:  # not the last top-level statement's positions
-                    self.ctx.top_of.setdefault(id(node), top)
+                self.ctx.top_of.setdefault(id(node), self.ctx.top_of.get(id(orig)))  # its own top's positions
                 self.report(node, f"`{name}` {e}; left as is")
                 self.ctx.explained.add(id(call.func))
                 out.append(stmt)
