@@ -366,8 +366,11 @@ class InitCalls(Rule):
                 new = self._fold(call, fn, out)
             except NotExact as e:
                 # reported where the source has it (the body here is the updated one)
-                source = self._init_call(cast(cst.BaseStatement, self.ctx.original(stmt)))
-                self.report(source[0] if source is not None else call, f"`{name}` {e}; left as is")
+                orig = cast(cst.BaseStatement, self.ctx.original(stmt))
+                source = self._init_call(orig)
+                node = source[0] if source is not None else call
+                self.ctx.top_of.setdefault(id(node), self.ctx.top_of.get(id(orig)))  # its own top's positions
+                self.report(node, f"`{name}` {e}; left as is")
                 self.ctx.explained.add(id(call.func))
                 out.append(stmt)
                 continue
