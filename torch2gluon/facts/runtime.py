@@ -72,3 +72,13 @@ def _t2g_logical(op, a, b=None):
     return op(a) if b is None else op(a, plain(b, a if isinstance(a, ND.NDArray) else None))
 ''',
 )
+
+# a torch device's `.type` ('cuda', 'cpu') from the MXNet context that stands for it
+DEVICE_TYPE_HELPER = (
+    "_t2g_device_type",
+    '''
+def _t2g_device_type(context):
+    """torch's `device.type` of the MXNet context standing for the device: 'cuda' for a GPU, else 'cpu'."""
+    return "cuda" if context.device_type == "gpu" else "cpu"
+''',
+)

@@ -13,8 +13,12 @@ from ..base.syntax import arg
 from ._base import Example, Rule, bind
 from ..facts.dtypes import DTYPES
 from ..facts.nn import STANDALONE, WITH_PARAMETERS
+from ..facts.runtime import DEVICE_TYPE_HELPER
 from ..rewrite.build import meth
-from ..rewrite.devices import AVAILABLE, device_of, gpu_count, has_gpu, is_accelerator_type, is_device_name, is_model_name, move_call
+from ..rewrite.devices import (
+    AVAILABLE, CURRENT, current_accelerator, device_of, gpu_count, has_gpu, is_accelerator_type,
+    is_current_accelerator, is_device_name, is_model_name, move_call,
+)
 
 
 class Devices(Rule):
@@ -29,7 +33,10 @@ class Devices(Rule):
     ``torch.device("cuda" if torch.cuda.is_available() else "cpu")`` and
     ``torch.accelerator.current_accelerator().type if
     torch.accelerator.is_available() else "cpu"`` -> ``mx.gpu(0) if
-    mx.context.num_gpus() > 0 else mx.cpu()``. On a tensor (a known tensor or
+    mx.context.num_gpus() > 0 else mx.cpu()``; ``torch.accelerator.current_accelerator()``
+    anywhere else -> ``mx.gpu(0) if mx.context.num_gpus() > 0 else mx.cpu()``;
+    ``device.type`` -> ``'cuda'``/``'cpu'`` from the context (``_t2g_device_type``);
+    ``x.to(y.device)`` -> ``x.as_in_context(y.context)``. On a tensor (a known tensor or
     a DataLoader batch), ``x.to(device)``/``x.cuda()``/``x.cpu()`` ->
     ``x.as_in_context(device)``. On a model, the statements ``net.to(device)``
     and ``net = net.to(device)`` -> ``net.collect_params().reset_ctx(device)``;
@@ -42,11 +49,26 @@ class Devices(Rule):
     initialised where they are built, so their parameters exist (or are
     deferred) and ``reset_ctx`` moves them, as ``Module.to`` does.
 
+    The accelerator: MXNet's only accelerator is the CUDA GPU, and its check is
+    ``mx.context.num_gpus() > 0``. torch's ``current_accelerator()`` is the
+    build's accelerator (``cuda`` on a CUDA build) even where none is usable;
+    scripts use it only after ``torch.accelerator.is_available()`` (``if
+    use_accel: device = torch.accelerator.current_accelerator() else:
+    torch.device("cpu")``). The translation is the first GPU where MXNet has
+    one and the CPU where it has none. Where torch's check is false (a machine
+    without a GPU, as for the translation's), both run on the CPU, the same
+    numbers; on a GPU machine both use the first GPU. Called where no check
+    guards it on a machine without a usable accelerator, torch names a device
+    that any move fails on, and the translation uses the CPU. An accelerator of
+    another kind (``mps``, ``xpu``) named explicitly is refused: MXNet has none.
+
     ## Flags
     A device that is not a literal, a ``torch.device(...)`` or a name bound to
     one (``.to(args.device)``), ``.to`` on a model inside any other
-    expression (``f(Net().to(device))``), and ``torch.cuda``/``torch.accelerator`` API
-    not listed above are left as is with an error.
+    expression (``f(Net().to(device))``), ``current_accelerator(check_available=True)``
+    (torch's is ``None`` without an accelerator), ``device.index`` (torch's is
+    ``None`` for ``torch.device('cuda')``, MXNet's ``device_id`` 0), and
+    ``torch.cuda``/``torch.accelerator`` API not listed above are left as is with an error.
 
     ## Fix safety
     Safe: the same numbers on the same kind of device.
@@ -68,6 +90,32 @@ class Devices(Rule):
                 "x = nd.ones(2).as_in_context(device)\n"
             ),
             id="device idiom and a tensor moved",
+        ),
+        Example(
+            (
+                "import torch\n"
+                "use_accel = not args.no_accel and torch.accelerator.is_available()\n"
+                "if use_accel:\n"
+                "    device = torch.accelerator.current_accelerator()\n"
+                "else:\n"
+                "    device = torch.device('cpu')\n"
+                "x = torch.ones(2).to(device)\n"
+                "pin = device.type == 'cuda'\n"
+            ),
+            (
+                "import mxnet as mx\nfrom mxnet import nd\n\n\n"
+                "def _t2g_device_type(context):\n"
+                "    \"\"\"torch's `device.type` of the MXNet context standing for the device: 'cuda' for a GPU, else 'cpu'.\"\"\"\n"
+                "    return \"cuda\" if context.device_type == \"gpu\" else \"cpu\"\n\n\n"
+                "use_accel = not args.no_accel and mx.context.num_gpus() > 0\n"
+                "if use_accel:\n"
+                "    device = mx.gpu(0) if mx.context.num_gpus() > 0 else mx.cpu()\n"
+                "else:\n"
+                "    device = mx.cpu()\n"
+                "x = nd.ones(2).as_in_context(device)\n"
+                "pin = _t2g_device_type(device) == \"cuda\"\n"
+            ),
+            id="the accelerator idiom",
         ),
         Example(
             (
@@ -256,6 +304,15 @@ class Devices(Rule):
             if id(original) not in self._bare:
                 out = out.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
             return out
+        if name == CURRENT:
+            if not is_current_accelerator(ctx, original):
+                self.keep(original, name, "with `check_available=True` is not translated (torch's is `None` where no "
+                          "accelerator is usable; MXNet's: `mx.gpu(0) if mx.context.num_gpus() > 0 else None`)")
+                return None
+            acc = current_accelerator(ctx)
+            if id(original) not in self._bare:
+                acc = acc.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+            return acc
         if name in ("torch.cuda.device_count", "torch.accelerator.device_count") and not original.args:
             return gpu_count(ctx)
         if name == "torch.device":
@@ -268,6 +325,19 @@ class Devices(Rule):
                 self.keep(original, name, "with a device that is not a literal `'cpu'`/`'cuda[:n]'` is not translated")
                 return None
             return dev  # built from the original nodes, which hold no other torch code
+        return None
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> Optional[cst.BaseExpression]:
+        # `device.type`: torch's device kind as a string, from the MXNet context
+        if self.ctx.kind(original.value) is not Kind.DEVICE or id(original) in self.ctx.handled:
+            return None
+        if original.attr.value == "type":
+            self.ctx.helper(*DEVICE_TYPE_HELPER)
+            return cst.Call(func=cst.Name("_t2g_device_type"), args=[arg(updated.value.with_changes(lpar=[], rpar=[]))])
+        if original.attr.value == "index":
+            # torch's is None for `torch.device('cuda')` and for the CPU; MXNet's `device_id` is 0 there
+            self.ctx.explained.add(id(original))
+            self.report(original, "`.index` of a device is not translated (MXNet's `device_id` is 0 where torch's is None); left as is")
         return None
 
     def leave_IfExp(self, original: cst.IfExp, updated: cst.IfExp) -> Optional[cst.BaseExpression]:
