@@ -8,7 +8,7 @@ import types
 import numpy as np
 import pytest
 
-from numeric_helpers import assert_same, check_translation, copy_params, exec_both
+from numeric_helpers import assert_same, check_translation, copy_params, exec_both, to_numpy
 
 import mxnet as mx  # noqa: E402
 import torch  # noqa: E402
@@ -143,3 +143,61 @@ def test_what_cannot_be_exact_is_refused(src, what):
     errors = [d for d in r.diagnostics if d.severity is Severity.ERROR]
     assert errors and all(d.rule == "T2G801" for d in errors), r.diagnostics
     assert what in errors[0].message and "# torch2gluon: T2G801" in r.code
+
+
+# a model or an array made by a class or function of another file (`from model import Net`):
+# the translation cannot tell which, `_t2g_to` decides where it runs
+ELSEWHERE = '''
+import torch
+import torch.nn.functional as F
+device = torch.device("cpu")
+model = Net().to(device)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+batch = make_batch().to(device)
+back = make_batch().cpu()
+again = model.to(device)
+
+
+def step():
+    optimizer.zero_grad()
+    loss = F.mse_loss(model(batch), torch.zeros(4, 2))
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+'''
+
+
+def _elsewhere_envs():
+    x = np.random.RandomState(1).randn(4, 3).astype(np.float32)
+    torch_env = {"Net": lambda: torch.nn.Linear(3, 2), "make_batch": lambda: torch.from_numpy(x.copy())}
+    mx_env = {
+        "Net": lambda: mx.gluon.nn.Dense(2, in_units=3, flatten=False),  # a translated class: not initialised yet
+        "make_batch": lambda: mx.nd.array(x),
+    }
+    return torch_env, mx_env
+
+
+def test_a_model_or_array_from_another_file_is_moved_where_it_runs():
+    torch_env, mx_env = _elsewhere_envs()
+    both = exec_both(ELSEWHERE, torch_env=torch_env, mx_env=mx_env)
+    assert "model = _t2g_to(Net(), device)" in both.translation.code
+    t, m = both.torch_ns, both.mx_ns
+    assert isinstance(m["batch"], mx.nd.NDArray) and m["batch"].context == mx.cpu()
+    assert m["again"] is m["model"] and t["again"] is t["model"]  # torch's .to returns the module itself
+    assert all(p.list_ctx() == [mx.cpu()] for p in m["model"].collect_params().values())
+    assert_same(to_numpy(t["back"]), to_numpy(m["back"]), what="an array moved to the CPU")
+    copy_params(t["model"], m["model"], initialize=False)
+    for _ in range(3):
+        assert_same(t["step"](), m["step"](), rtol=1e-5, atol=1e-6, dtype=False, what="loss")
+    assert_same(to_numpy(t["model"].weight), to_numpy(m["model"].weight.data()), rtol=1e-5, atol=1e-6, what="weight after 3 steps")
+
+
+def test_moving_an_initialised_block_keeps_its_parameters():
+    ns: dict = {"make": lambda: None}
+    exec(check_translation("import torch\nnet = make()\nif net is not None:\n    net = net.to(torch.device('cpu'))\n").code, ns)
+    net = mx.gluon.nn.Dense(2, in_units=3)
+    net.initialize(mx.init.One())
+    out = ns["_t2g_to"](net, mx.cpu())
+    assert out is net and (net.weight.data().asnumpy() == 1).all()  # not initialised again
+    with pytest.raises(TypeError, match="only an array or a Gluon block"):
+        ns["_t2g_to"]([1, 2], mx.cpu())

@@ -13,7 +13,7 @@ from ..base.syntax import arg
 from ._base import Example, Rule, bind
 from ..facts.dtypes import DTYPES
 from ..facts.nn import STANDALONE, WITH_PARAMETERS
-from ..facts.runtime import DEVICE_TYPE_HELPER
+from ..facts.runtime import DEVICE_TYPE_HELPER, TO_HELPER
 from ..rewrite.build import meth
 from ..rewrite.devices import (
     AVAILABLE, CURRENT, current_accelerator, device_of, gpu_count, has_gpu, is_accelerator_type,
@@ -43,6 +43,11 @@ class Devices(Rule):
     a model built and moved in one statement, ``net = Net().to(device)`` (a
     translated ``Module`` class, or a torch layer with parameters), -> ``net =
     Net()``, ``net.initialize()``, ``net.collect_params().reset_ctx(device)``.
+    On a value made by a class or function of another file (``model =
+    Net(...).to(device)`` with ``from model import Net``), which the
+    translation cannot tell is a model or an array, the move becomes
+    ``_t2g_to(value, context)``: an NDArray is copied there, a Gluon block is
+    initialised where it is not yet and moved there (anything else raises).
 
     ## Why
     MXNet places arrays and parameters on a ``Context``. Translated models are
@@ -373,11 +378,18 @@ class Devices(Rule):
                 return None  # a module's function (`mx.cpu()`), a string's... not a tensor's move
             if m == "to" and not (len(original.args) >= 1 and device_of(self.ctx, original.args[0].value) is not None):
                 return None  # not evidently a device move
-            if m == "to" or not original.args:
+            if m != "to" and original.args:
+                return None
+            moved = move_call(self.ctx, original)
+            if moved is None:
                 self.keep(original, f".{m}", "on a value not known to be a tensor or a model is not translated "
                           "(a tensor: `.as_in_context(ctx)`, a model: `.collect_params().reset_ctx(ctx)`)")
                 return None
-            return None
+            # a model or an array made in another file (`model = Net(...).to(device)` with
+            # `from model import Net`): which one is decided where it runs
+            self.ctx.helper(*TO_HELPER)
+            recv = cast(cst.Attribute, updated.func).value
+            return cst.Call(func=cst.Name("_t2g_to"), args=[arg(recv), arg(moved[1])])
         if m == "to":
             args = original.args
             if len(args) == 1 and not args[0].star:
