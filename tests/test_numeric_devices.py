@@ -201,3 +201,60 @@ def test_moving_an_initialised_block_keeps_its_parameters():
     assert out is net and (net.weight.data().asnumpy() == 1).all()  # not initialised again
     with pytest.raises(TypeError, match="only an array or a Gluon block"):
         ns["_t2g_to"]([1, 2], mx.cpu())
+
+
+# a training function whose callers are in another file (pytorch/examples' hogwild shape): the
+# device is a parameter, a context or a string where it runs
+PARAM = '''
+import torch
+import torch.nn.functional as F
+
+
+def train_epoch(model, device, data_loader, optimizer):
+    losses = []
+    for data, target in data_loader:
+        optimizer.zero_grad()
+        output = model(data.to(device))
+        loss = F.mse_loss(output, target.to(device))
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def moved(x, input_device="cpu"):
+    return torch.ones(3).to(input_device) + x.to(input_device)
+'''
+
+
+@pytest.mark.parametrize("mx_device", ["context", "string"])
+def test_a_device_parameter_from_callers_elsewhere(mx_device):
+    r = check_translation(PARAM)
+    assert "_t2g_to(data, _t2g_context(device))" in r.code
+    tns: dict = {}
+    exec(PARAM, tns)
+    mns: dict = {}
+    exec(r.code, mns)
+    rng = np.random.RandomState(2)
+    xs, ys = rng.randn(3, 4, 3).astype(np.float32), rng.randn(3, 4, 2).astype(np.float32)
+    tnet = torch.nn.Linear(3, 2)
+    mnet = mx.gluon.nn.Dense(2, in_units=3, flatten=False)
+    mnet.initialize()
+    copy_params(tnet, mnet, initialize=False)
+    topt = torch.optim.SGD(tnet.parameters(), lr=0.1)
+    mopt = mx.gluon.Trainer(mnet.collect_params(), "sgd", {"learning_rate": 0.1})
+    tloader = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in zip(xs, ys)]
+    mloader = [(mx.nd.array(x), mx.nd.array(y)) for x, y in zip(xs, ys)]
+    # the caller (a translated file) passes the MXNet context; a script may pass 'cpu'
+    dev = mx.cpu() if mx_device == "context" else "cpu"
+    lt = tns["train_epoch"](tnet, torch.device("cpu"), tloader, topt)
+    lm = mns["train_epoch"](mnet, dev, mloader, mopt)
+    assert_same(np.array(lt), np.array(lm), rtol=1e-5, atol=1e-6, dtype=False, what="losses")
+    assert_same(to_numpy(tns["moved"](tloader[0][0])), to_numpy(mns["moved"](mloader[0][0])), what="moved")
+    with pytest.raises(ValueError, match="no MXNet context for the torch device 'mps'"):
+        mns["train_epoch"](mnet, "mps", mloader, mopt)
+
+
+def test_a_rebound_device_parameter_is_still_refused():
+    r = translate("import torch\n\n\ndef f(device):\n    device = pick()\n    return torch.ones(2).to(device)\n")
+    assert [d.rule for d in r.diagnostics if d.severity is Severity.ERROR] == ["T2G801"]

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Optional, Set, Union, cast
+from typing import List, Optional, Set, Union, cast
 
 import libcst as cst
 
 
 from ..analysis.kinds import Kind
+from ..analysis.scopes import assigned_names
 from ..rewrite.context import Context
 from ..base.syntax import arg
 from ._base import Example, Rule, bind
 from ..facts.dtypes import DTYPES
 from ..facts.nn import STANDALONE, WITH_PARAMETERS
-from ..facts.runtime import DEVICE_TYPE_HELPER, TO_HELPER
+from ..facts.runtime import CONTEXT_HELPER, DEVICE_TYPE_HELPER, TO_HELPER
 from ..rewrite.build import meth
 from ..rewrite.devices import (
     AVAILABLE, CURRENT, current_accelerator, device_of, gpu_count, has_gpu, is_accelerator_type,
     is_current_accelerator, is_device_name, is_model_name, move_call,
 )
+
+
+def _with_cpu(call: cst.Call) -> cst.Call:
+    """``x.to(device, ...)`` with ``'cpu'`` for the device: whether the rest is a move ``move_call`` takes."""
+    first = call.args[0].with_changes(value=cst.SimpleString("'cpu'"))
+    return call.with_changes(args=[first, *call.args[1:]])
+
+
+def _names_a_device(name: str) -> bool:
+    return name in ("device", "dev") or name.endswith("_device")
 
 
 class Devices(Rule):
@@ -48,6 +59,11 @@ class Devices(Rule):
     translation cannot tell is a model or an array, the move becomes
     ``_t2g_to(value, context)``: an NDArray is copied there, a Gluon block is
     initialised where it is not yet and moved there (anything else raises).
+    A parameter named as a device (``device``, ``dev``, ``*_device``) of the
+    function the move is in, not rebound there, whose callers the file does not
+    show (``def train_epoch(model, device, loader)`` called from another file):
+    ``_t2g_context(device)``, which takes an MXNet context or a string naming a
+    CPU/CUDA device and raises on anything else (``'mps'``).
 
     ## Why
     MXNet places arrays and parameters on a ``Context``. Translated models are
@@ -188,6 +204,28 @@ class Devices(Rule):
         self._model_moves: Set[int] = set()
         self._built_moves: Set[int] = set()  # net = Net().to(device)
         self._skip: Set[int] = set()  # their `.to` calls
+        self._device_params: List[Set[str]] = []  # per enclosing function
+
+    # -- device parameters: `def train(model, device, loader)` called from another file --
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        rebound = assigned_names(node.with_changes(params=cst.Parameters()))
+        p = node.params
+        self._device_params.append({
+            x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)
+            if _names_a_device(x.name.value) and x.name.value not in rebound
+            and (x.default is None or device_of(self.ctx, x.default) is not None)
+        })
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> None:
+        self._device_params.pop()
+
+    def _device_param(self, node: cst.BaseExpression) -> bool:
+        """A parameter named as a device (``device``, ``dev``, ``input_device``) of the function
+        the move is in, not rebound there, whose callers this file does not show."""
+        return (
+            isinstance(node, cst.Name) and bool(self._device_params) and node.value in self._device_params[-1]
+            and not self.ctx.value(node).known
+        )
 
     # -- where a comparison may stand without parentheses --------------------
     def _bare_ok(self, node: Optional[cst.CSTNode]) -> None:
@@ -376,6 +414,13 @@ class Devices(Rule):
                 return None  # T2G801's statements, T2G002 and T2G211 report the rest
             if self.ctx.value(recv_o).known:
                 return None  # a module's function (`mx.cpu()`), a string's... not a tensor's move
+            if m == "to" and original.args and self._device_param(original.args[0].value) and move_call(
+                self.ctx, _with_cpu(original)
+            ) is not None:
+                self.ctx.helper(*CONTEXT_HELPER)
+                self.ctx.helper(*TO_HELPER)
+                dev = cst.Call(func=cst.Name("_t2g_context"), args=[arg(original.args[0].value)])
+                return cst.Call(func=cst.Name("_t2g_to"), args=[arg(cast(cst.Attribute, updated.func).value), arg(dev)])
             if m == "to" and not (len(original.args) >= 1 and device_of(self.ctx, original.args[0].value) is not None):
                 return None  # not evidently a device move
             if m != "to" and original.args:
@@ -396,6 +441,13 @@ class Devices(Rule):
                 if self.ctx.torch_name(args[0].value) in DTYPES:
                     return None  # a cast: T2G102's
         moved = move_call(self.ctx, original)
+        if moved is None and m == "to" and len(original.args) >= 1 and not original.args[0].keyword:
+            if self._device_param(original.args[0].value) and move_call(self.ctx, _with_cpu(original)) is not None:
+                # the device comes from a caller elsewhere: a context, or a string naming one
+                # (anything else raises where it runs: `_t2g_context`)
+                self.ctx.helper(*CONTEXT_HELPER)
+                dev = cst.Call(func=cst.Name("_t2g_context"), args=[arg(original.args[0].value)])
+                return meth(cast(cst.Attribute, updated.func).value, "as_in_context", arg(dev))
         if moved is None:
             self.keep(
                 original,
