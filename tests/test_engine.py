@@ -367,11 +367,11 @@ def test_a_marker_inside_a_changed_if_stays_on_its_statement():
     source = (
         "import torch\nimport argparse\nargs = argparse.Namespace(accel=False)\n\n"
         "if args.accel and torch.accelerator.is_available():\n"
-        "    device = torch.accelerator.current_accelerator()\n"
+        "    device = torch.accelerator.current_accelerator(check_available=True)\n"
         "else:\n    device = torch.device('cpu')\n\nprint(device)\n"
     )
     code = translate(source).code
-    assert _marker_above(code, "device = torch.accelerator").startswith("# torch2gluon: T2G001:")
+    assert _marker_above(code, "device = torch.accelerator").startswith("# torch2gluon: T2G801:")
     assert _marker_above(code, "print(device)") == ""
     assert "else:\n    device = mx.cpu()\n" in code  # the else body is formatted, the if's body kept
     assert translate(code).code == code

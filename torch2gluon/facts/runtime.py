@@ -82,3 +82,37 @@ def _t2g_loader_kwargs(kwargs):
     return {k: v for k, v in kwargs.items() if k not in ("prefetch_factor", "persistent_workers", "pin_memory_device", "in_order")}
 ''',
 )
+
+# a torch device's `.type` ('cuda', 'cpu') from the MXNet context that stands for it
+DEVICE_TYPE_HELPER = (
+    "_t2g_device_type",
+    '''
+def _t2g_device_type(context):
+    """torch's `device.type` of the MXNet context standing for the device: 'cuda' for a GPU, else 'cpu'."""
+    return "cuda" if context.device_type == "gpu" else "cpu"
+''',
+)
+
+# torch's `.to(device)` / `.cuda()` / `.cpu()` on a value the translation cannot tell is an
+# array or a model (one built by a class or function of another file)
+TO_HELPER = (
+    "_t2g_to",
+    '''
+def _t2g_to(value, context):
+    """torch's move to a device: an array is copied to the MXNet context; a Gluon block's parameters
+    are initialised where they are not yet (torch's exist once the module is built) and moved there."""
+    if isinstance(value, ND.NDArray):
+        return value.as_in_context(context)
+    if isinstance(value, MX.gluon.Block):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # parameters initialised already keep their values
+            value.initialize()
+        value.collect_params().reset_ctx(context)
+        return value
+    raise TypeError(
+        "torch2gluon: only an array or a Gluon block moves to an MXNet context, not %s" % type(value).__name__
+    )
+''',
+)

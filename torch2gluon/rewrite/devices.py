@@ -52,6 +52,32 @@ def is_accelerator_type(ctx: Context, node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Call) and ctx.call_name(node) == CURRENT and not node.args
 
 
+def is_current_accelerator(ctx: Context, node: cst.BaseExpression) -> bool:
+    """``torch.accelerator.current_accelerator()`` (or with ``check_available=False``)."""
+    if not (isinstance(node, cst.Call) and ctx.call_name(node) == CURRENT):
+        return False
+    try:
+        b = bind(node, ["check_available"])
+    except Unbindable:
+        return False
+    return "check_available" not in b or literal(b["check_available"]) is False
+
+
+def current_accelerator(ctx: Context) -> cst.IfExp:
+    """MXNet's accelerator where there is one, else the CPU: ``mx.gpu(0) if mx.context.num_gpus() > 0 else mx.cpu()``.
+
+    torch's ``current_accelerator()`` is the build's accelerator (``cuda``) even
+    where none is usable, and scripts call it after ``is_available()``: where
+    that check is false (``mx.context.num_gpus() == 0``) the translation's
+    moves stay on the CPU, which is where torch's tensors are.
+    """
+    return cst.IfExp(
+        test=has_gpu(ctx),
+        body=ctx.call("mxnet.gpu", arg(cst.Integer("0"))),
+        orelse=ctx.call("mxnet.cpu"),
+    )
+
+
 def device_of(ctx: Context, node: cst.BaseExpression) -> Optional[cst.BaseExpression]:
     """The MXNet context for an *original* device expression, or ``None``.
 
@@ -68,12 +94,16 @@ def device_of(ctx: Context, node: cst.BaseExpression) -> Optional[cst.BaseExpres
         # string (printing it shows what torch's shows) and becomes a context here
         ctx.helper(*CONTEXT_HELPER)
         return cst.Call(func=cst.Name("_t2g_context"), args=[arg(node)])
+    if (
+        isinstance(node, cst.Attribute) and node.attr.value == "device"
+        and isinstance(node.value, cst.Name) and ctx.is_tensor(node.value)
+    ):
+        return cst.Attribute(value=node.value, attr=cst.Name("context"))  # `x.to(y.device)`: y's context
     value = literal(node)
     if isinstance(value, str):
         return string_device(ctx, value)
-    if is_accelerator_type(ctx, node):
-        # only ever called when an accelerator is available: in MXNet, a GPU
-        return ctx.call("mxnet.gpu", arg(cst.Integer("0")))
+    if is_current_accelerator(ctx, node):
+        return current_accelerator(ctx).with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
     if isinstance(node, cst.IfExp):
         test = node.test
         if isinstance(test, cst.Call) and ctx.call_name(test) in AVAILABLE and not test.args:
@@ -96,7 +126,7 @@ def device_of(ctx: Context, node: cst.BaseExpression) -> Optional[cst.BaseExpres
             ):
                 return None
             new_test = cast(cst.BaseExpression, test.visit(_Checks(ctx, checks)))
-        body, orelse = device_of(ctx, node.body), device_of(ctx, node.orelse)
+        body, orelse = _branch(ctx, node.body, _checks_available(ctx, test)), _branch(ctx, node.orelse, False)
         if body is None or orelse is None:
             return None
         return cst.IfExp(test=new_test, body=body, orelse=orelse)
@@ -114,6 +144,23 @@ def device_of(ctx: Context, node: cst.BaseExpression) -> Optional[cst.BaseExpres
             return string_device(ctx, kind, b["index"])
         return device_of(ctx, b["type"])
     return None
+
+
+def _checks_available(ctx: Context, test: cst.BaseExpression) -> bool:
+    """``torch.cuda.is_available()`` itself, or one operand of a chain of ``and``: true only where it holds."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return _checks_available(ctx, test.left) or _checks_available(ctx, test.right)
+    return isinstance(test, cst.Call) and ctx.call_name(test) in AVAILABLE and not test.args
+
+
+def _branch(ctx: Context, node: cst.BaseExpression, guarded: bool) -> Optional[cst.BaseExpression]:
+    if is_accelerator_type(ctx, node):
+        if guarded:
+            # `current_accelerator().type if torch.accelerator.is_available() else "cpu"`:
+            # reached where the check holds, in MXNet `mx.context.num_gpus() > 0`: the first GPU
+            return ctx.call("mxnet.gpu", arg(cst.Integer("0")))
+        return current_accelerator(ctx).with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return device_of(ctx, node)
 
 
 def is_model_name(ctx: Context, node: cst.BaseExpression) -> bool:

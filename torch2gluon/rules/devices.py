@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Optional, Set, Union, cast
+from typing import List, Optional, Set, Union, cast
 
 import libcst as cst
 
 
 from ..analysis.kinds import Kind
+from ..analysis.scopes import assigned_names
 from ..rewrite.context import Context
 from ..base.syntax import arg
 from ._base import Example, Rule, bind
 from ..facts.dtypes import DTYPES
 from ..facts.nn import STANDALONE, WITH_PARAMETERS
+from ..facts.runtime import CONTEXT_HELPER, DEVICE_TYPE_HELPER, TO_HELPER
 from ..rewrite.build import meth
-from ..rewrite.devices import AVAILABLE, device_of, gpu_count, has_gpu, is_accelerator_type, is_device_name, is_model_name, move_call
+from ..rewrite.devices import (
+    AVAILABLE, CURRENT, current_accelerator, device_of, gpu_count, has_gpu, is_accelerator_type,
+    is_current_accelerator, is_device_name, is_model_name, move_call,
+)
+
+
+def _with_cpu(call: cst.Call) -> cst.Call:
+    """``x.to(device, ...)`` with ``'cpu'`` for the device: whether the rest is a move ``move_call`` takes."""
+    first = call.args[0].with_changes(value=cst.SimpleString("'cpu'"))
+    return call.with_changes(args=[first, *call.args[1:]])
+
+
+def _names_a_device(name: str) -> bool:
+    return name in ("device", "dev") or name.endswith("_device")
 
 
 class Devices(Rule):
@@ -29,24 +44,52 @@ class Devices(Rule):
     ``torch.device("cuda" if torch.cuda.is_available() else "cpu")`` and
     ``torch.accelerator.current_accelerator().type if
     torch.accelerator.is_available() else "cpu"`` -> ``mx.gpu(0) if
-    mx.context.num_gpus() > 0 else mx.cpu()``. On a tensor (a known tensor or
+    mx.context.num_gpus() > 0 else mx.cpu()``; ``torch.accelerator.current_accelerator()``
+    anywhere else -> ``mx.gpu(0) if mx.context.num_gpus() > 0 else mx.cpu()``;
+    ``device.type`` -> ``'cuda'``/``'cpu'`` from the context (``_t2g_device_type``);
+    ``x.to(y.device)`` -> ``x.as_in_context(y.context)``. On a tensor (a known tensor or
     a DataLoader batch), ``x.to(device)``/``x.cuda()``/``x.cpu()`` ->
     ``x.as_in_context(device)``. On a model, the statements ``net.to(device)``
     and ``net = net.to(device)`` -> ``net.collect_params().reset_ctx(device)``;
     a model built and moved in one statement, ``net = Net().to(device)`` (a
     translated ``Module`` class, or a torch layer with parameters), -> ``net =
     Net()``, ``net.initialize()``, ``net.collect_params().reset_ctx(device)``.
+    On a value made by a class or function of another file (``model =
+    Net(...).to(device)`` with ``from model import Net``), which the
+    translation cannot tell is a model or an array, the move becomes
+    ``_t2g_to(value, context)``: an NDArray is copied there, a Gluon block is
+    initialised where it is not yet and moved there (anything else raises).
+    A parameter named as a device (``device``, ``dev``, ``*_device``) of the
+    function the move is in, not rebound there, whose callers the file does not
+    show (``def train_epoch(model, device, loader)`` called from another file):
+    ``_t2g_context(device)``, which takes an MXNet context or a string naming a
+    CPU/CUDA device and raises on anything else (``'mps'``).
 
     ## Why
     MXNet places arrays and parameters on a ``Context``. Translated models are
     initialised where they are built, so their parameters exist (or are
     deferred) and ``reset_ctx`` moves them, as ``Module.to`` does.
 
+    The accelerator: MXNet's only accelerator is the CUDA GPU, and its check is
+    ``mx.context.num_gpus() > 0``. torch's ``current_accelerator()`` is the
+    build's accelerator (``cuda`` on a CUDA build) even where none is usable;
+    scripts use it only after ``torch.accelerator.is_available()`` (``if
+    use_accel: device = torch.accelerator.current_accelerator() else:
+    torch.device("cpu")``). The translation is the first GPU where MXNet has
+    one and the CPU where it has none. Where torch's check is false (a machine
+    without a GPU, as for the translation's), both run on the CPU, the same
+    numbers; on a GPU machine both use the first GPU. Called where no check
+    guards it on a machine without a usable accelerator, torch names a device
+    that any move fails on, and the translation uses the CPU. An accelerator of
+    another kind (``mps``, ``xpu``) named explicitly is refused: MXNet has none.
+
     ## Flags
     A device that is not a literal, a ``torch.device(...)`` or a name bound to
     one (``.to(args.device)``), ``.to`` on a model inside any other
-    expression (``f(Net().to(device))``), and ``torch.cuda``/``torch.accelerator`` API
-    not listed above are left as is with an error.
+    expression (``f(Net().to(device))``), ``current_accelerator(check_available=True)``
+    (torch's is ``None`` without an accelerator), ``device.index`` (torch's is
+    ``None`` for ``torch.device('cuda')``, MXNet's ``device_id`` 0), and
+    ``torch.cuda``/``torch.accelerator`` API not listed above are left as is with an error.
 
     ## Fix safety
     Safe: the same numbers on the same kind of device.
@@ -68,6 +111,32 @@ class Devices(Rule):
                 "x = nd.ones(2).as_in_context(device)\n"
             ),
             id="device idiom and a tensor moved",
+        ),
+        Example(
+            (
+                "import torch\n"
+                "use_accel = not args.no_accel and torch.accelerator.is_available()\n"
+                "if use_accel:\n"
+                "    device = torch.accelerator.current_accelerator()\n"
+                "else:\n"
+                "    device = torch.device('cpu')\n"
+                "x = torch.ones(2).to(device)\n"
+                "pin = device.type == 'cuda'\n"
+            ),
+            (
+                "import mxnet as mx\nfrom mxnet import nd\n\n\n"
+                "def _t2g_device_type(context):\n"
+                "    \"\"\"torch's `device.type` of the MXNet context standing for the device: 'cuda' for a GPU, else 'cpu'.\"\"\"\n"
+                "    return \"cuda\" if context.device_type == \"gpu\" else \"cpu\"\n\n\n"
+                "use_accel = not args.no_accel and mx.context.num_gpus() > 0\n"
+                "if use_accel:\n"
+                "    device = mx.gpu(0) if mx.context.num_gpus() > 0 else mx.cpu()\n"
+                "else:\n"
+                "    device = mx.cpu()\n"
+                "x = nd.ones(2).as_in_context(device)\n"
+                "pin = _t2g_device_type(device) == \"cuda\"\n"
+            ),
+            id="the accelerator idiom",
         ),
         Example(
             (
@@ -135,6 +204,28 @@ class Devices(Rule):
         self._model_moves: Set[int] = set()
         self._built_moves: Set[int] = set()  # net = Net().to(device)
         self._skip: Set[int] = set()  # their `.to` calls
+        self._device_params: List[Set[str]] = []  # per enclosing function
+
+    # -- device parameters: `def train(model, device, loader)` called from another file --
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        rebound = assigned_names(node.with_changes(params=cst.Parameters()))
+        p = node.params
+        self._device_params.append({
+            x.name.value for x in (*p.posonly_params, *p.params, *p.kwonly_params)
+            if _names_a_device(x.name.value) and x.name.value not in rebound
+            and (x.default is None or device_of(self.ctx, x.default) is not None)
+        })
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> None:
+        self._device_params.pop()
+
+    def _device_param(self, node: cst.BaseExpression) -> bool:
+        """A parameter named as a device (``device``, ``dev``, ``input_device``) of the function
+        the move is in, not rebound there, whose callers this file does not show."""
+        return (
+            isinstance(node, cst.Name) and bool(self._device_params) and node.value in self._device_params[-1]
+            and not self.ctx.value(node).known
+        )
 
     # -- where a comparison may stand without parentheses --------------------
     def _bare_ok(self, node: Optional[cst.CSTNode]) -> None:
@@ -256,6 +347,15 @@ class Devices(Rule):
             if id(original) not in self._bare:
                 out = out.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
             return out
+        if name == CURRENT:
+            if not is_current_accelerator(ctx, original):
+                self.keep(original, name, "with `check_available=True` is not translated (torch's is `None` where no "
+                          "accelerator is usable; MXNet's: `mx.gpu(0) if mx.context.num_gpus() > 0 else None`)")
+                return None
+            acc = current_accelerator(ctx)
+            if id(original) not in self._bare:
+                acc = acc.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+            return acc
         if name in ("torch.cuda.device_count", "torch.accelerator.device_count") and not original.args:
             return gpu_count(ctx)
         if name == "torch.device":
@@ -268,6 +368,19 @@ class Devices(Rule):
                 self.keep(original, name, "with a device that is not a literal `'cpu'`/`'cuda[:n]'` is not translated")
                 return None
             return dev  # built from the original nodes, which hold no other torch code
+        return None
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> Optional[cst.BaseExpression]:
+        # `device.type`: torch's device kind as a string, from the MXNet context
+        if self.ctx.kind(original.value) is not Kind.DEVICE or id(original) in self.ctx.handled:
+            return None
+        if original.attr.value == "type":
+            self.ctx.helper(*DEVICE_TYPE_HELPER)
+            return cst.Call(func=cst.Name("_t2g_device_type"), args=[arg(updated.value.with_changes(lpar=[], rpar=[]))])
+        if original.attr.value == "index":
+            # torch's is None for `torch.device('cuda')` and for the CPU; MXNet's `device_id` is 0 there
+            self.ctx.explained.add(id(original))
+            self.report(original, "`.index` of a device is not translated (MXNet's `device_id` is 0 where torch's is None); left as is")
         return None
 
     def leave_IfExp(self, original: cst.IfExp, updated: cst.IfExp) -> Optional[cst.BaseExpression]:
@@ -301,19 +414,40 @@ class Devices(Rule):
                 return None  # T2G801's statements, T2G002 and T2G211 report the rest
             if self.ctx.value(recv_o).known:
                 return None  # a module's function (`mx.cpu()`), a string's... not a tensor's move
+            if m == "to" and original.args and self._device_param(original.args[0].value) and move_call(
+                self.ctx, _with_cpu(original)
+            ) is not None:
+                self.ctx.helper(*CONTEXT_HELPER)
+                self.ctx.helper(*TO_HELPER)
+                dev = cst.Call(func=cst.Name("_t2g_context"), args=[arg(original.args[0].value)])
+                return cst.Call(func=cst.Name("_t2g_to"), args=[arg(cast(cst.Attribute, updated.func).value), arg(dev)])
             if m == "to" and not (len(original.args) >= 1 and device_of(self.ctx, original.args[0].value) is not None):
                 return None  # not evidently a device move
-            if m == "to" or not original.args:
+            if m != "to" and original.args:
+                return None
+            moved = move_call(self.ctx, original)
+            if moved is None:
                 self.keep(original, f".{m}", "on a value not known to be a tensor or a model is not translated "
                           "(a tensor: `.as_in_context(ctx)`, a model: `.collect_params().reset_ctx(ctx)`)")
                 return None
-            return None
+            # a model or an array made in another file (`model = Net(...).to(device)` with
+            # `from model import Net`): which one is decided where it runs
+            self.ctx.helper(*TO_HELPER)
+            recv = cast(cst.Attribute, updated.func).value
+            return cst.Call(func=cst.Name("_t2g_to"), args=[arg(recv), arg(moved[1])])
         if m == "to":
             args = original.args
             if len(args) == 1 and not args[0].star:
                 if self.ctx.torch_name(args[0].value) in DTYPES:
                     return None  # a cast: T2G102's
         moved = move_call(self.ctx, original)
+        if moved is None and m == "to" and len(original.args) >= 1 and not original.args[0].keyword:
+            if self._device_param(original.args[0].value) and move_call(self.ctx, _with_cpu(original)) is not None:
+                # the device comes from a caller elsewhere: a context, or a string naming one
+                # (anything else raises where it runs: `_t2g_context`)
+                self.ctx.helper(*CONTEXT_HELPER)
+                dev = cst.Call(func=cst.Name("_t2g_context"), args=[arg(original.args[0].value)])
+                return meth(cast(cst.Attribute, updated.func).value, "as_in_context", arg(dev))
         if moved is None:
             self.keep(
                 original,
