@@ -377,18 +377,29 @@ def test_dropout_law_matches_torch(line, p):
     assert_same(drop_t(torch.from_numpy(x)).numpy(), drop_m(nd.array(x)).asnumpy(), what="dropout at inference")
 
 
-def test_dropout2d_drops_whole_channels():
+@pytest.mark.parametrize("shape, shared", [((20, 30, 4, 5), True), ((40, 30, 6), True), ((60, 64), False)])
+def test_dropout2d_drops_what_torch_drops_at_every_rank(shape, shared):
+    """(N, C, H, W): whole channels; 3-D: torch reads (N, C, L) and shares the mask over L;
+    2-D (pytorch/examples' mnist_rnn, after an LSTM): per element, as torch does (deprecated there)."""
+    import warnings
+
     mx.random.seed(1)
     torch.manual_seed(1)
     drop_t, drop_m, r = layer_pair("nn.Dropout2d(p=0.3)")
-    assert "axes=(2, 3)" in r.code
-    x = np.ones((20, 30, 4, 5), np.float32)
+    assert "_T2GDropout2d(rate=0.3)" in r.code
+    x = np.ones(shape, np.float32)
     with autograd.record():
         m = drop_m(nd.array(x)).asnumpy()
-    t = drop_t(torch.from_numpy(x)).numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's deprecation warning for 2-D and 3-D inputs
+        t = drop_t(torch.from_numpy(x)).numpy()
     for v in (t, m):
-        per_channel = v.reshape(20, 30, -1)
-        assert (per_channel.min(axis=2) == per_channel.max(axis=2)).all(), "mask shared over H, W"
+        per_channel = v.reshape(shape[0], shape[1], -1)
+        same = (per_channel.min(axis=2) == per_channel.max(axis=2)).all()
+        if shared:
+            assert same, "mask shared over the trailing axes"
+        else:
+            assert 0 < (v == 0).mean() < 1 and not (v == 0).all(axis=1).any(), "per element"
         _assert_dropout_values(v, 0.3, tol=0.08)
     assert_same(drop_m(nd.array(x)).asnumpy(), x, what="Dropout2d outside record")
 

@@ -116,3 +116,23 @@ def _t2g_to(value, context):
     )
 ''',
 )
+
+# nn.Dropout2d, whose mask depends on the input's rank
+DROPOUT2D_HELPER = (
+    "_T2GDropout2d",
+    '''
+class _T2GDropout2d(MX.gluon.Block):
+    """torch's nn.Dropout2d: the mask is shared over H and W of an (N, C, H, W) input, over L of an
+    (N, C, L) one (torch's reading of 3-D inputs), and drawn per element of a 2-D one."""
+
+    def __init__(self, rate):
+        super().__init__()
+        self._rate = rate
+
+    def forward(self, x):
+        axes = {4: (2, 3), 3: (2,), 2: ()}.get(x.ndim)
+        if axes is None:
+            raise ValueError("torch2gluon: Dropout2d of a %d-D input is not translated" % x.ndim)
+        return ND.Dropout(x, p=self._rate, axes=axes) if self._rate > 0 else x
+''',
+)

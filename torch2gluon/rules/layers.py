@@ -10,6 +10,7 @@ from ..base.syntax import arg
 from ..base.diagnostics import Severity
 from ..base.syntax import is_literal, literal_pair
 from ..facts.nn import WITH_PARAMETERS
+from ..facts.runtime import DROPOUT2D_HELPER
 from ..rewrite.devices import move_call
 from ..rewrite.layers import ceil_mode_matches, initialize_standalone, translate_conv, with_parens
 from ._base import Example, Rule, Unbindable, bind, code_of, literal
@@ -634,16 +635,16 @@ class Dropout(Rule):
     ## What it does
     ``nn.Dropout(p)`` becomes ``nn.Dropout(rate=p)`` (torch's default 0.5 is
     written out: Gluon's rate has no default). ``nn.Dropout2d(p)`` becomes
-    ``nn.Dropout(rate=p, axes=(2, 3))``: the mask is shared along H and W, so
-    whole channels are dropped.
+    ``_T2GDropout2d(p)``, a small block defined in the translation: the mask
+    is shared along H and W of an (N, C, H, W) input, so whole channels are
+    dropped, along L of a 3-D input (torch reads it as (N, C, L)), and drawn
+    per element of a 2-D input (torch's deprecated behaviour), as torch does.
 
     ## Why
     Both scale the kept values by 1/(1-p). Gluon's dropout is active only
     inside ``autograd.record()`` (training mode), torch's whenever the module
     is in training mode: the training step behaves the same, and a call in
     training mode outside it is wrapped in ``autograd.train_mode()`` (T2G506). ``inplace`` only saves memory and is dropped.
-    ``Dropout2d`` on a 3-D (unbatched) input raises in MXNet instead of
-    dropping along the channel axis.
 
     ## Flags
     Nothing else.
@@ -654,13 +655,24 @@ class Dropout(Rule):
 
     code = "T2G206"
     name = "dropout"
-    summary = "nn.Dropout(p) -> nn.Dropout(rate=p); Dropout2d -> axes=(2, 3)"
+    summary = "nn.Dropout(p) -> nn.Dropout(rate=p); Dropout2d -> a block whose mask follows the input's rank"
     examples = (
         Example(
-            "from torch import nn\nd1 = nn.Dropout(0.25)\nd2 = nn.Dropout()\nd3 = nn.Dropout2d(p=0.1, inplace=True)\n",
-            "from mxnet.gluon import nn\n\nd1 = nn.Dropout(rate=0.25)\nd2 = nn.Dropout(rate=0.5)\n"
-            "d3 = nn.Dropout(rate=0.1, axes=(2, 3))\n",
-            id="dropout and channel dropout",
+            "from torch import nn\nd1 = nn.Dropout(0.25)\nd2 = nn.Dropout(inplace=True)\n",
+            "from mxnet.gluon import nn\n\nd1 = nn.Dropout(rate=0.25)\nd2 = nn.Dropout(rate=0.5)\n",
+            id="dropout",
+        ),
+        Example(
+            "from torch import nn\nd3 = nn.Dropout2d(p=0.1)\n",
+            "import mxnet as mx\nfrom mxnet import nd\n\n\nclass _T2GDropout2d(mx.gluon.Block):\n"
+            "    \"\"\"torch's nn.Dropout2d: the mask is shared over H and W of an (N, C, H, W) input, over L of an\n"
+            "    (N, C, L) one (torch's reading of 3-D inputs), and drawn per element of a 2-D one.\"\"\"\n\n"
+            "    def __init__(self, rate):\n        super().__init__()\n        self._rate = rate\n\n"
+            "    def forward(self, x):\n        axes = {4: (2, 3), 3: (2,), 2: ()}.get(x.ndim)\n        if axes is None:\n"
+            "            raise ValueError(\"torch2gluon: Dropout2d of a %d-D input is not translated\" % x.ndim)\n"
+            "        return nd.Dropout(x, p=self._rate, axes=axes) if self._rate > 0 else x\n\n\n"
+            "d3 = _T2GDropout2d(rate=0.1)\n",
+            id="channel dropout",
         ),
     )
 
@@ -676,7 +688,8 @@ class Dropout(Rule):
             return None
         args = [arg(b.get("p") or cst.Float("0.5"), "rate")]
         if kind == "Dropout2d":
-            args.append(arg(cst.parse_expression("(2, 3)"), "axes"))
+            self.ctx.helper(*DROPOUT2D_HELPER)
+            return cst.Call(func=cst.Name("_T2GDropout2d"), args=args)
         return self.ctx.call("mxnet.gluon.nn.Dropout", *args)
 
 
