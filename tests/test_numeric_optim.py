@@ -721,3 +721,88 @@ def test_learning_rate_set_by_hand_trains_like_torch(optimizer, step):
     if "momentum" in optimizer:
         assert '"torchsgd"' in code
     assert both.torch_ns["opt"].param_groups[0]["lr"] == pytest.approx(both.mx_ns["opt"].learning_rate, rel=1e-12)
+
+
+# -- a model built by a class of another file ---------------------------------------------
+
+MODEL_FILE = """\
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x)
+"""
+
+MAIN_FILE = """\
+import torch
+import torch.nn.functional as F
+from netdef import Net
+
+torch.manual_seed(0)
+model = Net()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+x = torch.arange(24.0).reshape(6, 4) / 24
+y = torch.tensor([0, 1, 2, 0, 1, 2])
+losses = []
+for step in range(5):
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    losses.append(loss.item())
+"""
+
+
+def _run_files(tmp_path, files):
+    import runpy
+    import sys
+
+    tmp_path.mkdir()
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        sys.modules.pop("netdef", None)
+        return runpy.run_path(str(tmp_path / "main.py"))
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("netdef", None)
+
+
+def test_a_model_of_another_file_is_initialised_before_the_trainer_takes_its_parameters(tmp_path):
+    from torch2gluon.base.diagnostics import Severity
+
+    model_t, main_t = translate(MODEL_FILE), translate(MAIN_FILE)
+    for r in (model_t, main_t):
+        assert not [d for d in r.diagnostics if d.severity is Severity.ERROR], r.code
+    assert "_t2g_params(model)" in main_t.code
+    t = _run_files(tmp_path / "t", {"netdef.py": MODEL_FILE, "main.py": MAIN_FILE})
+    m = _run_files(tmp_path / "m", {"netdef.py": model_t.code, "main.py": main_t.code})
+    # both train: the loss falls the same way from the same starting level (log 3 for
+    # near-uniform outputs; the initial weights are drawn by each framework's generator)
+    for losses in (t["losses"], m["losses"]):
+        assert abs(losses[0] - np.log(3)) < 0.3 and losses[-1] < losses[0]
+    weight = m["model"].fc.weight.data().asnumpy()
+    assert np.abs(weight).max() <= 0.5 + 1e-6  # torch's bound 1/sqrt(in_features), carried by the layer
+
+
+def test_the_parameters_of_a_model_initialised_already_keep_their_values():
+    from mxnet import gluon
+
+    code = translate(MAIN_FILE).code
+    ns: dict = {}
+    helper = code[code.index("def _t2g_params"):code.index("return model.collect_params()") + len("return model.collect_params()")]
+    exec("import mxnet as mx\n" + helper, ns)
+    net = gluon.nn.Dense(3, in_units=4)
+    net.initialize()
+    before = net.weight.data().asnumpy().copy()
+    params = ns["_t2g_params"](net)
+    np.testing.assert_array_equal(params[net.weight.name].data().asnumpy(), before)
+    with pytest.raises(TypeError, match="not a Gluon block"):
+        ns["_t2g_params"](object())

@@ -136,3 +136,22 @@ class _T2GDropout2d(MX.gluon.Block):
         return ND.Dropout(x, p=self._rate, axes=axes) if self._rate > 0 else x
 ''',
 )
+
+# `optim.X(model.parameters())` where the model is built elsewhere (a class of another file)
+PARAMS_HELPER = (
+    "_t2g_params",
+    '''
+def _t2g_params(model):
+    """model.parameters() for an optimizer, of a Gluon block built elsewhere: torch's parameters
+    exist once the module is built, Gluon's once it is initialised; those that are not yet are
+    initialised (with the initializers the translated layers carry) before the Trainer takes them."""
+    if not isinstance(model, MX.gluon.Block):
+        raise TypeError("torch2gluon: the parameters of a %s are not a Gluon block's" % type(model).__name__)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # parameters initialised already keep their values
+        model.initialize()
+    return model.collect_params()
+''',
+)

@@ -6,7 +6,9 @@ from typing import Dict, List, Optional, Tuple, cast
 
 import libcst as cst
 
-from ..base.syntax import arg
+from ..analysis.kinds import Kind
+from ..base.syntax import arg, walk
+from ..facts.runtime import PARAMS_HELPER
 from ..facts.optimizers import (
     HELPERS,
     TORCH_ADADELTA,
@@ -40,6 +42,10 @@ class Optimizers(Rule):
     ``torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)``
     becomes ``gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1,
     "momentum": 0.9, "wd": 0.0001})``; ``nesterov=True`` becomes ``"nag"``.
+    The parameters of a model that a class or function of another file
+    builds (``from model import Net``, ``net = Net()``) are taken through
+    ``_t2g_params(net)``, which initialises those not initialised yet (torch's
+    exist once the module is built, Gluon's after ``initialize()``).
     Where MXNet has no optimizer with torch's exact update, the translation
     defines one after its imports (an ``MX.optimizer.Optimizer`` subclass,
     registered under the name the Trainer is given):
@@ -356,6 +362,11 @@ class Optimizers(Rule):
         parameters (``itertools.chain``, ``list(a) + list(b)``) -> one list."""
         single = _collect(upd)
         if single is not None:
+            model = cast(cst.Attribute, cast(cst.Call, orig).func).value
+            if self.ctx.kind(model) is Kind.UNKNOWN and isinstance(model, cst.Name) and self._built_elsewhere(model):
+                # a model built by a class or function of another file: initialised where it is not yet
+                self.ctx.helper(*PARAMS_HELPER)
+                return cst.Call(func=cst.Name("_t2g_params"), args=[arg(cast(cst.Attribute, cast(cst.Call, upd).func).value)])
             return single
         parts = self._several(orig, upd)
         if parts is None:
@@ -364,6 +375,26 @@ class Optimizers(Rule):
                 "`list(a.parameters()) + ...` or parameter groups are not translated"
             )
         return _values_list(parts)
+
+    def _built_elsewhere(self, model: cst.Name) -> bool:
+        """Every assignment of ``model`` in its scope calls a class or function another file defines
+        (``from model import Net``, ``model = Net(...)``, maybe ``.to(device)``): its parameters may wait for
+        ``initialize()``."""
+        scope = self.ctx.names.scopes.get(model)
+        values = [
+            node.value for node in walk(self.ctx.module)
+            if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name)
+            and node.targets[0].target.value == model.value and self.ctx.names.scopes.get(node.targets[0].target) is scope
+        ]
+        for value in values:
+            while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value in ("to", "cuda", "cpu"):
+                value = value.func.value
+            if not isinstance(value, cst.Call):
+                return False
+            name = self.ctx.names.imported_name(value.func)
+            if name is None or name.split(".")[0] in ("torch", "torchvision", "mxnet", "builtins"):
+                return False
+        return bool(values)
 
     def _several(self, orig: cst.BaseExpression, upd: cst.BaseExpression) -> Optional[List[cst.BaseExpression]]:
         """The modules whose parameters ``itertools.chain(...)`` or
