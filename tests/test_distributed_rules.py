@@ -186,7 +186,7 @@ def test_disabling_the_rules_leaves_distributed_code_reported():
     result = translate(source, options=Options(disable=("T2G901", "T2G902", "T2G903")))
     flagged = {d.message.split("`")[1] for d in _errors(result)}
     assert {"torch.distributed.init_process_group", "torch.nn.parallel.DistributedDataParallel",
-            "torch.utils.data.DistributedSampler"}  # (the documented name) <= flagged
+            "torch.utils.data.DistributedSampler"} <= flagged  # (the documented name)
     assert "torch2gluon.launch" not in result.code
 
 
