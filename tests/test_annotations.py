@@ -67,9 +67,11 @@ def test_annotations_are_the_classes_of_the_translated_values():
 
 
 def test_a_torch_class_without_a_gluon_counterpart_in_an_annotation_is_reported():
-    r = translate("import torch\nfrom torch import nn\n\n\ndef f(layer: nn.Linear, t: torch.dtype):\n    return layer\n")
+    r = translate("import torch\nfrom torch import nn\n\n\ndef f(layer: nn.Linear, t: torch.dtype, w: nn.Parameter):\n    return layer\n")
     errors = {d.message for d in r.diagnostics if d.severity is Severity.ERROR}
     assert any("torch.nn.Linear" in m for m in errors) and any("torch.dtype" in m for m in errors)
+    # a translated parameter reaches a function as its array (`.data()`), not as a gluon.Parameter
+    assert any("torch.nn.Parameter" in m for m in errors)
 
 
 def test_names_outside_annotations_are_not_touched():

@@ -795,10 +795,12 @@ def test_a_model_of_another_file_is_initialised_before_the_trainer_takes_its_par
 def test_the_parameters_of_a_model_initialised_already_keep_their_values():
     from mxnet import gluon
 
+    import ast
+
     code = translate(MAIN_FILE).code
     ns: dict = {}
-    helper = code[code.index("def _t2g_params"):code.index("return model.collect_params()") + len("return model.collect_params()")]
-    exec("import mxnet as mx\n" + helper, ns)
+    helpers = [n for n in ast.parse(code).body if isinstance(n, ast.FunctionDef) and n.name.startswith("_t2g_")]
+    exec("import mxnet as mx\n" + "\n".join(ast.get_source_segment(code, n) for n in helpers), ns)
     net = gluon.nn.Dense(3, in_units=4)
     net.initialize()
     before = net.weight.data().asnumpy().copy()

@@ -93,6 +93,23 @@ def _t2g_device_type(context):
 ''',
 )
 
+# a Gluon block built elsewhere (a class of another file), used where torch's module has its
+# parameters already: what _t2g_to and _t2g_params call
+INITIALIZED_HELPER = (
+    "_t2g_initialized",
+    '''
+def _t2g_initialized(block):
+    """The block with its parameters initialised where they are not yet (with the initializers the
+    translated layers carry); torch's exist once the module is built. Initialised ones keep their values."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "already initialized, ignoring"
+        block.initialize()
+    return block
+''',
+)
+
 # torch's `.to(device)` / `.cuda()` / `.cpu()` on a value the translation cannot tell is an
 # array or a model (one built by a class or function of another file)
 TO_HELPER = (
@@ -104,12 +121,7 @@ def _t2g_to(value, context):
     if isinstance(value, ND.NDArray):
         return value.as_in_context(context)
     if isinstance(value, MX.gluon.Block):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # parameters initialised already keep their values
-            value.initialize()
-        value.collect_params().reset_ctx(context)
+        _t2g_initialized(value).collect_params().reset_ctx(context)
         return value
     raise TypeError(
         "torch2gluon: only an array or a Gluon block moves to an MXNet context, not %s" % type(value).__name__
@@ -147,11 +159,6 @@ def _t2g_params(model):
     initialised (with the initializers the translated layers carry) before the Trainer takes them."""
     if not isinstance(model, MX.gluon.Block):
         raise TypeError("torch2gluon: the parameters of a %s are not a Gluon block's" % type(model).__name__)
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # parameters initialised already keep their values
-        model.initialize()
-    return model.collect_params()
+    return _t2g_initialized(model).collect_params()
 ''',
 )

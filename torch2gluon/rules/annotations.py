@@ -13,7 +13,6 @@ from ._base import Example, Rule
 TYPES: Dict[str, str] = {
     **{f"torch.{n}": "mxnet.nd.NDArray" for n in (*LEGACY_CONSTRUCTORS, "ShortTensor")},
     "torch.nn.Module": "mxnet.gluon.Block",  # a translated subclass is a Block (or a HybridBlock, a Block too)
-    "torch.nn.Parameter": "mxnet.gluon.Parameter",
     "torch.utils.data.DataLoader": "mxnet.gluon.data.DataLoader",
     "torch.utils.data.Dataset": "mxnet.gluon.data.Dataset",
     "torch.optim.Optimizer": "mxnet.gluon.Trainer",  # a translated optimizer is a Trainer
@@ -30,14 +29,15 @@ class Annotations(Rule):
     class whose values the translation turns into Gluon's is replaced by that
     class: ``torch.Tensor`` and the legacy tensor types by ``nd.NDArray``,
     ``nn.Module`` by ``gluon.Block`` (translated models are Blocks or
-    HybridBlocks), ``nn.Parameter`` by ``gluon.Parameter``, ``DataLoader`` and
+    HybridBlocks), ``DataLoader`` and
     ``Dataset`` by Gluon's, ``torch.optim.Optimizer`` by ``gluon.Trainer``
     (what the optimizers become) and ``torch.device`` by ``mx.Context``.
 
     ## Flags
     Any other torch name in an annotation (a layer class, ``torch.dtype``, a
-    scheduler) is left and reported as every torch name the translation
-    leaves. Annotations in strings are not read.
+    scheduler, ``nn.Parameter``: what a function is passed of a translated
+    parameter is its array, read with ``.data()``) is left and reported as
+    every torch name the translation leaves. Annotations in strings are not read.
 
     ## Fix safety
     Annotations do not change what the script computes; type checkers see

@@ -14,7 +14,7 @@ from ..base.syntax import arg
 from ._base import Example, Rule, bind
 from ..facts.dtypes import DTYPES
 from ..facts.nn import STANDALONE, WITH_PARAMETERS
-from ..facts.runtime import CONTEXT_HELPER, DEVICE_TYPE_HELPER, TO_HELPER
+from ..facts.runtime import CONTEXT_HELPER, DEVICE_TYPE_HELPER, INITIALIZED_HELPER, TO_HELPER
 from ..rewrite.build import meth
 from ..rewrite.devices import (
     AVAILABLE, CURRENT, current_accelerator, device_of, gpu_count, has_gpu, is_accelerator_type,
@@ -418,6 +418,7 @@ class Devices(Rule):
                 self.ctx, _with_cpu(original)
             ) is not None:
                 self.ctx.helper(*CONTEXT_HELPER)
+                self.ctx.helper(*INITIALIZED_HELPER)
                 self.ctx.helper(*TO_HELPER)
                 dev = cst.Call(func=cst.Name("_t2g_context"), args=[arg(original.args[0].value)])
                 return cst.Call(func=cst.Name("_t2g_to"), args=[arg(cast(cst.Attribute, updated.func).value), arg(dev)])
@@ -432,6 +433,7 @@ class Devices(Rule):
                 return None
             # a model or an array made in another file (`model = Net(...).to(device)` with
             # `from model import Net`): which one is decided where it runs
+            self.ctx.helper(*INITIALIZED_HELPER)
             self.ctx.helper(*TO_HELPER)
             recv = cast(cst.Attribute, updated.func).value
             return cst.Call(func=cst.Name("_t2g_to"), args=[arg(recv), arg(moved[1])])

@@ -8,7 +8,7 @@ import libcst as cst
 
 from ..analysis.kinds import Kind
 from ..base.syntax import arg, walk
-from ..facts.runtime import PARAMS_HELPER
+from ..facts.runtime import INITIALIZED_HELPER, PARAMS_HELPER
 from ..facts.optimizers import (
     HELPERS,
     TORCH_ADADELTA,
@@ -365,6 +365,7 @@ class Optimizers(Rule):
             model = cast(cst.Attribute, cast(cst.Call, orig).func).value
             if self.ctx.kind(model) is Kind.UNKNOWN and isinstance(model, cst.Name) and self._built_elsewhere(model):
                 # a model built by a class or function of another file: initialised where it is not yet
+                self.ctx.helper(*INITIALIZED_HELPER)
                 self.ctx.helper(*PARAMS_HELPER)
                 return cst.Call(func=cst.Name("_t2g_params"), args=[arg(cast(cst.Attribute, cast(cst.Call, upd).func).value)])
             return single
